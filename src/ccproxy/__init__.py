@@ -1,0 +1,3 @@
+"""ccproxy: capture, steer and translate LLM client traffic."""
+
+__version__ = "2.0.0b1"
