@@ -141,7 +141,7 @@ def logs(ctx: click.Context, follow: bool, lines: int) -> None:
                 # Rotation swapped the file: follow the new one.
                 if path.exists() and path.stat().st_ino != inode:
                     fh.close()
-                    fh = path.open("rb")  # noqa: SIM115
+                    fh = path.open("rb")
                     inode = path.stat().st_ino
         except KeyboardInterrupt:
             return

@@ -39,7 +39,7 @@ def _loc_to_path(loc: tuple[int | str, ...]) -> str:
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif item.startswith("function-") or "[" in item and item.endswith("]"):
+        elif item.startswith("function-") or ("[" in item and item.endswith("]")):
             # pydantic adds union-member / discriminator tags to locations; users never wrote those.
             continue
         else:
