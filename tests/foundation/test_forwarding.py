@@ -18,7 +18,9 @@ from tests.support.fake_provider import FakeProvider, Reply
 
 def test_anthropic_sdk_through_daemon(daemon: DaemonProcess, fake: FakeProvider) -> None:
     client = anthropic.Anthropic(base_url=daemon.url, api_key="sk-ant-client-key", max_retries=0)
-    msg = client.messages.create(model="claude-test", max_tokens=32, messages=[{"role": "user", "content": "hi"}])
+    msg = client.messages.create(
+        model="claude-test", max_tokens=32, messages=[{"role": "user", "content": "hi"}]
+    )
     assert msg.content[0].text == TEXT
     rec = fake.last()
     assert rec.path == "/v1/messages"
@@ -40,7 +42,9 @@ def test_openai_chat_and_responses_sdk(daemon: DaemonProcess, fake: FakeProvider
 
 
 def test_google_genai_sdk(daemon: DaemonProcess, fake: FakeProvider) -> None:
-    client = genai.Client(api_key="AIza-client-key-000000000000000", http_options=gtypes.HttpOptions(base_url=daemon.url))
+    client = genai.Client(
+        api_key="AIza-client-key-000000000000000", http_options=gtypes.HttpOptions(base_url=daemon.url)
+    )
     out = client.models.generate_content(model="gemini-test", contents="hi")
     assert out.text == TEXT
     assert fake.last().path.startswith("/v1beta/models/gemini-test:generateContent")
@@ -51,7 +55,9 @@ def test_google_genai_sdk(daemon: DaemonProcess, fake: FakeProvider) -> None:
 
 def test_anthropic_stream_through_daemon(daemon: DaemonProcess) -> None:
     client = anthropic.Anthropic(base_url=daemon.url, api_key="k", max_retries=0)
-    with client.messages.stream(model="claude-test", max_tokens=32, messages=[{"role": "user", "content": "hi"}]) as s:
+    with client.messages.stream(
+        model="claude-test", max_tokens=32, messages=[{"role": "user", "content": "hi"}]
+    ) as s:
         final = s.get_final_message()
     assert final.content[0].text == TEXT
     flows = daemon.flows(bodies="1")
@@ -67,8 +73,12 @@ def test_stream_is_not_buffered(daemon: DaemonProcess, fake: FakeProvider) -> No
     first_seen = None
     lines = []
     with httpx.stream(
-        "POST", daemon.url + "/v1/messages", json={"model": "m", "stream": True, "max_tokens": 5, "messages": []},
-        headers={"x-api-key": "k"}, timeout=10, trust_env=False,
+        "POST",
+        daemon.url + "/v1/messages",
+        json={"model": "m", "stream": True, "max_tokens": 5, "messages": []},
+        headers={"x-api-key": "k"},
+        timeout=10,
+        trust_env=False,
     ) as r:
         for line in r.iter_lines():
             if first_seen is None and line.startswith("event: message_start"):
@@ -90,7 +100,13 @@ def test_stream_is_not_buffered(daemon: DaemonProcess, fake: FakeProvider) -> No
     ],
 )
 def test_unrouted_request_gets_error_in_wire_format(start_daemon, path: str, expect: dict[str, str]) -> None:
-    d = start_daemon({"ccproxy": {"providers": {"only": {"type": "openai_responses", "host": "127.0.0.1:9", "scheme": "http"}}}})
+    d = start_daemon(
+        {
+            "ccproxy": {
+                "providers": {"only": {"type": "openai_responses", "host": "127.0.0.1:9", "scheme": "http"}}
+            }
+        }
+    )
     r = httpx.post(d.url + path, json={}, trust_env=False)
     assert r.status_code == 404
     body = r.json()
@@ -108,8 +124,13 @@ def test_unknown_path_is_404(daemon: DaemonProcess, fake: FakeProvider) -> None:
 
 
 def test_upstream_error_status_passes_through(daemon: DaemonProcess, fake: FakeProvider) -> None:
-    fake.queue(Reply(status=429, json={"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}},
-                     headers={"retry-after": "7"}))
+    fake.queue(
+        Reply(
+            status=429,
+            json={"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}},
+            headers={"retry-after": "7"},
+        )
+    )
     r = httpx.post(daemon.url + "/v1/messages", json={"model": "m"}, trust_env=False)
     assert r.status_code == 429
     assert r.headers["retry-after"] == "7"

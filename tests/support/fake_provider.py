@@ -60,7 +60,9 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
-        rec = Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time())
+        rec = Recorded(
+            self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time()
+        )
         fake = self.server.fake
         fake.received.append(rec)
         fake.arrived.put(rec)
