@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from ccproxy.config.models import Config
 from ccproxy.flows.store import FlowStore
+from ccproxy.providers.registry import CredentialRegistry
 
 
 @dataclass
@@ -16,3 +17,8 @@ class DaemonContext:
     started_at: float = field(default_factory=time.time)
     # Listener facts for /health and `ccproxy status`: mode name -> listen address.
     listeners: dict[str, str] = field(default_factory=dict)
+    # One auth source per provider with `auth:`; built from the config, shared by inject/auth addons.
+    credentials: CredentialRegistry = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.credentials = CredentialRegistry(self.config.ccproxy.providers)

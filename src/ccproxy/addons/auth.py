@@ -1,0 +1,91 @@
+"""AuthAddon: a 401 on a flow whose credential ccproxy injected -> get a fresh
+credential (OAuth: refresh; command/file: re-read) -> replay the request once.
+
+The replay is sent by us (httpx) and its response replaces the 401, so the client
+sees one exchange. A second 401 is the client's answer, unchanged.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import httpx
+from mitmproxy import http
+
+from ccproxy.config.models import Config
+from ccproxy.flows import meta
+from ccproxy.providers.egress import sanitize_request
+from ccproxy.providers.errors import AuthConfigError
+from ccproxy.providers.inject import put_credential, slot_for
+from ccproxy.providers.registry import CredentialRegistry
+
+log = logging.getLogger(__name__)
+
+AUTH_REPLAYED = "ccproxy.auth_replayed"
+# Hop-by-hop and framing headers: httpx computes its own for the replay.
+_DROP_REQUEST = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "upgrade", "proxy-connection"}
+)
+_DROP_RESPONSE = frozenset({"transfer-encoding", "content-length", "connection", "keep-alive"})
+
+
+class AuthAddon:
+    def __init__(self, registry: CredentialRegistry, config: Config, *, timeout: float = 600.0) -> None:
+        self.registry = registry
+        self.verify = config.ccproxy.inspector.ssl_verify
+        self.timeout = timeout
+
+    async def response(self, flow: http.HTTPFlow) -> None:
+        resp = flow.response
+        if resp is None or resp.status_code != 401 or flow.metadata.get(meta.CONTROL):
+            return
+        if not flow.metadata.get(meta.CREDENTIAL_INJECTED) or flow.metadata.get(AUTH_REPLAYED):
+            return
+        name = flow.metadata.get(meta.PROVIDER)
+        if not isinstance(name, str):
+            return
+        provider = self.registry.providers.get(name)
+        if provider is None or self.registry.source(name) is None:
+            return
+        flow.metadata[AUTH_REPLAYED] = True
+        header, prefix = slot_for(provider)
+        used = flow.request.headers.get(header, "").removeprefix(prefix)
+        try:
+            cred = await self.registry.resolve(name, rejected=used)
+        except AuthConfigError as e:
+            log.warning("flow %s: upstream 401 and no fresh credential for %r: %s", flow.id, name, e)
+            return
+        if cred.token == used:
+            log.warning("flow %s: upstream 401 for %r and its source gave the same credential again", flow.id, name)
+            return
+        put_credential(flow.request, provider, cred)
+        sanitize_request(flow.request)
+        log.info("flow %s: upstream 401 for provider %r; replaying once with a fresh credential", flow.id, name)
+        try:
+            flow.response = await self._send(flow.request)
+        except httpx.HTTPError as e:
+            # The first 401 stays the answer: better than a synthetic error the client cannot act on.
+            log.warning("flow %s: replay after 401 failed: %s: %s", flow.id, type(e).__name__, e)
+
+    async def _send(self, req: http.Request) -> http.Response:
+        headers = [(k, v) for k, v in req.headers.items(multi=True) if k.lower() not in _DROP_REQUEST]
+        start = time.time()
+        async with (
+            httpx.AsyncClient(verify=self.verify, timeout=self.timeout, trust_env=False) as client,
+            client.stream(req.method, req.url, headers=headers, content=req.raw_content or b"") as r,
+        ):
+            # Raw bytes: the body keeps its content-encoding, as mitmproxy would have relayed it.
+            raw = b"".join([chunk async for chunk in r.aiter_raw()])
+            fields = [(k.encode(), v.encode()) for k, v in r.headers.multi_items() if k.lower() not in _DROP_RESPONSE]
+        fields.append((b"content-length", str(len(raw)).encode()))
+        return http.Response(
+            http_version=b"HTTP/1.1",
+            status_code=r.status_code,
+            reason=r.reason_phrase.encode(),
+            headers=http.Headers(fields),
+            content=raw,
+            trailers=None,
+            timestamp_start=start,
+            timestamp_end=time.time(),
+        )

@@ -1,0 +1,94 @@
+"""inject_auth as plain functions: sentinel key -> route to the provider named in it
+and put the provider's real credential in its slot.
+
+The sentinel never leaves: it is stripped on success, and on any failure the flow
+is answered locally in the client's wire format.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from mitmproxy import http
+
+from ccproxy.config.models import Provider
+from ccproxy.flows import meta
+from ccproxy.lightllm.error_bodies import error_response
+from ccproxy.lightllm.ir import Wire
+from ccproxy.providers.auth import Credential
+from ccproxy.providers.destination import apply_destination, rewrite_path
+from ccproxy.providers.errors import AuthConfigError
+from ccproxy.providers.redact import redact
+from ccproxy.providers.registry import CredentialRegistry
+from ccproxy.providers.sentinel import PREFIX, credential_slot, find_sentinel, strip_sentinels
+
+log = logging.getLogger(__name__)
+
+# Which header carries the injected credential (so /flows and replays know where to look).
+CREDENTIAL_HEADER = "ccproxy.credential_header"
+
+
+def slot_for(provider: Provider) -> tuple[str, str]:
+    return credential_slot(provider.type, provider.header, provider.auth.type if provider.auth else None)
+
+
+def put_credential(request: http.Request, provider: Provider, cred: Credential) -> str:
+    """Write the credential into the provider's slot; returns the header name used."""
+    header, prefix = slot_for(provider)
+    request.headers[header] = prefix + cred.token
+    for name, value in cred.headers.items():
+        request.headers[name] = value
+    return header
+
+
+def client_wire_of(flow: http.HTTPFlow) -> Wire | None:
+    from ccproxy.addons.inspector import guess_wire
+
+    wire: Wire | None = flow.metadata.get(meta.CLIENT_WIRE)
+    return wire or guess_wire(flow.request.path)
+
+
+def fail(flow: http.HTTPFlow, status: int, message: str) -> None:
+    strip_sentinels(flow.request)
+    flow.metadata[meta.ERROR] = message
+    flow.response = error_response(client_wire_of(flow), status, message)
+
+
+def unknown_provider_message(name: str, providers: dict[str, Provider]) -> str:
+    known = ", ".join(sorted(providers)) or "none"
+    return (
+        f"ccproxy: the sentinel key {PREFIX}{name} names provider {name!r}, which is not configured "
+        f"(configured providers: {known})"
+    )
+
+
+async def inject_auth(flow: http.HTTPFlow, registry: CredentialRegistry) -> bool:
+    """Returns True when a credential was injected. Flows without a sentinel are left alone:
+    a client that sends its own key talks to the provider with it."""
+    hit = find_sentinel(flow.request)
+    if hit is None:
+        return False
+    providers = registry.providers
+    provider = providers.get(hit.provider)
+    if provider is None:
+        message = unknown_provider_message(hit.provider, providers)
+        log.warning("flow %s: %s", flow.id, message)
+        fail(flow, 401, message)
+        return False
+    try:
+        cred = await registry.resolve(hit.provider)
+    except AuthConfigError as e:
+        message = redact(f"ccproxy: {e}", registry.secrets())
+        log.error("flow %s: auth for provider %r failed: %s", flow.id, hit.provider, message)
+        fail(flow, e.status, message)
+        return False
+    wire = client_wire_of(flow)
+    strip_sentinels(flow.request)
+    apply_destination(flow.request, provider, rewrite_path(flow.request.path, wire, provider))
+    header = put_credential(flow.request, provider, cred)
+    flow.metadata[meta.PROVIDER] = hit.provider
+    if wire is not None:
+        flow.metadata[meta.UPSTREAM_WIRE] = provider.type
+    flow.metadata[meta.CREDENTIAL_INJECTED] = True
+    flow.metadata[CREDENTIAL_HEADER] = header
+    return True
