@@ -124,8 +124,8 @@ def logs(ctx: click.Context, follow: bool, lines: int) -> None:
     path = log_path(get_config(ctx))
     if not path.exists():
         fail(f"no log file yet at {path} (has `ccproxy start` run?)")
-    for line in tail_lines(path, lines):
-        click.echo(line)
+    for text in tail_lines(path, lines):
+        click.echo(text)
     if not follow:
         return
     with path.open("rb") as fh:
@@ -133,9 +133,9 @@ def logs(ctx: click.Context, follow: bool, lines: int) -> None:
         inode = path.stat().st_ino
         try:
             while True:
-                line = fh.readline()
-                if line:
-                    click.echo(line.decode("utf-8", "replace").rstrip("\n"))
+                raw = fh.readline()
+                if raw:
+                    click.echo(raw.decode("utf-8", "replace").rstrip("\n"))
                     continue
                 time.sleep(0.2)
                 # Rotation swapped the file: follow the new one.
