@@ -105,8 +105,10 @@ def levels_of(names: Sequence[str], edges: list[Edge]) -> list[list[int]]:
                 for a, b in itertools.pairwise(cycle)
             ]
             raise CycleError(
-                "hook dependency cycle between " + ", ".join(sorted({names[i] for i in cycle}))
-                + ": " + "; ".join(steps)
+                "hook dependency cycle between "
+                + ", ".join(sorted({names[i] for i in cycle}))
+                + ": "
+                + "; ".join(steps)
             )
         for i in ready:
             level[i] = 1 + max((level[p] for p in preds[i]), default=-1)

@@ -66,9 +66,7 @@ def parse_entry(entry: Any, where: str) -> tuple[str, dict[str, Any], bool]:
 
 
 def _specs_in(module: ModuleType) -> list[HookSpec]:
-    return [
-        v for v in vars(module).values() if isinstance(v, HookSpec) and v.module == module.__name__
-    ]
+    return [v for v in vars(module).values() if isinstance(v, HookSpec) and v.module == module.__name__]
 
 
 def _from_module(module: ModuleType, path: str) -> HookSpec:

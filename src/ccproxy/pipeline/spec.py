@@ -11,7 +11,7 @@ from __future__ import annotations
 import inspect
 import typing
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, overload
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
@@ -51,7 +51,6 @@ class HookSpec:
     response: Handler | None = None
     description: str = ""
     module: str = ""
-    _extra: dict[str, Any] = field(default_factory=dict)
 
     def __call__(self, ctx: Any, *args: Any, **kwargs: Any) -> Any:
         return self.request.fn(ctx, *args, **kwargs)
