@@ -25,7 +25,10 @@ def layers(spec: dict[str, RW]) -> list[list[str]]:
         # independent hooks share one level
         ({"a": (["model"], []), "b": (["messages"], [])}, [["a", "b"]]),
         # a writer runs before a reader even when listed after it
-        ({"reader": (["request.model"], []), "writer": ([], ["request.body.model"])}, [["writer"], ["reader"]]),
+        (
+            {"reader": (["request.model"], []), "writer": ([], ["request.body.model"])},
+            [["writer"], ["reader"]],
+        ),
         # overlapping paths: writing the whole body orders before reading one field
         ({"reader": (["messages.0"], []), "writer": ([], ["request.body"])}, [["writer"], ["reader"]]),
         # two writers of one path keep list order, whichever reads what
@@ -89,7 +92,9 @@ def test_cycle_is_a_startup_error_naming_stage_and_hooks(user_module: Callable[[
         def second(ctx): ...
         """
     )
-    with pytest.raises(HookConfigError, match=r"^hooks\.outbound: hook dependency cycle between first, second"):
+    with pytest.raises(
+        HookConfigError, match=r"^hooks\.outbound: hook dependency cycle between first, second"
+    ):
         Pipeline.from_config("outbound", [f"{mod}.first", f"{mod}.second"])
 
 

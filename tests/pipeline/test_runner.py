@@ -97,7 +97,11 @@ async def test_exception_is_logged_and_flow_continues(
     assert body["messages"] == [{"role": "user", "content": "added"}]
     assert body["model"] == "half-written"  # what a hook wrote before failing stays, like any write
     logged = "\n".join(r.getMessage() for r in caplog.records)
-    for name, err in [("boom", "RuntimeError: kaput"), ("async_boom", "KeyError"), ("guarded_by", "bad guard")]:
+    for name, err in [
+        ("boom", "RuntimeError: kaput"),
+        ("async_boom", "KeyError"),
+        ("guarded_by", "bad guard"),
+    ]:
         assert f"hook {name}" in logged and err in logged
     assert logged.count(flow.id) == 3
     errors = flow.metadata["ccproxy.hook_errors"]
