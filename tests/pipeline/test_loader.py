@@ -89,7 +89,8 @@ def test_pydantic_params_model(user_module: ModuleWriter) -> None:
         ),
         (
             {"hook": "{m}.clamp", "params": {"max_tokens": 5, "mode": "drop"}},
-            "hooks.outbound[0].params: hook 'clamp' ({m}.clamp): param 'mode': Input should be 'clamp' or 'reject'",
+            "hooks.outbound[0].params: hook 'clamp' ({m}.clamp): param 'mode': "
+            "Input should be 'clamp' or 'reject'",
         ),
         (
             {"hook": "{m}.bare", "params": {"x": 1}},
@@ -140,9 +141,7 @@ def test_duplicate_hook(user_module: ModuleWriter) -> None:
     m = user_module(USER)
     with pytest.raises(
         HookConfigError,
-        match=re.escape(
-            "hooks.inbound[1]: hook 'bare' ({m}.bare) is already listed at hooks.inbound[0]".format(m=m)
-        ),
+        match=re.escape(f"hooks.inbound[1]: hook 'bare' ({m}.bare) is already listed at hooks.inbound[0]"),
     ):
         load_stage("inbound", [f"{m}.bare", f"{m}.bare"])
 
