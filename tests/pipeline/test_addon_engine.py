@@ -102,6 +102,10 @@ async def start_proxy(
     raise RuntimeError("mitmproxy did not start listening")
 
 
+def sdk(port: int) -> anthropic.AsyncAnthropic:
+    return anthropic.AsyncAnthropic(base_url=f"http://127.0.0.1:{port}", api_key="test-key", max_retries=0)
+
+
 USER_HOOKS = """
 from ccproxy.pipeline import hook
 
@@ -155,20 +159,18 @@ async def test_stages_in_the_engine(upstream: Upstream, user_module: ModuleWrite
         },
     )
     try:
-        client = anthropic.AsyncAnthropic(
-            base_url=f"http://127.0.0.1:{port}", api_key="test-key", max_retries=0
-        )
-        raw = await client.messages.with_raw_response.create(
-            model="claude-opus-4-1",
-            max_tokens=16,
-            messages=[{"role": "user", "content": "hello"}],
-            metadata={"user_id": json.dumps({"session_id": "sess-123"})},
-            extra_headers={
-                "anthropic-beta": "redact-thinking-2025-02-19,interleaved-thinking-2025-05-14",
-                "x-ccproxy-hooks": "+optional",
-            },
-        )
-        msg = await raw.parse()
+        async with sdk(port) as client:
+            raw = await client.messages.with_raw_response.create(
+                model="claude-opus-4-1",
+                max_tokens=16,
+                messages=[{"role": "user", "content": "hello"}],
+                metadata={"user_id": json.dumps({"session_id": "sess-123"})},
+                extra_headers={
+                    "anthropic-beta": "redact-thinking-2025-02-19,interleaved-thinking-2025-05-14",
+                    "x-ccproxy-hooks": "+optional",
+                },
+            )
+            msg = await raw.parse()
     finally:
         master.shutdown()
         await task
@@ -192,11 +194,11 @@ async def test_auth_config_error_fails_the_request_locally(
     m = user_module(USER_HOOKS)
     master, task, port = await start_proxy(upstream, {"inbound": [f"{m}.broken_auth", f"{m}.mark_inbound"]})
     try:
-        client = anthropic.AsyncAnthropic(
-            base_url=f"http://127.0.0.1:{port}", api_key="test-key", max_retries=0
-        )
-        with pytest.raises(anthropic.InternalServerError) as err:
-            await client.messages.create(model="m", max_tokens=1, messages=[{"role": "user", "content": "x"}])
+        async with sdk(port) as client:
+            with pytest.raises(anthropic.InternalServerError) as err:
+                await client.messages.create(
+                    model="m", max_tokens=1, messages=[{"role": "user", "content": "x"}]
+                )
     finally:
         master.shutdown()
         await task
@@ -214,10 +216,10 @@ async def test_hook_exception_does_not_kill_the_flow(upstream: Upstream, user_mo
     )
     master, task, port = await start_proxy(upstream, {"outbound": [m]})
     try:
-        client = anthropic.AsyncAnthropic(base_url=f"http://127.0.0.1:{port}", api_key="k", max_retries=0)
-        msg = await client.messages.create(
-            model="m", max_tokens=1, messages=[{"role": "user", "content": "x"}]
-        )
+        async with sdk(port) as client:
+            msg = await client.messages.create(
+                model="m", max_tokens=1, messages=[{"role": "user", "content": "x"}]
+            )
     finally:
         master.shutdown()
         await task

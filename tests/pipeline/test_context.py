@@ -177,3 +177,41 @@ def test_response_paths() -> None:
 def test_response_write_without_response_fails(flow_factory: FlowFactory) -> None:
     with pytest.raises(ContextError, match="no response yet"):
         Context(flow_factory(BODY)).set("response.body.x", 1)
+
+
+DOC = {"a": {"b": [10, {"c": "x"}], "0": "zero"}, "l": [[1, 2], {"k": None}]}
+
+
+@pytest.mark.parametrize(
+    "path", ["a", "a.b", "a.b.0", "a.b.1.c", "a.b.-1.c", "a.0", "l.0.1", "l.1.k", "a.b.7", "zz.y"]
+)
+def test_path_get_matches_glom(path: str) -> None:
+    import glom
+
+    missing = object()
+    ours = context_mod.path_get(DOC, path)
+    expected = glom.glom(DOC, path, default=missing)
+    assert (ours is context_mod._MISSING and expected is missing) or ours == expected
+
+
+@pytest.mark.parametrize("path", ["a.new", "a.b.1.c", "x.y.z", "l.0.1", "a.b.0"])
+def test_path_set_matches_glom(path: str) -> None:
+    import copy
+
+    import glom
+
+    ours, theirs = copy.deepcopy(DOC), copy.deepcopy(DOC)
+    context_mod.path_set(ours, path, "V")
+    glom.assign(theirs, path, "V", missing=dict)
+    assert ours == theirs
+
+
+@pytest.mark.parametrize(
+    ("path", "gone"), [("a.b.1.c", True), ("l.0.0", True), ("a.nope", False), ("q.r", False)]
+)
+def test_path_delete(path: str, gone: bool) -> None:
+    import copy
+
+    doc = copy.deepcopy(DOC)
+    assert context_mod.path_delete(doc, path) is gone
+    assert (doc != DOC) is gone

@@ -105,9 +105,12 @@ class Pipeline:
                 if len(async_hooks) == 1:
                     await self._call_async(async_hooks[0], ctx, phase)
                 elif async_hooks:
-                    results = await asyncio.gather(
-                        *(self._call_async(h, ctx, phase) for h in async_hooks), return_exceptions=True
-                    )
+                    # Eager tasks: a hook that never suspends finishes without a trip through the loop.
+                    loop = asyncio.get_running_loop()
+                    tasks = [
+                        asyncio.eager_task_factory(loop, self._call_async(h, ctx, phase)) for h in async_hooks
+                    ]
+                    results = await asyncio.gather(*tasks, return_exceptions=True)
                     for r in results:
                         if isinstance(r, BaseException):
                             raise r
