@@ -73,8 +73,11 @@ def _notes(h: ConfiguredHook) -> str:
 
 def table(pipeline: Pipeline) -> Table:
     t = Table(title=f"{pipeline.stage} hooks", title_justify="left")
-    for col in ("Level", "Hook", "Reads", "Writes", "Notes"):
-        t.add_column(col, overflow="fold")
+    t.add_column("Level", no_wrap=True)
+    # Paths stay whole (a folded header name misleads); the notes column gives way instead.
+    for col in ("Hook", "Reads", "Writes"):
+        t.add_column(col, no_wrap=True)
+    t.add_column("Notes", overflow="fold")
     if not pipeline.hooks:
         t.add_row("-", "[dim](none)[/]", "", "", "")
     for i, level in enumerate(pipeline.request_plan.levels):
