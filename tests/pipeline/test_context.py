@@ -10,7 +10,7 @@ import pytest
 from mitmproxy import http
 from mitmproxy.test import tflow
 
-from ccproxy.pipeline import Context, ContextError
+from ccproxy.pipeline import Context, ContextError, Pipeline
 from ccproxy.pipeline import context as context_mod
 
 FlowFactory = Callable[..., http.HTTPFlow]
@@ -215,3 +215,28 @@ def test_path_delete(path: str, gone: bool) -> None:
     doc = copy.deepcopy(DOC)
     assert context_mod.path_delete(doc, path) is gone
     assert (doc != DOC) is gone
+
+
+async def test_declared_but_unused_write_keeps_the_bytes(
+    flow_factory: FlowFactory, user_module: Callable[[str], str]
+) -> None:
+    m = user_module(
+        """
+        from ccproxy.pipeline import hook
+
+        @hook(reads=["request.model"], writes=["request.model"])
+        def maybe_rewrite(ctx):
+            if ctx.model == "never":
+                ctx.model = "x"
+
+        @hook(writes=["messages"])
+        def in_place(ctx):
+            ctx.messages.append({"role": "user", "content": "more"})
+        """
+    )
+    raw = b'{"model": "m",  "messages": []}'
+    flow = flow_factory(raw=raw)
+    await Pipeline.from_config("outbound", [f"{m}.maybe_rewrite"]).run(flow)
+    assert flow.request.content == raw
+    await Pipeline.from_config("outbound", [f"{m}.in_place"]).run(flow)
+    assert json.loads(flow.request.content or b"")["messages"] == [{"role": "user", "content": "more"}]

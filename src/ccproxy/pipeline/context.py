@@ -110,13 +110,20 @@ class MetadataView(MutableMapping[str, Any]):
 class _Body:
     """Lazily parsed JSON body of a request or response, with a dirty flag."""
 
-    __slots__ = ("dirty", "loaded", "message", "value")
+    __slots__ = ("dirty", "exposed", "loaded", "message", "value")
 
     def __init__(self, message: http.Message | None) -> None:
         self.message = message
         self.value: Any = None
         self.loaded = False
         self.dirty = False
+        # A dict or list of the body was handed to a hook, which may change it in place.
+        self.exposed = False
+
+    def hand_out(self, value: Any) -> Any:
+        if isinstance(value, dict | list):
+            self.exposed = True
+        return value
 
     def get(self) -> Any:
         if not self.loaded:
@@ -223,11 +230,11 @@ class Context:
                 raise ContextError(f"cannot delete {path!r}")
 
     def mark_written(self, path: str) -> None:
-        """A hook declared a write here; it may have mutated a body in place."""
+        """A hook declared a write here; if it held part of the body it may have changed it in place."""
         root, _ = _resolve(path)
-        if root == "request.body" and self._req_body.loaded:
+        if root == "request.body" and self._req_body.exposed:
             self._req_body.dirty = True
-        elif root == "response.body" and self._resp_body.loaded:
+        elif root == "response.body" and self._resp_body.exposed:
             self._resp_body.dirty = True
 
     def commit(self) -> bool:
@@ -254,7 +261,7 @@ class Context:
 
     @property
     def body(self) -> Any:
-        return self._req_body.get()
+        return self._req_body.hand_out(self._req_body.get())
 
     @body.setter
     def body(self, value: Any) -> None:
@@ -315,8 +322,9 @@ class Context:
                     return {k.lower(): v for k, v in headers.items()}
                 return headers.get(rest, _MISSING)
             case "request.body" | "response.body":
-                body = (self._req_body if root == "request.body" else self._resp_body).get()
-                return body if not rest else path_get(body, rest)
+                holder = self._req_body if root == "request.body" else self._resp_body
+                body = holder.get()
+                return holder.hand_out(body if not rest else path_get(body, rest))
             case "response.status_code":
                 return self.flow.response.status_code if self.flow.response else _MISSING
             case "metadata":
