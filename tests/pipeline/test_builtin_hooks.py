@@ -84,3 +84,25 @@ async def test_extract_session_id_on_flow(
     await p.run(flow)
     assert flow.metadata.get("ccproxy.session_id") == expected
     assert flow.request.content == raw  # reading never re-serialises the body
+
+
+@pytest.mark.parametrize(
+    ("method", "content_type", "parsed"),
+    [
+        ("POST", "application/json", True),
+        ("POST", None, True),
+        ("POST", "multipart/form-data", False),
+        ("GET", None, False),
+    ],
+)
+async def test_extract_session_id_guard(
+    flow_factory: FlowFactory, method: str, content_type: str | None, parsed: bool
+) -> None:
+    p = Pipeline.from_config("inbound", ["ccproxy.hooks.extract_session_id"])
+    flow = flow_factory({"metadata": {"user_id": "abc"}}, method=method)
+    if content_type is None:
+        del flow.request.headers["content-type"]
+    else:
+        flow.request.headers["content-type"] = content_type
+    await p.run(flow)
+    assert (flow.metadata.get("ccproxy.session_id") == "abc") is parsed

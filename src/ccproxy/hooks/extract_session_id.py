@@ -32,7 +32,12 @@ def session_id_from_user_id(user_id: str) -> str | None:
     return m.group(1) if m else user_id
 
 
-@hook(reads=[USER_ID], writes=["metadata.session_id"], guard=lambda ctx: ctx.request.method == "POST")
+def _json_post(ctx: Context) -> bool:
+    # Jailed clients send all their traffic through; only JSON POSTs can carry metadata.user_id.
+    return ctx.request.method == "POST" and "json" in ctx.headers.get("content-type", "json")
+
+
+@hook(reads=[USER_ID], writes=["metadata.session_id"], guard=_json_post)
 def extract_session_id(ctx: Context) -> None:
     """Parses metadata.user_id -> stores ccproxy.session_id on the flow."""
     user_id = ctx.get(USER_ID)
