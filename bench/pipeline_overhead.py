@@ -13,6 +13,7 @@ import json
 import statistics
 import sys
 import time
+import timeit
 import types
 from typing import Any
 
@@ -53,7 +54,8 @@ def make_hooks() -> dict[str, list[str]]:
     sync = [hook(name=f"noop_{i}")(noop) for i in range(10)]
     asyn = [hook(name=f"anoop_{i}")(anoop) for i in range(10)]
     chain = [
-        hook(name=f"chain_{i}", reads=[f"metadata.k{i}"], writes=[f"metadata.k{i + 1}"])(noop) for i in range(10)
+        hook(name=f"chain_{i}", reads=[f"metadata.k{i}"], writes=[f"metadata.k{i + 1}"])(noop)
+        for i in range(10)
     ]
     guarded = [hook(name=f"guarded_{i}", guard=lambda ctx: False)(noop) for i in range(10)]
     readers = [hook(name=f"reader_{i}", reads=["request.model"])(read_model) for i in range(10)]
@@ -103,11 +105,14 @@ async def main(requests: int, rounds: int) -> None:
         results["0 hooks (baseline)"].append(await per_request_us(base, flows, requests))
         for label, p in pipes.items():
             results[label].append(await per_request_us(p, flows, requests))
+    raw = flows[0].request.content or b""
+    loads_us = timeit.timeit(lambda: json.loads(raw), number=requests) / requests * 1e6
     baseline = statistics.median(results["0 hooks (baseline)"])
     print(f"{'variant':<30} {'us/request':>11} {'+us vs 0':>9} {'ratio':>7}")
     for label, values in results.items():
         us = statistics.median(values)
         print(f"{label:<30} {us:>11.2f} {us - baseline:>9.2f} {us / baseline:>6.1f}x")
+    print(f"{'(scale: one json.loads of body)':<30} {loads_us:>11.2f}")
 
 
 if __name__ == "__main__":

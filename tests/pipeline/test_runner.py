@@ -255,3 +255,36 @@ async def test_response_handler(user_module: ModuleWriter, flow_factory: FlowFac
     flow.response = http.Response.make(200, b'{"id": "r"}', {"content-type": "application/json"})
     await p.run_response(flow)
     assert json.loads(flow.response.content or b"") == {"id": "r", "note": "m1?"}
+
+
+async def test_cancelling_the_run_cancels_running_hooks(
+    user_module: ModuleWriter, flow_factory: FlowFactory
+) -> None:
+    import asyncio
+
+    mod = user_module(
+        """
+import asyncio
+from ccproxy.pipeline import hook
+
+state = {"cancelled": 0}
+
+async def _sleep(ctx):
+    try:
+        await asyncio.sleep(10)
+    except asyncio.CancelledError:
+        state["cancelled"] += 1
+        raise
+
+long_a = hook(name="long_a", writes=["metadata.a"])(_sleep)
+long_b = hook(name="long_b", writes=["metadata.b"])(_sleep)
+"""
+    )
+    p = Pipeline.from_config("inbound", [f"{mod}.long_a", f"{mod}.long_b"])
+    task = asyncio.create_task(p.run(flow_factory({})))
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(0)
+    assert __import__(mod).state["cancelled"] == 2

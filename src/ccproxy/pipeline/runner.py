@@ -68,17 +68,17 @@ class Pipeline:
     def levels(self) -> list[list[ConfiguredHook]]:
         return self.request_plan.levels
 
-    def active(self, ov: overrides.Overrides) -> set[str]:
+    def active(self, ov: overrides.Overrides) -> frozenset[str]:
         """Names of hooks that run for a flow with these overrides."""
         on = {h.name for h in self.hooks if h.enabled}
         if not ov:
-            return on
+            return frozenset(on)
         for h in self.hooks:
             if any(h.matches(t) for t in ov.enable):
                 on.add(h.name)
             if any(h.matches(t) for t in ov.disable):
                 on.discard(h.name)
-        return on
+        return frozenset(on)
 
     async def run(self, flow: http.HTTPFlow) -> Context:
         """Run the request phase; AuthConfigError propagates, every other hook error is logged."""
@@ -110,10 +110,17 @@ class Pipeline:
                     tasks = [
                         asyncio.eager_task_factory(loop, self._call_async(h, ctx, phase)) for h in async_hooks
                     ]
-                    results = await asyncio.gather(*tasks, return_exceptions=True)
-                    for r in results:
-                        if isinstance(r, BaseException):
-                            raise r
+                    if not all(t.done() for t in tasks):
+                        try:
+                            await asyncio.wait(tasks)
+                        except asyncio.CancelledError:
+                            # The flow was killed: take its hooks down with it.
+                            for t in tasks:
+                                t.cancel()
+                            raise
+                    for t in tasks:
+                        if (exc := t.exception()) is not None:
+                            raise exc
         finally:
             ctx.commit()
         return ctx
