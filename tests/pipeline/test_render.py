@@ -133,3 +133,20 @@ def test_json_description(pipes: dict) -> None:
     assert out["hooks"][0]["response"] == {"reads": ["response.status_code"], "writes": []}
     assert out["response"]["levels"] == [["debug"]]
     assert "sk-secret-value" not in json.dumps(d)
+
+
+@pytest.mark.parametrize("mermaid", [False, True])
+def test_print_pipelines(pipes: dict, mermaid: bool) -> None:
+    import io
+
+    from rich.console import Console
+
+    from ccproxy.pipeline.render import print_pipelines
+
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    print_pipelines(console, pipes, mermaid=mermaid)
+    out = console.file.getvalue()  # type: ignore[attr-defined]
+    if mermaid:
+        assert out == render_mermaid(pipes)
+    else:
+        assert "inbound hooks" in out and "│ 0     │ route" in out

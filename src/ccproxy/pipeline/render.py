@@ -166,3 +166,12 @@ def render_mermaid(pipelines: Mapping[str, Pipeline], fenced: bool = False) -> s
     if fenced:
         parts = [f"```mermaid\n{p}```\n" for p in parts]
     return "\n".join(parts)
+
+
+def print_pipelines(console: Console, pipelines: Mapping[str, Pipeline], *, mermaid: bool = False) -> None:
+    """What `ccproxy status` prints for the pipeline: tables, or plain mermaid text with --mermaid."""
+    if mermaid:
+        # Plain text so the output pipes straight into mermaid tooling; no rich markup.
+        console.out(render_mermaid(pipelines), end="", highlight=False)
+    else:
+        console.print(renderable(pipelines))
