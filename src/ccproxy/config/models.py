@@ -144,7 +144,8 @@ HookSpec = str | HookEntry
 
 
 def _default_inbound() -> list[HookSpec]:
-    return ["ccproxy.hooks.inject_auth", "ccproxy.hooks.extract_session_id"]
+    # ccproxy.hooks.inject_auth joins here with the providers work.
+    return ["ccproxy.hooks.extract_session_id"]
 
 
 def _default_outbound() -> list[HookSpec]:
