@@ -79,9 +79,7 @@ def _from_module(module: ModuleType, path: str) -> HookSpec:
     if not specs:
         raise HookConfigError(f"module {path!r} defines no @hook")
     names = ", ".join(s.name for s in specs)
-    raise HookConfigError(
-        f"module {path!r} defines several hooks ({names}); name one, e.g. {path}.{specs[0].name}"
-    )
+    raise HookConfigError(f"module {path!r} defines several hooks ({names}); name one, e.g. {path}.{specs[0].name}")
 
 
 def resolve(path: str) -> HookSpec:

@@ -186,9 +186,7 @@ def hook(
             raise HookDefinitionError(f"hook {hook_name!r}: {bad[0]} is read-only")
         return HookSpec(
             name=hook_name,
-            request=Handler(
-                f, _canon(hook_name, reads), _canon(hook_name, writes), inspect.iscoroutinefunction(f)
-            ),
+            request=Handler(f, _canon(hook_name, reads), _canon(hook_name, writes), inspect.iscoroutinefunction(f)),
             guard=guard,
             params_model=model,
             params_style=style,
