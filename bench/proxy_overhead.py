@@ -19,9 +19,9 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.conftest import all_wires_providers  # noqa: E402
-from tests.support.daemon import DaemonProcess  # noqa: E402
-from tests.support.fake_provider import FakeProvider  # noqa: E402
+from tests.conftest import all_wires_providers
+from tests.support.daemon import DaemonProcess
+from tests.support.fake_provider import FakeProvider
 
 BODY = {"model": "claude-test", "max_tokens": 16, "messages": [{"role": "user", "content": "hi"}]}
 
