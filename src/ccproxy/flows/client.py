@@ -84,13 +84,13 @@ class FlowClient:
             params["reveal"] = "1"
         return self._request("GET", "/flows", params).text
 
-    def list(self, bodies: bool = False, reveal: bool = False) -> list[dict[str, Any]]:
+    def list_flows(self, bodies: bool = False, reveal: bool = False) -> list[dict[str, Any]]:
         data = json.loads(self.list_text(bodies=bodies, reveal=reveal))
         if not isinstance(data, list):
             raise DaemonUnavailable(f"ccproxy daemon at {self.base_url}: /flows did not return a JSON array")
         return data
 
-    def get(self, flow_id: str, reveal: bool = False) -> dict[str, Any] | None:
+    def get_flow(self, flow_id: str, reveal: bool = False) -> dict[str, Any] | None:
         params = {"reveal": "1"} if reveal else None
         response = self._request("GET", f"/flows/{flow_id}", params)
         if response.status_code == 404:
@@ -98,7 +98,7 @@ class FlowClient:
         result: dict[str, Any] = response.json()
         return result
 
-    def delete(self, ids: list[str] | None = None) -> int | None:
+    def delete_flows(self, ids: list[str] | None = None) -> int | None:
         """Delete ``ids`` (all flows when None); the daemon's count when it reports one."""
         params = None if ids is None else {"ids": ",".join(ids)}
         response = self._request("DELETE", "/flows", params)

@@ -17,6 +17,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from ccproxy.flows.compare import FlowComparison
+from ccproxy.flows.conversations import Conversation
 
 ELLIPSIS = "…"
 FLOW_HEADERS = ("ID", "Method", "Code", "Host", "Path", "UA", "Time")
@@ -191,3 +192,26 @@ def print_comparisons(console: Console, comparisons: Sequence[FlowComparison]) -
             console.print(Panel(diff_text(c.body_diff), title=f"Body diff — {c.flow_id}"))
         else:
             console.print(Text(f"{c.flow_id}: request bodies are identical."))
+
+
+CONVERSATION_HEADERS = ("ID", "Source", "Session", "Turns", "Tokens in/out", "Duration", "Model", "Started")
+
+
+def render_conversations(
+    conversations: Sequence[Conversation], max_width: int = 80, now: float | None = None
+) -> str:
+    now = time.time() if now is None else now
+    rows = [
+        (
+            str(c.flows[0].get("id", ""))[:8],
+            c.source,
+            c.key,
+            str(c.turns),
+            f"{c.usage.input_tokens}/{c.usage.output_tokens}",
+            duration(c.duration),
+            c.model or "-",
+            ago(c.started, now),
+        )
+        for c in conversations
+    ]
+    return render_table(CONVERSATION_HEADERS, rows, max_width, ("Session", "Model"))
