@@ -13,7 +13,8 @@ from typing import Any, NoReturn
 import click
 from rich.console import Console
 
-from ccproxy.flows.client import DaemonUnavailable, FlowClient, FlowsSettings, settings_from_env
+from ccproxy.config import Config, ConfigError, load_config
+from ccproxy.flows.client import DaemonUnavailable, FlowClient, FlowsSettings, settings_from_config
 from ccproxy.flows.compare import compare_flows
 from ccproxy.flows.conversations import group_conversations
 from ccproxy.flows.diff import NotEnoughFlows, render_diffs
@@ -80,9 +81,15 @@ def _flow_set(
 @click.pass_context
 def flows(ctx: click.Context, port: int | None, host: str | None) -> None:
     """Inspect captured flows. Every command works on the jq-filtered flow set."""
-    # The root command may already have put settings from the loaded config in ctx.obj.
-    settings = ctx.find_object(FlowsSettings) or settings_from_env()
-    if port is not None or host is not None:
+    # The root command may already have put settings or the loaded Config in ctx.obj.
+    settings = ctx.find_object(FlowsSettings)
+    if settings is None:
+        try:
+            config = ctx.find_object(Config) or load_config()
+            settings = settings_from_config(config, port=port, host=host)
+        except (ConfigError, ValueError) as e:
+            _fail(str(e), 1)
+    elif port is not None or host is not None:
         settings = replace(settings, port=settings.port if port is None else port, host=host or settings.host)
     ctx.obj = settings
 

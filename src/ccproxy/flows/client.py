@@ -9,6 +9,8 @@ from typing import Any
 
 import httpx
 
+from ccproxy.config import Config
+
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4000
 
@@ -31,14 +33,22 @@ class FlowsSettings:
         return f"http://{host}:{self.port}"
 
 
-def settings_from_env(port: int | None = None, host: str | None = None) -> FlowsSettings:
-    """Explicit options, then ``CCPROXY_HOST``/``CCPROXY_PORT``, then the defaults.
-
-    The daemon's loaded config is the real source; the CLI passes it in when available.
-    """
+def settings_from_config(
+    config: Config | None, port: int | None = None, host: str | None = None
+) -> FlowsSettings:
+    """Where the daemon listens and the default filters: options, then env, then config."""
+    section = config.ccproxy if config is not None else None
     env_port = os.environ.get("CCPROXY_PORT")
-    resolved_port = port if port is not None else int(env_port) if env_port else DEFAULT_PORT
-    return FlowsSettings(host=host or os.environ.get("CCPROXY_HOST") or DEFAULT_HOST, port=resolved_port)
+    if port is None and env_port:
+        try:
+            port = int(env_port)
+        except ValueError as e:
+            raise ValueError(f"CCPROXY_PORT: invalid port {env_port!r}") from e
+    return FlowsSettings(
+        host=host or os.environ.get("CCPROXY_HOST") or (section.host if section else DEFAULT_HOST),
+        port=port if port is not None else (section.port if section else DEFAULT_PORT),
+        default_jq_filters=tuple(section.flows.default_jq_filters) if section else (),
+    )
 
 
 class FlowClient:
