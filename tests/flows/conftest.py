@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ ANTHROPIC = "https://api.anthropic.com"
 @pytest.fixture
 def mixed_flows() -> list[Any]:
     """Real mitmproxy flows: Anthropic, OpenAI and Gemini traffic, one error, one 500."""
-    t0 = 1_800_000_000.0
+    t0 = time.time() - 3600
     return [
         make_flow(
             f"{ANTHROPIC}/v1/messages?beta=true",
