@@ -20,7 +20,7 @@ from ccproxy.flows.conversations import group_conversations
 from ccproxy.flows.diff import NotEnoughFlows, render_diffs
 from ccproxy.flows.har import flows_to_har
 from ccproxy.flows.jqchain import JqFilterError
-from ccproxy.flows.render import print_comparisons, render_conversations, render_flows
+from ccproxy.flows.render import ROW_PROJECTION, print_comparisons, render_conversations, render_flows
 from ccproxy.flows.service import resolve_flow_set
 
 
@@ -66,13 +66,16 @@ def handle_errors[F: Callable[..., Any]](func: F) -> F:
 
 
 def _flow_set(
-    ctx: click.Context, jq_filters: tuple[str, ...], bodies: bool = False, reveal: bool = False
+    ctx: click.Context,
+    jq_filters: tuple[str, ...],
+    bodies: bool = False,
+    reveal: bool = False,
+    projection: str | None = None,
 ) -> list[dict[str, Any]]:
     settings = _settings(ctx)
+    filters = [*settings.default_jq_filters, *jq_filters]
     with FlowClient(settings.base_url) as client:
-        return resolve_flow_set(
-            client, [*settings.default_jq_filters, *jq_filters], bodies=bodies, reveal=reveal
-        )
+        return resolve_flow_set(client, filters, bodies=bodies, reveal=reveal, projection=projection)
 
 
 @click.group("flows")
@@ -106,7 +109,10 @@ def list_cmd(
 ) -> None:
     """List the flow set as a table (or JSON)."""
     # Grouping needs request bodies (session metadata, message history) and response usage.
-    flows_ = _flow_set(ctx, jq_filters, bodies=bodies or group)
+    table_only = not (as_json or group or bodies)
+    flows_ = _flow_set(
+        ctx, jq_filters, bodies=bodies or group, projection=ROW_PROJECTION if table_only else None
+    )
     if group:
         conversations = group_conversations(flows_)
         if as_json:

@@ -116,6 +116,8 @@ def load_config(explicit: str | os.PathLike[str] | None = None, *, create: bool 
     if level:
         level = level.upper()
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-            raise ConfigError(f"LOG_LEVEL: invalid value {level!r} (valid: DEBUG, INFO, WARNING, ERROR, CRITICAL)")
+            raise ConfigError(
+                f"LOG_LEVEL: invalid value {level!r} (valid: DEBUG, INFO, WARNING, ERROR, CRITICAL)"
+            )
         config.ccproxy.log_level = level  # type: ignore[assignment]
     return config

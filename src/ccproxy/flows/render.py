@@ -131,6 +131,16 @@ def _header(message: dict[str, Any] | None, name: str) -> str:
     return str(value)
 
 
+# What flow_row reads, as a jq projection: lets the jq run return small rows for big sets.
+ROW_PROJECTION = (
+    'def ua: {"user-agent": .headers["user-agent"]};'
+    " map({id, timestamp_start, error,"
+    " request: (.request | {method, pretty_host, host, path, headers: ua}),"
+    " client_request: (.client_request | if . then {headers: ua} else null end),"
+    " response: (.response | if . then {status_code} else null end)})"
+)
+
+
 def flow_row(flow: dict[str, Any], now: float) -> tuple[str, ...]:
     request = flow.get("request") or {}
     response = flow.get("response")

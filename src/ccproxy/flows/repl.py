@@ -16,7 +16,7 @@ from ccproxy.flows.client import DaemonUnavailable, FlowClient
 from ccproxy.flows.compare import compare_flows
 from ccproxy.flows.diff import NotEnoughFlows, render_diffs
 from ccproxy.flows.har import flows_to_har
-from ccproxy.flows.jqchain import JqFilterError, apply_filters_text
+from ccproxy.flows.jqchain import JqFilterError, compile_chain
 from ccproxy.flows.render import print_comparisons, render_flows
 
 HELP = """\
@@ -71,7 +71,7 @@ class FlowRepl(cmd.Cmd):
         self._recompute(self.filters)
 
     def _recompute(self, filters: list[str]) -> None:
-        flows = json.loads(apply_filters_text(self._all_json, filters) if filters else self._all_json)
+        flows = compile_chain(filters).run(self._all_json)
         self.filters = filters
         self.flows = flows
 

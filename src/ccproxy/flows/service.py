@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ccproxy.flows.client import FlowClient
-from ccproxy.flows.jqchain import compile_filters, run_compiled
+from ccproxy.flows.jqchain import compile_chain
 
 
 def resolve_flow_set(
@@ -15,13 +15,17 @@ def resolve_flow_set(
     filters: Sequence[str],
     bodies: bool = False,
     reveal: bool = False,
+    projection: str | None = None,
 ) -> list[dict[str, Any]]:
-    """GET /flows → filters (config defaults first, then the CLI's) → the final set."""
-    programs = compile_filters(filters)  # fail on a typo before talking to the daemon
+    """GET /flows → filters (config defaults first, then the CLI's) → the final set.
+
+    ``projection`` (a jq ``map(...)``) trims each flow to what the caller reads, inside the
+    same jq run, so a large set is not serialized again only to be parsed by Python.
+    Without filters Python's own parser is faster than libjq's, so jq is skipped.
+    """
+    chain = compile_chain(filters, tail=projection if filters else None)  # a typo fails before any request
     text = client.list_text(bodies=bodies, reveal=reveal)
-    if filters:
-        text = run_compiled(text, filters, programs)
-    result = json.loads(text)
+    result = chain.run(text) if filters else json.loads(text)
     if not isinstance(result, list):
         raise ValueError("/flows did not return a JSON array")
     return result
