@@ -1,13 +1,13 @@
 """Flows in the daemon's /flows JSON contract, built from real mitmproxy flows.
 
-``to_contract`` serializes a real ``mitmproxy.http.HTTPFlow`` the way the daemon's
-/flows endpoint does (docs/flows.md); ``FakeFlowsDaemon`` serves such a list on a
-loopback port for CLI tests that do not need the whole proxy.
+``make_flow`` builds a real ``mitmproxy.http.HTTPFlow`` (with the pre-pipeline snapshot and
+ccproxy metadata the daemon's addons record); ``to_contract`` serializes it with the daemon's
+own serializer; ``FakeFlowsDaemon`` serves such flows on a loopback port for CLI tests that
+need exact flow contents (binary bodies, errors, transforms) without the whole proxy.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
@@ -19,90 +19,12 @@ from urllib.parse import parse_qs, urlsplit
 from mitmproxy import http
 from mitmproxy.test import tflow
 
-SECRETS = {"authorization", "x-api-key", "x-goog-api-key", "cookie", "set-cookie", "proxy-authorization"}
-
-
-def _headers(headers: http.Headers, reveal: bool) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name in headers:
-        key = name.lower()
-        value = ", ".join(headers.get_all(name))
-        out[key] = value if reveal or key not in SECRETS else "<redacted>"
-    return out
-
-
-def _body(content: bytes | None, bodies: bool) -> tuple[str | None, str]:
-    if not bodies or content is None:
-        return None, "utf8"
-    try:
-        return content.decode("utf-8"), "utf8"
-    except UnicodeDecodeError:
-        return base64.b64encode(content).decode(), "base64"
-
-
-def request_dict(req: http.Request, bodies: bool = True, reveal: bool = False) -> dict[str, Any]:
-    body, encoding = _body(req.raw_content, bodies)
-    return {
-        "method": req.method,
-        "scheme": req.scheme,
-        "host": req.host,
-        "pretty_host": req.pretty_host,
-        "port": req.port,
-        "path": req.path,
-        "url": req.pretty_url,
-        "http_version": req.http_version,
-        "headers": _headers(req.headers, reveal),
-        "timestamp_start": req.timestamp_start,
-        "timestamp_end": req.timestamp_end,
-        "content_length": len(req.raw_content or b""),
-        "body": body,
-        "body_encoding": encoding,
-    }
-
-
-def response_dict(
-    resp: http.Response | None, bodies: bool = True, reveal: bool = False
-) -> dict[str, Any] | None:
-    if resp is None:
-        return None
-    body, encoding = _body(resp.raw_content, bodies)
-    return {
-        "status_code": resp.status_code,
-        "reason": resp.reason,
-        "http_version": resp.http_version,
-        "headers": _headers(resp.headers, reveal),
-        "timestamp_start": resp.timestamp_start,
-        "timestamp_end": resp.timestamp_end,
-        "content_length": len(resp.raw_content or b""),
-        "body": body,
-        "body_encoding": encoding,
-    }
+from ccproxy.flows.serialize import flow_json
 
 
 def to_contract(flow: http.HTTPFlow, bodies: bool = True, reveal: bool = False) -> dict[str, Any]:
-    md = flow.metadata
-    client_state = md.get("ccproxy.client_request")
-    client_req = http.Request.from_state(client_state) if client_state else flow.request
-    client_resp_state = md.get("ccproxy.client_response")
-    client_resp = http.Response.from_state(client_resp_state) if client_resp_state else None
-    return {
-        "id": flow.id,
-        "timestamp_start": flow.timestamp_start,
-        "timestamp_end": flow.response.timestamp_end if flow.response else None,
-        "listener": md.get("ccproxy.listener", "reverse"),
-        "request": request_dict(flow.request, bodies, reveal),
-        "client_request": request_dict(client_req, bodies, reveal),
-        "response": response_dict(flow.response, bodies, reveal),
-        "client_response": response_dict(client_resp, bodies, reveal),
-        "error": flow.error.msg if flow.error else None,
-        "ccproxy": {
-            "provider": md.get("ccproxy.provider"),
-            "session_id": md.get("ccproxy.session_id"),
-            "client_wire": md.get("ccproxy.client_wire"),
-            "upstream_wire": md.get("ccproxy.upstream_wire"),
-            "transform": md.get("ccproxy.transform"),
-        },
-    }
+    """The daemon's own serializer, so tests see exactly what GET /flows returns."""
+    return flow_json(flow, bodies=bodies, reveal=reveal)
 
 
 def make_flow(

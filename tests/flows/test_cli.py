@@ -97,12 +97,8 @@ def test_list_json_bodies_and_redaction(run: Any) -> None:
     assert SECRET not in result.output
 
 
-def test_config_default_filters_apply_before_cli_filters(
-    run: Any, tmp_path: Path, daemon: FakeFlowsDaemon
-) -> None:
-    (tmp_path / "ccproxy.yaml").write_text(
-        "ccproxy:\n  flows:\n    default_jq_filters:\n      - '" + MESSAGES + "'\n"
-    )
+def test_config_default_filters_apply_before_cli_filters(run: Any, tmp_path: Path, daemon: FakeFlowsDaemon) -> None:
+    (tmp_path / "ccproxy.yaml").write_text("ccproxy:\n  flows:\n    default_jq_filters:\n      - '" + MESSAGES + "'\n")
     data = json.loads(run("list", "--json").output)
     assert [f["id"] for f in data] == _ids(daemon, lambda f: f.request.path.startswith("/v1/messages"))
     # The CLI filter sees the already narrowed set: only 4 messages flows remain to index into.
@@ -110,9 +106,7 @@ def test_config_default_filters_apply_before_cli_filters(
     assert [f["id"] for f in data] == _ids(daemon, lambda f: f.request.path.startswith("/v1/messages"))[-1:]
 
 
-def test_config_port_is_used(
-    tmp_path: Path, daemon: FakeFlowsDaemon, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_config_port_is_used(tmp_path: Path, daemon: FakeFlowsDaemon, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CCPROXY_CONFIG_DIR", str(tmp_path))
     monkeypatch.delenv("CCPROXY_PORT", raising=False)
     (tmp_path / "ccproxy.yaml").write_text(f"ccproxy:\n  port: {daemon.port}\n")
@@ -129,7 +123,7 @@ def test_empty_set(run: Any, command: str) -> None:
         assert json.loads(result.output)["log"]["entries"] == []
     elif command == "diff":
         assert result.exit_code == 1
-        assert result.output.strip() == "Error: flows diff needs at least 2 flows, the set has 0."
+        assert result.output.strip() == "ccproxy: error: flows diff needs at least 2 flows, the set has 0."
     elif command == "clear":
         assert result.output.strip() == "Cleared 0 flow(s)."
     else:
@@ -154,7 +148,7 @@ def test_invalid_filter_is_one_line_exit_2(
     assert result.exit_code == 2
     lines = result.output.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith(f"Error: jq filter {bad!r}: ") and reason in lines[0]
+    assert lines[0].startswith(f"ccproxy: error: jq filter {bad!r}: ") and reason in lines[0]
     assert len(daemon.flows) == before  # clear deleted nothing
 
 
@@ -166,7 +160,7 @@ def test_daemon_not_running_exit_1(run: Any) -> None:
     assert result.exit_code == 1
     lines = result.output.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith(f"Error: ccproxy daemon is not running at http://127.0.0.1:{port}")
+    assert lines[0].startswith(f"ccproxy: error: ccproxy is not running at http://127.0.0.1:{port}")
 
 
 def test_dump_is_har_with_redaction(run: Any, daemon: FakeFlowsDaemon) -> None:
@@ -199,9 +193,7 @@ def test_compare_passthrough(run: Any, daemon: FakeFlowsDaemon) -> None:
     result = run("compare", "--jq", MESSAGES)
     assert result.exit_code == 0
     expected = [
-        f"{f.id[:8]}: request bodies are identical."
-        for f in daemon.flows
-        if f.request.path.startswith("/v1/messages")
+        f"{f.id[:8]}: request bodies are identical." for f in daemon.flows if f.request.path.startswith("/v1/messages")
     ]
     assert result.output.splitlines() == expected
 

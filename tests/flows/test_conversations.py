@@ -19,11 +19,7 @@ CORPUS = Path("/work/shared/corpus")
 
 
 def _sse_data(text: str) -> list[Any]:
-    return [
-        json.loads(ln[5:])
-        for ln in text.splitlines()
-        if ln.startswith("data:") and ln[5:].strip() != "[DONE]"
-    ]
+    return [json.loads(ln[5:]) for ln in text.splitlines() if ln.startswith("data:") and ln[5:].strip() != "[DONE]"]
 
 
 # Oracles: the official SDKs' own models and accumulators say what the usage is.
@@ -86,12 +82,8 @@ def _gemini(body: str, stream: bool) -> Usage:
     from google.genai.types import GenerateContentResponse
 
     docs = _sse_data(body) if stream else [json.loads(body)]
-    meta = next(
-        m for m in reversed([GenerateContentResponse.model_validate(d).usage_metadata for d in docs]) if m
-    )
-    return Usage(
-        meta.prompt_token_count or 0, (meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0)
-    )
+    meta = next(m for m in reversed([GenerateContentResponse.model_validate(d).usage_metadata for d in docs]) if m)
+    return Usage(meta.prompt_token_count or 0, (meta.candidates_token_count or 0) + (meta.thoughts_token_count or 0))
 
 
 CASES = [

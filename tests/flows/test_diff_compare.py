@@ -31,10 +31,7 @@ def claude_body(question: str) -> dict[str, Any]:
 
 
 def _flows(*questions: str) -> list[dict[str, Any]]:
-    return [
-        to_contract(make_flow(body=claude_body(q), started=1_800_000_000.0 + i))
-        for i, q in enumerate(questions)
-    ]
+    return [to_contract(make_flow(body=claude_body(q), started=1_800_000_000.0 + i)) for i, q in enumerate(questions)]
 
 
 def test_diff_of_two_flows_shows_only_the_changed_text() -> None:

@@ -24,9 +24,7 @@ def _validate(har: dict[str, Any]) -> None:
 @pytest.fixture
 def transformed() -> dict[str, Any]:
     """An Anthropic request the pipeline turned into a Gemini call, response converted back."""
-    gemini_url = (
-        "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent?alt=sse"
-    )
+    gemini_url = "https://generativelanguage.googleapis.com/v1beta/models/gemini-2.5-flash:generateContent?alt=sse"
     flow = make_flow(
         gemini_url,
         {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
@@ -111,12 +109,8 @@ def test_secrets_redacted_unless_revealed(transformed: dict[str, Any], reveal: b
     headers = {h["name"]: h["value"] for h in har["log"]["entries"][0]["request"]["headers"]}
     assert headers["x-goog-api-key"] == (SECRET if reveal else "<redacted>")
     cookies = har["log"]["entries"][0]["request"]["cookies"]
-    assert cookies == (
-        [{"name": "sid", "value": "abc"}, {"name": "theme", "value": "dark"}] if reveal else []
-    )
-    assert har["log"]["entries"][0]["response"]["cookies"] == (
-        [{"name": "sid", "value": "new"}] if reveal else []
-    )
+    assert cookies == ([{"name": "sid", "value": "abc"}, {"name": "theme", "value": "dark"}] if reveal else [])
+    assert har["log"]["entries"][0]["response"]["cookies"] == ([{"name": "sid", "value": "new"}] if reveal else [])
 
 
 def test_binary_bodies_are_base64() -> None:
@@ -160,9 +154,7 @@ def test_empty_set_is_a_valid_har() -> None:
     assert har["log"]["pages"] == [] and har["log"]["entries"] == []
 
 
-def test_haralyzer_reads_every_page(
-    mixed_contract: list[dict[str, Any]], transformed: dict[str, Any]
-) -> None:
+def test_haralyzer_reads_every_page(mixed_contract: list[dict[str, Any]], transformed: dict[str, Any]) -> None:
     flows = [*mixed_contract, transformed]
     parser = HarParser(json.loads(json.dumps(flows_to_har(flows))))
     assert parser.creator["name"] == "ccproxy"

@@ -67,9 +67,7 @@ def test_filters_may_reshape_and_keep_order(mixed_contract: list[dict[str, Any]]
 
 
 def test_trailing_comment_in_filter_is_harmless(mixed_contract: list[dict[str, Any]]) -> None:
-    assert apply_filters(mixed_contract, [f"{HOST} # anthropic only"]) == apply_filters(
-        mixed_contract, [HOST]
-    )
+    assert apply_filters(mixed_contract, [f"{HOST} # anthropic only"]) == apply_filters(mixed_contract, [HOST])
 
 
 @pytest.mark.parametrize("filters", [[HOST], [MESSAGES], [HOST, POST, OK], ["."]])

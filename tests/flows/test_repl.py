@@ -38,9 +38,7 @@ class PtySession:
                 return match
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise AssertionError(
-                    f"timed out waiting for {pattern.pattern!r}; got {self.buffer[-2000:]!r}"
-                )
+                raise AssertionError(f"timed out waiting for {pattern.pattern!r}; got {self.buffer[-2000:]!r}")
             ready, _, _ = select.select([self.master], [], [], remaining)
             if ready:
                 try:
@@ -48,9 +46,7 @@ class PtySession:
                 except OSError:  # EIO: the child closed the terminal
                     chunk = b""
                 if not chunk:
-                    raise AssertionError(
-                        f"process ended waiting for {pattern.pattern!r}; got {self.buffer!r}"
-                    )
+                    raise AssertionError(f"process ended waiting for {pattern.pattern!r}; got {self.buffer!r}")
                 self.buffer += chunk
 
     def send(self, line: str) -> None:
@@ -111,9 +107,7 @@ def test_repl_session(session: tuple[PtySession, FakeFlowsDaemon, Path], tmp_pat
     assert count == len(posts)
 
     out, _ = s.command(":list")
-    assert [ln.split("│")[1].strip() for ln in out.splitlines() if ln.startswith("│")] == [
-        f.id[:8] for f in posts
-    ]
+    assert [ln.split("│")[1].strip() for ln in out.splitlines() if ln.startswith("│")] == [f.id[:8] for f in posts]
 
     out, _ = s.command(f":show {posts[-1].id[:8]}")
     shown = json.loads(out)

@@ -5,15 +5,14 @@ from __future__ import annotations
 import functools
 import json
 import shutil
-import sys
 from collections.abc import Callable
 from dataclasses import replace
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 from rich.console import Console
 
-from ccproxy.config import Config, ConfigError, load_config
+from ccproxy.cli.common import fail, get_config
 from ccproxy.flows.client import DaemonUnavailable, FlowClient, FlowsSettings, settings_from_config
 from ccproxy.flows.compare import compare_flows
 from ccproxy.flows.conversations import group_conversations
@@ -22,11 +21,6 @@ from ccproxy.flows.har import flows_to_har
 from ccproxy.flows.jqchain import JqFilterError
 from ccproxy.flows.render import ROW_PROJECTION, print_comparisons, render_conversations, render_flows
 from ccproxy.flows.service import resolve_flow_set
-
-
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"Error: {message}", err=True)
-    sys.exit(code)
 
 
 def _settings(ctx: click.Context) -> FlowsSettings:
@@ -58,9 +52,9 @@ def handle_errors[F: Callable[..., Any]](func: F) -> F:
         try:
             return func(*args, **kwargs)
         except JqFilterError as e:
-            _fail(str(e), 2)
+            fail(str(e), 2)
         except DaemonUnavailable as e:
-            _fail(str(e), 1)
+            fail(str(e), 1)
 
     return wrapper  # type: ignore[return-value]
 
@@ -84,14 +78,14 @@ def _flow_set(
 @click.pass_context
 def flows(ctx: click.Context, port: int | None, host: str | None) -> None:
     """Inspect captured flows. Every command works on the jq-filtered flow set."""
-    # The root command may already have put settings or the loaded Config in ctx.obj.
-    settings = ctx.find_object(FlowsSettings)
+    # Tests and embedders may hand over ready settings; otherwise read the config the root
+    # command discovered (--config, $CCPROXY_CONFIG_DIR, XDG).
+    settings = ctx.obj if isinstance(ctx.obj, FlowsSettings) else None
     if settings is None:
         try:
-            config = ctx.find_object(Config) or load_config()
-            settings = settings_from_config(config, port=port, host=host)
-        except (ConfigError, ValueError) as e:
-            _fail(str(e), 1)
+            settings = settings_from_config(get_config(ctx), port=port, host=host)
+        except ValueError as e:
+            fail(str(e))
     elif port is not None or host is not None:
         settings = replace(settings, port=settings.port if port is None else port, host=host or settings.host)
     ctx.obj = settings
@@ -151,7 +145,7 @@ def diff_cmd(ctx: click.Context, jq_filters: tuple[str, ...]) -> None:
     try:
         text = render_diffs(flows_)
     except NotEnoughFlows as e:
-        _fail(str(e), 1)
+        fail(str(e), 1)
     console = Console(width=_terminal_width(), highlight=False)
     if console.is_terminal:
         from ccproxy.flows.render import diff_text

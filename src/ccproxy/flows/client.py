@@ -33,9 +33,7 @@ class FlowsSettings:
         return f"http://{host}:{self.port}"
 
 
-def settings_from_config(
-    config: Config | None, port: int | None = None, host: str | None = None
-) -> FlowsSettings:
+def settings_from_config(config: Config | None, port: int | None = None, host: str | None = None) -> FlowsSettings:
     """Where the daemon listens and the default filters: options, then env, then config."""
     section = config.ccproxy if config is not None else None
     env_port = os.environ.get("CCPROXY_PORT")
@@ -57,9 +55,7 @@ class FlowClient:
     def __init__(self, base_url: str, timeout: float = 30.0, transport: httpx.BaseTransport | None = None):
         self.base_url = base_url.rstrip("/")
         # trust_env=False: the daemon is local; a user's HTTP(S)_PROXY must not capture it.
-        self._http = httpx.Client(
-            base_url=self.base_url, timeout=timeout, transport=transport, trust_env=False
-        )
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport, trust_env=False)
 
     def __enter__(self) -> FlowClient:
         return self
@@ -74,7 +70,7 @@ class FlowClient:
         try:
             response = self._http.request(method, path, params=params)
         except httpx.ConnectError as e:
-            raise DaemonUnavailable(f"ccproxy daemon is not running at {self.base_url} ({e})") from e
+            raise DaemonUnavailable(f"ccproxy is not running at {self.base_url} (start it with `ccproxy start`)") from e
         except httpx.HTTPError as e:
             raise DaemonUnavailable(f"ccproxy daemon at {self.base_url} failed: {e}") from e
         if response.status_code == 404 and path.startswith("/flows/"):

@@ -142,9 +142,7 @@ def message_fingerprints(flow: dict[str, Any]) -> list[str]:
     if system:
         prefix.append({"system": system})
     return [
-        hashlib.sha1(
-            json.dumps(_strip_volatile(m), sort_keys=True).encode(), usedforsecurity=False
-        ).hexdigest()
+        hashlib.sha1(json.dumps(_strip_volatile(m), sort_keys=True).encode(), usedforsecurity=False).hexdigest()
         for m in prefix + messages
     ]
 

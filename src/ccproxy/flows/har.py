@@ -16,11 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from ccproxy.flows.bodies import body_bytes
-
-SECRET_HEADERS = frozenset(
-    {"authorization", "x-api-key", "x-goog-api-key", "cookie", "set-cookie", "proxy-authorization"}
-)
-REDACTED = "<redacted>"
+from ccproxy.flows.serialize import REDACTED, SECRET_HEADERS
 
 
 def _iso(ts: float | None) -> str:
@@ -211,9 +207,7 @@ def _entry(
     }
 
 
-def flows_to_har(
-    flows: Sequence[dict[str, Any]], reveal_secrets: bool = False, version: str = ""
-) -> dict[str, Any]:
+def flows_to_har(flows: Sequence[dict[str, Any]], reveal_secrets: bool = False, version: str = "") -> dict[str, Any]:
     pages = []
     entries = []
     for i, flow in enumerate(flows):

@@ -81,9 +81,7 @@ def render_table(
     sep = "┡" + "╇".join("━" * (w + 2) for w in widths) + "┩"
     bottom = "└" + "┴".join("─" * (w + 2) for w in widths) + "┘"
     lines = [top, head, sep]
-    lines.extend(
-        "│" + "│".join(f" {_fit(c, w)} " for c, w in zip(row, widths, strict=True)) + "│" for row in rows
-    )
+    lines.extend("│" + "│".join(f" {_fit(c, w)} " for c, w in zip(row, widths, strict=True)) + "│" for row in rows)
     lines.append(bottom)
     return "\n".join(lines)
 
@@ -207,9 +205,7 @@ def print_comparisons(console: Console, comparisons: Sequence[FlowComparison]) -
 CONVERSATION_HEADERS = ("ID", "Source", "Session", "Turns", "Tokens in/out", "Duration", "Model", "Started")
 
 
-def render_conversations(
-    conversations: Sequence[Conversation], max_width: int = 80, now: float | None = None
-) -> str:
+def render_conversations(conversations: Sequence[Conversation], max_width: int = 80, now: float | None = None) -> str:
     now = time.time() if now is None else now
     rows = [
         (

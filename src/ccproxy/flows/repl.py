@@ -131,9 +131,7 @@ class FlowRepl(cmd.Cmd):
             return None
         if self.history_file and Path(self.history_file).exists():
             readline.read_history_file(self.history_file)
-            self.history = [
-                readline.get_history_item(i) for i in range(1, readline.get_current_history_length() + 1)
-            ]
+            self.history = [readline.get_history_item(i) for i in range(1, readline.get_current_history_length() + 1)]
         return readline
 
     # -- commands --------------------------------------------------------------------------
