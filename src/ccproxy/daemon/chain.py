@@ -9,19 +9,24 @@ from __future__ import annotations
 
 from ccproxy.addons.auth import AuthAddon
 from ccproxy.addons.control import ControlAddon
+from ccproxy.addons.credentials import CredentialsAddon
 from ccproxy.addons.egress import EgressSanitizerAddon
 from ccproxy.addons.flow_recorder import FlowRecorderAddon
-from ccproxy.addons.inject_auth import InjectAuthAddon
+from ccproxy.addons.hooks import stage_addons
 from ccproxy.addons.inspector import InspectorAddon
 from ccproxy.addons.sse_relay import SseRelayAddon
 from ccproxy.daemon.context import DaemonContext
 
 
 def build_chain(ctx: DaemonContext) -> list[object]:
+    """Raises HookConfigError (a ValueError) when the hooks config is wrong."""
+    inbound, outbound = stage_addons(ctx.config.ccproxy.hooks)
     return [
         ControlAddon(ctx),  # /health, /flows: answered here, never proxied or recorded
         InspectorAddon(ctx.config),  # client snapshot, wire format, default route
-        InjectAuthAddon(ctx.credentials),  # sentinel key -> provider route + real credential
+        CredentialsAddon(ctx.credentials),  # the credential registry for the inject_auth hook; log redaction
+        inbound,  # inbound hook DAG (inject_auth, extract_session_id, ...)
+        outbound,  # outbound hook DAG (verbose_mode, ...)
         SseRelayAddon(),  # event streams relayed as they arrive, copy kept
         AuthAddon(ctx.credentials, ctx.config),  # upstream 401 -> fresh credential -> replay once
         EgressSanitizerAddon(),  # last on the request path: no sentinel, no x-ccproxy-* header leaves

@@ -69,6 +69,10 @@ class Daemon:
         prepare_dirs(config)
         self.ctx = DaemonContext(config=config, store=make_store(config))
         self.plan = plan_listeners(config)
+        try:
+            self.chain = build_chain(self.ctx)
+        except ValueError as e:  # HookConfigError and friends: already one line naming the hook
+            raise StartupError(str(e)) from e
         self.master: Master | None = None
 
     def _build(self, loop: asyncio.AbstractEventLoop) -> Master:
@@ -83,7 +87,7 @@ class Daemon:
             next_layer.NextLayer(),
             tlsconfig.TlsConfig(),
         )
-        master.addons.add(*build_chain(self.ctx))
+        master.addons.add(*self.chain)
         opts.update(
             mode=self.plan.modes,
             confdir=str(self.config.config_dir),

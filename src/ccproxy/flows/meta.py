@@ -19,6 +19,8 @@ UPSTREAM_WIRE = "ccproxy.upstream_wire"
 TRANSFORM = "ccproxy.transform"
 LISTENER = "ccproxy.listener"
 CREDENTIAL_INJECTED = "ccproxy.credential_injected"
+# Header that carries an injected credential when it is not one of the usual secret headers.
+CREDENTIAL_HEADER = "ccproxy.credential_header"
 ERROR = "ccproxy.error"
 # Set on flows answered by ccproxy itself (control endpoints, routing errors): not stored.
 CONTROL = "ccproxy.control"

@@ -15,11 +15,13 @@ SECRET_HEADERS = frozenset(
 REDACTED = "<redacted>"
 
 
-def headers_dict(headers: http.Headers, *, reveal: bool = False) -> dict[str, str]:
+def headers_dict(
+    headers: http.Headers, *, reveal: bool = False, secret: frozenset[str] = frozenset()
+) -> dict[str, str]:
     out: dict[str, str] = {}
     for name, value in headers.items(multi=True):
         key = name.lower()
-        if key in SECRET_HEADERS and not reveal:
+        if (key in SECRET_HEADERS or key in secret) and not reveal:
             value = REDACTED
         out[key] = f"{out[key]}, {value}" if key in out else value
     return out
@@ -39,7 +41,9 @@ def body_fields(message: http.Message, *, bodies: bool) -> dict[str, Any]:
         return {"body": base64.b64encode(content).decode("ascii"), "body_encoding": "base64"}
 
 
-def request_json(req: http.Request, *, bodies: bool, reveal: bool) -> dict[str, Any]:
+def request_json(
+    req: http.Request, *, bodies: bool, reveal: bool, secret: frozenset[str] = frozenset()
+) -> dict[str, Any]:
     return {
         "method": req.method,
         "scheme": req.scheme,
@@ -49,7 +53,7 @@ def request_json(req: http.Request, *, bodies: bool, reveal: bool) -> dict[str, 
         "path": req.path,
         "url": req.pretty_url,
         "http_version": req.http_version,
-        "headers": headers_dict(req.headers, reveal=reveal),
+        "headers": headers_dict(req.headers, reveal=reveal, secret=secret),
         "timestamp_start": req.timestamp_start,
         "timestamp_end": req.timestamp_end,
         "content_length": len(req.raw_content or b""),
@@ -76,12 +80,14 @@ def flow_json(flow: http.HTTPFlow, *, bodies: bool = False, reveal: bool = False
     client_req = meta.client_request(flow) or flow.request
     client_resp_state = flow.metadata.get(meta.CLIENT_RESPONSE)
     client_resp = http.Response.from_state(client_resp_state) if client_resp_state else None
+    injected = flow.metadata.get(meta.CREDENTIAL_HEADER)
+    secret = frozenset({injected}) if isinstance(injected, str) else frozenset()
     return {
         "id": flow.id,
         "timestamp_start": flow.timestamp_start,
         "timestamp_end": flow.response.timestamp_end if flow.response else None,
         "listener": flow.metadata.get(meta.LISTENER, "reverse"),
-        "request": request_json(flow.request, bodies=bodies, reveal=reveal),
+        "request": request_json(flow.request, bodies=bodies, reveal=reveal, secret=secret),
         "client_request": request_json(client_req, bodies=bodies, reveal=reveal),
         "response": response_json(flow.response, bodies=bodies, reveal=reveal),
         "client_response": response_json(client_resp, bodies=bodies, reveal=reveal),

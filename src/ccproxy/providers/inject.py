@@ -7,13 +7,10 @@ is answered locally in the client's wire format.
 
 from __future__ import annotations
 
-import logging
-
 from mitmproxy import http
 
 from ccproxy.config.models import Provider
 from ccproxy.flows import meta
-from ccproxy.lightllm.error_bodies import error_response
 from ccproxy.lightllm.ir import Wire
 from ccproxy.providers.auth import Credential
 from ccproxy.providers.destination import apply_destination, rewrite_path
@@ -21,11 +18,6 @@ from ccproxy.providers.errors import AuthConfigError
 from ccproxy.providers.redact import redact
 from ccproxy.providers.registry import CredentialRegistry
 from ccproxy.providers.sentinel import PREFIX, credential_slot, find_sentinel, strip_sentinels
-
-log = logging.getLogger(__name__)
-
-# Which header carries the injected credential (so /flows and replays know where to look).
-CREDENTIAL_HEADER = "ccproxy.credential_header"
 
 
 def slot_for(provider: Provider) -> tuple[str, str]:
@@ -48,12 +40,6 @@ def client_wire_of(flow: http.HTTPFlow) -> Wire | None:
     return wire or guess_wire(flow.request.path)
 
 
-def fail(flow: http.HTTPFlow, status: int, message: str) -> None:
-    strip_sentinels(flow.request)
-    flow.metadata[meta.ERROR] = message
-    flow.response = error_response(client_wire_of(flow), status, message)
-
-
 def unknown_provider_message(name: str, providers: dict[str, Provider]) -> str:
     known = ", ".join(sorted(providers)) or "none"
     return (
@@ -63,25 +49,26 @@ def unknown_provider_message(name: str, providers: dict[str, Provider]) -> str:
 
 
 async def inject_auth(flow: http.HTTPFlow, registry: CredentialRegistry) -> bool:
-    """Returns True when a credential was injected. Flows without a sentinel are left alone:
-    a client that sends its own key talks to the provider with it."""
+    """Returns True when a credential was injected; False for flows without a sentinel
+    (a client that sends its own key talks to the provider with it).
+
+    Raises AuthConfigError (status 401 for an unknown provider, the source's status
+    otherwise) after removing the sentinel: the caller answers the flow locally.
+    """
     hit = find_sentinel(flow.request)
     if hit is None:
         return False
     providers = registry.providers
     provider = providers.get(hit.provider)
     if provider is None:
-        message = unknown_provider_message(hit.provider, providers)
-        log.warning("flow %s: %s", flow.id, message)
-        fail(flow, 401, message)
-        return False
+        strip_sentinels(flow.request)
+        raise AuthConfigError(unknown_provider_message(hit.provider, providers), provider=hit.provider, status=401)
     try:
         cred = await registry.resolve(hit.provider)
     except AuthConfigError as e:
+        strip_sentinels(flow.request)
         message = redact(f"ccproxy: {e}", registry.secrets())
-        log.error("flow %s: auth for provider %r failed: %s", flow.id, hit.provider, message)
-        fail(flow, e.status, message)
-        return False
+        raise AuthConfigError(message, provider=hit.provider, status=e.status) from e
     wire = client_wire_of(flow)
     strip_sentinels(flow.request)
     apply_destination(flow.request, provider, rewrite_path(flow.request.path, wire, provider))
@@ -90,5 +77,5 @@ async def inject_auth(flow: http.HTTPFlow, registry: CredentialRegistry) -> bool
     if wire is not None:
         flow.metadata[meta.UPSTREAM_WIRE] = provider.type
     flow.metadata[meta.CREDENTIAL_INJECTED] = True
-    flow.metadata[CREDENTIAL_HEADER] = header
+    flow.metadata[meta.CREDENTIAL_HEADER] = header
     return True

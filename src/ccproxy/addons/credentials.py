@@ -1,17 +1,20 @@
-"""inject_auth as an addon (until the hook pipeline is on main): sentinel key ->
-provider route + real credential. The logic is ccproxy.providers.inject."""
+"""CredentialsAddon: hands the daemon's credential registry to the inject_auth hook
+(hooks get only the flow's Context) and keeps resolved credentials out of the logs.
+
+It must sit before the inbound hook stage: the registry is bound to the task that
+runs this flow's request event, which is the task the hook stages run in.
+"""
 
 from __future__ import annotations
 
 from mitmproxy import http
 
 from ccproxy.flows import meta
-from ccproxy.providers.inject import inject_auth
 from ccproxy.providers.redact import SecretFilter, install_log_filter, remove_log_filter
-from ccproxy.providers.registry import CredentialRegistry
+from ccproxy.providers.registry import CredentialRegistry, bind_registry
 
 
-class InjectAuthAddon:
+class CredentialsAddon:
     def __init__(self, registry: CredentialRegistry) -> None:
         self.registry = registry
         self._filter: SecretFilter | None = None
@@ -27,7 +30,7 @@ class InjectAuthAddon:
             remove_log_filter(self._filter)
             self._filter = None
 
-    async def request(self, flow: http.HTTPFlow) -> None:
+    def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or flow.metadata.get(meta.CONTROL):
             return
-        await inject_auth(flow, self.registry)
+        bind_registry(self.registry)
