@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import stat
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -43,6 +44,12 @@ def oauth_provider(fake: FakeProvider, creds: Path, oauth: FakeOAuth) -> dict[st
     )
 
 
+def wait_for_log(d: DaemonProcess, text: str, timeout: float = 30) -> None:
+    deadline = time.time() + timeout
+    while text not in d.logs() and time.time() < deadline:
+        time.sleep(0.1)
+
+
 def bearer(rec: Recorded) -> str:
     return rec.headers.get("authorization", "").removeprefix("Bearer ")
 
@@ -51,8 +58,12 @@ def test_expired_token_one_refresh_for_20_concurrent_requests(
     fake: FakeProvider, oauth: FakeOAuth, start: Callable[..., DaemonProcess], tmp_path: Path
 ) -> None:
     oauth.delay = 0.3  # the refresh is slow: requests pile up behind it
-    creds = write_creds(tmp_path / ".credentials.json", claude_creds("expired", expires_in=-60))
+    creds = tmp_path / ".credentials.json"
     d = start({"anthropic": oauth_provider(fake, creds, oauth)})
+    # The startup check found no file (logged, not fatal); the user logs in afterwards.
+    wait_for_log(d, "credential file")
+    assert f"provider 'anthropic': credential file {creds} does not exist" in d.logs()
+    write_creds(creds, claude_creds("expired", expires_in=-60))
 
     def call(i: int) -> int:
         r = httpx.post(
