@@ -65,15 +65,15 @@ def test_expired_token_one_refresh_for_20_concurrent_requests(
     assert f"provider 'anthropic': credential file {creds} does not exist" in d.logs()
     write_creds(creds, claude_creds("expired", expires_in=-60))
 
-    def call(i: int) -> int:
+    def call(i: int) -> tuple[int, str]:
         r = httpx.post(
             d.url + "/v1/messages", json=BODY, headers={"x-api-key": SENT + "anthropic"}, timeout=30, trust_env=False
         )
-        return r.status_code
+        return r.status_code, r.text[:300]
 
     with ThreadPoolExecutor(20) as pool:
-        statuses = list(pool.map(call, range(20)))
-    assert statuses == [200] * 20
+        results = list(pool.map(call, range(20)))
+    assert [s for s, _ in results] == [200] * 20, [r for r in results if r[0] != 200]
     assert len(oauth.requests) == 1
     assert {bearer(r) for r in fake.received} == {"access-1"}
     data = json.loads(creds.read_text())
