@@ -1,0 +1,66 @@
+"""`ccproxy run --inspect -- cmd`: the entry point the CLI calls."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+from ccproxy.jail.preflight import PreflightError
+from ccproxy.jail.runner import Jail, JailError, JailSpec
+
+if TYPE_CHECKING:
+    from ccproxy.config import Config
+
+CA_CERT_NAME = "mitmproxy-ca-cert.pem"
+
+
+def spec_from_config(config: Config) -> JailSpec:
+    return JailSpec(
+        state_dir=config.state_dir,
+        wireguard_port=config.ccproxy.inspector.wireguard_port,
+        ca_cert=config.config_dir / CA_CERT_NAME,
+        wireguard_host=config.ccproxy.host,
+    )
+
+
+def run_inspect(
+    cmd: Sequence[str],
+    config: Config | None = None,
+    *,
+    spec: JailSpec | None = None,
+    env: Mapping[str, str] | None = None,
+    timing: bool = False,
+) -> int:
+    """Run `cmd` in a fresh jail; returns its exit code (128+N if killed by signal N).
+
+    Bring-up problems print one line to stderr and return 1.
+    """
+    if spec is None:
+        if config is None:
+            raise TypeError("run_inspect needs config or spec")
+        spec = spec_from_config(config)
+    if not cmd:
+        print(
+            "ccproxy run --inspect: no command given (usage: ccproxy run --inspect -- CMD ...)",
+            file=sys.stderr,
+        )
+        return 2
+    jail = Jail(spec)
+    try:
+        jail.start(list(cmd), os.environ if env is None else env)
+    except (PreflightError, JailError) as e:
+        print(f"ccproxy run --inspect: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    if timing:
+        print(
+            f"ccproxy: jail up in {jail.startup_seconds * 1000:.0f} ms ({jail.wg_mode} WireGuard)",
+            file=sys.stderr,
+        )
+    try:
+        return jail.wait()
+    finally:
+        jail.teardown()

@@ -1,0 +1,77 @@
+"""What the daemon needs from the jail: the WireGuard mode spec, keylogs, and a log redaction filter."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+
+from ccproxy.jail.keys import WireGuardKeys, key_path, load_or_create_keys, write_private
+
+TLS_KEYLOG = "tls.keylog"
+WG_KEYLOG = "wg.keylog"
+
+
+def wireguard_mode_spec(state_dir: Path, host: str, port: int) -> str:
+    """mitmproxy mode string for the jail listener; creates the key file if missing.
+
+    mitmproxy parses `mode[:data][@[host:]port]` with rpartition("@"), so the path may hold ':'.
+    """
+    load_or_create_keys(state_dir)
+    return f"wireguard:{key_path(state_dir)}@{host}:{port}"
+
+
+def wg_keylog_text(keys: WireGuardKeys) -> str:
+    """Wireshark's WireGuard key log format (`wg.keylog_file`): one `TYPE = base64` per line.
+
+    Static keys of both ends let Wireshark decrypt the handshakes (peer identities, timestamps);
+    transport data additionally needs ephemeral keys, which neither mitmproxy_rs nor wireguard-go export.
+    """
+    return (
+        f"LOCAL_STATIC_PRIVATE_KEY = {keys.server_key}\n"
+        f"REMOTE_STATIC_PUBLIC_KEY = {keys.client_public}\n"
+        f"LOCAL_STATIC_PRIVATE_KEY = {keys.client_key}\n"
+        f"REMOTE_STATIC_PUBLIC_KEY = {keys.server_public}\n"
+    )
+
+
+def enable_keylogs(state_dir: Path) -> tuple[Path, Path]:
+    """Write wg.keylog and route mitmproxy's TLS secrets (both legs, NSS format) to tls.keylog.
+
+    mitmproxy reads SSLKEYLOGFILE only at import time, so the logger is swapped on the module; it must
+    happen before the first TLS context is built (mitmproxy caches contexts).
+    """
+    import mitmproxy.net.tls as mtls
+
+    keys = load_or_create_keys(state_dir)
+    wg_path = state_dir / WG_KEYLOG
+    write_private(wg_path, wg_keylog_text(keys))
+    tls_path = state_dir / TLS_KEYLOG
+    fd = os.open(tls_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.close(fd)
+    os.chmod(tls_path, 0o600)
+    mtls.log_master_secret = mtls.MasterSecretLogger(tls_path)
+    return tls_path, wg_path
+
+
+def disable_keylogs() -> None:
+    import mitmproxy.net.tls as mtls
+
+    if mtls.log_master_secret is not None:
+        mtls.log_master_secret.close()
+    mtls.log_master_secret = None
+
+
+_PRIVATE_KEY_LINE = re.compile(r"(PrivateKey\s*=\s*)\S+")
+
+
+class RedactPrivateKeys(logging.Filter):
+    """mitmproxy logs the full WireGuard client config (private key included) at start-up; mask it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        msg = record.getMessage()
+        if "PrivateKey" in msg:
+            record.msg = _PRIVATE_KEY_LINE.sub(r"\1(redacted)", msg)
+            record.args = None
+        return True
