@@ -1,4 +1,4 @@
-"""Jail test support: a throwaway CA, a loopback TLS upstream speaking the Messages API, a mitmproxy master."""
+"""Jail test support: a throwaway CA, a loopback TLS upstream (Messages API), a mitmproxy master."""
 
 from __future__ import annotations
 
@@ -201,6 +201,8 @@ def start_mitm(confdir: Path, state_dir: Path, resolve: dict[str, str], upstream
             # Any name that is not pinned fails against a closed loopback port instead of real DNS.
             dns_name_servers=["127.0.0.1"],
             dns_use_hosts_file=False,
+            # As the daemon does: upstream connects happen per request, after SNI and Host are known.
+            connection_strategy="lazy",
         )
         started.set()
         await d.master.run()

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ccproxy.jail.preflight import PreflightError
-from ccproxy.jail.runner import Jail, JailError, JailSpec
+from ccproxy.jail.runner import Jail, JailError, JailSpec, become_subreaper
 
 if TYPE_CHECKING:
     from ccproxy.config import Config
@@ -47,6 +47,7 @@ def run_inspect(
             file=sys.stderr,
         )
         return 2
+    become_subreaper()
     jail = Jail(spec)
     try:
         jail.start(list(cmd), os.environ if env is None else env)

@@ -57,16 +57,16 @@ class Jail:
     _fds: list[int] = field(default_factory=list)
 
     # -- bring-up -------------------------------------------------------------------------------
-    def start(self, cmd: Sequence[str], env: Mapping[str, str]) -> None:
+    def start(self, cmd: Sequence[str], env: Mapping[str, str], stdout: int | None = None) -> None:
         t0 = time.monotonic()
         try:
-            self._start(cmd, env)
+            self._start(cmd, env, stdout)
         except BaseException:
             self.teardown()
             raise
         self.startup_seconds = time.monotonic() - t0
 
-    def _start(self, cmd: Sequence[str], env: Mapping[str, str]) -> None:
+    def _start(self, cmd: Sequence[str], env: Mapping[str, str], stdout: int | None) -> None:
         spec = self.spec
         preflight(kernel_wireguard_loaded())
         if not spec.ca_cert.is_file():
@@ -94,7 +94,7 @@ class Jail:
             "sh", "-c", render_script(), "ccproxy-jail",
             str(self._workdir), str(spec.wireguard_port), *cmd,
         ]  # fmt: skip
-        self.proc = subprocess.Popen(argv, env=child_env(env, Path(JAIL_CA_BUNDLE)))
+        self.proc = subprocess.Popen(argv, env=child_env(env, Path(JAIL_CA_BUNDLE)), stdout=stdout)
 
         line = read_line(status_r, timeout=10.0)
         if line != "ns":
@@ -191,6 +191,7 @@ class Jail:
             reap(self.proc)
             time.sleep(0.02)
         signal_all([p for p in victims if pid_alive(p)], signal.SIGKILL)
+        reap_orphans(victims)
         if self.proc is not None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 self.proc.wait(timeout=2)
@@ -284,6 +285,32 @@ def signal_all(pids: Sequence[int], sig: int) -> None:
     for pid in pids:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.kill(pid, sig)
+
+
+def become_subreaper() -> None:
+    """Orphans of the jailed command (wireguard-go once the command exits) get re-parented to us,
+    so teardown can reap them instead of leaving zombies to an init that may never collect them."""
+    import ctypes
+
+    pr_set_child_subreaper = 36
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_child_subreaper, 1, 0, 0, 0)
+
+
+def reap_orphans(pids: Sequence[int]) -> None:
+    deadline = time.monotonic() + 1.0
+    pending = list(pids)
+    while pending and time.monotonic() < deadline:
+        for pid in list(pending):
+            try:
+                done, _ = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pending.remove(pid)  # not our child (or already reaped)
+                continue
+            if done:
+                pending.remove(pid)
+        if pending:
+            time.sleep(0.01)
 
 
 def reap(proc: subprocess.Popen[bytes] | None) -> None:

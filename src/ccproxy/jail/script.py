@@ -73,11 +73,16 @@ run "iptables wg0 out" iptables -w -A OUTPUT -o wg0 -j ACCEPT
 run "iptables wg0 in" iptables -w -A INPUT -i wg0 -j ACCEPT
 run "iptables tunnel out" iptables -w -A OUTPUT -o tap0 -p udp -d @SLIRP@ --dport $port -j ACCEPT
 run "iptables tunnel in" iptables -w -A INPUT -i tap0 -p udp -s @SLIRP@ --sport $port -j ACCEPT
+# Refuse rather than silently drop, so a program that tries to bypass the tunnel fails fast.
+iptables -w -A OUTPUT -p tcp -j REJECT --reject-with tcp-reset 2>/dev/null
+iptables -w -A OUTPUT -j REJECT 2>/dev/null
 run "ip6tables OUTPUT policy" ip6tables -w -P OUTPUT DROP
 run "ip6tables INPUT policy" ip6tables -w -P INPUT DROP
 run "ip6tables FORWARD policy" ip6tables -w -P FORWARD DROP
 run "ip6tables lo out" ip6tables -w -A OUTPUT -o lo -j ACCEPT
 run "ip6tables lo in" ip6tables -w -A INPUT -i lo -j ACCEPT
+ip6tables -w -A OUTPUT -p tcp -j REJECT --reject-with tcp-reset 2>/dev/null
+ip6tables -w -A OUTPUT -j REJECT 2>/dev/null
 
 case $resolv_target in
   /run/*) mkdir -p "$(dirname "$resolv_target")" && cp @JAIL_DIR@/resolv.conf "$resolv_target" \

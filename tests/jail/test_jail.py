@@ -1,0 +1,267 @@
+"""The jail for real: namespaces, slirp4netns, WireGuard into a real mitmproxy, a loopback TLS upstream."""
+
+from __future__ import annotations
+
+import json
+import os
+import pwd
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.jail.conftest import PINNED, JailEnv, requires_jail
+
+pytestmark = [pytest.mark.jail, requires_jail]
+
+CURL = ("curl", "-sS", "-m", "20", "--fail-with-body")
+
+
+def flows_for(env: JailEnv, since: int) -> list:
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and len(env.daemon.recorder.flows) <= since:
+        time.sleep(0.05)
+    return env.daemon.recorder.flows[since:]
+
+
+def test_curl_through_the_jail_is_captured_and_decrypted(jail_env: JailEnv) -> None:
+    before = len(jail_env.daemon.recorder.flows)
+    got = len(jail_env.upstream.received)
+    body = '{"model": "claude-3-5-haiku-20241022", "max_tokens": 5, "messages": []}'
+    r = jail_env.run(
+        *CURL, f"https://{PINNED}/v1/messages", "-H", "content-type: application/json", "-d", body
+    )
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["type"] == "message"
+    [flow] = flows_for(jail_env, before)
+    assert flow.request.pretty_host == PINNED
+    assert flow.metadata["ccproxy.listener"] == "wireguard"
+    assert flow.request.scheme == "https"
+    assert json.loads(flow.request.content)["model"] == "claude-3-5-haiku-20241022"
+    assert json.loads(flow.response.content)["type"] == "message"
+    # The upstream saw the request over loopback, i.e. inspector.resolve pinned the connection.
+    assert jail_env.upstream.received[got]["path"] == "/v1/messages"
+
+
+def test_official_anthropic_sdk_in_the_jail(jail_env: JailEnv) -> None:
+    pytest.importorskip("anthropic")
+    before = len(jail_env.daemon.recorder.flows)
+    script = (
+        "import anthropic\n"
+        "c = anthropic.Anthropic(api_key='sk-ant-test-not-a-key', max_retries=0)\n"
+        "m = c.messages.create(model='claude-3-5-haiku-20241022', max_tokens=16,"
+        " messages=[{'role': 'user', 'content': 'hi'}])\n"
+        "print(m.type, m.role)\n"
+    )
+    r = jail_env.run(sys.executable, "-c", script)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.split() == ["message", "assistant"]
+    [flow] = flows_for(jail_env, before)
+    assert flow.request.pretty_host == PINNED
+    assert flow.request.path == "/v1/messages"
+    sent = json.loads(flow.request.content)
+    assert sent["messages"] == [{"role": "user", "content": "hi"}]
+    # The SDK's credential arrived decrypted (header spelling depends on the SDK version).
+    auth = flow.request.headers.get("x-api-key") or flow.request.headers.get("authorization", "")
+    assert auth.endswith("sk-ant-test-not-a-key")
+
+
+KILL_SWITCH_PROBE = r"""
+import socket, sys
+port = int(sys.argv[1])
+def tcp(addr):
+    try:
+        socket.create_connection((addr, port), timeout=2).close()
+        return "connected"
+    except OSError as e:
+        return type(e).__name__
+def udp(addr, p):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        s.sendto(b"x", (addr, p))
+        return "sent"
+    except OSError as e:
+        return type(e).__name__
+def v6():
+    try:
+        socket.create_connection(("fd00::2", port), timeout=2).close()
+        return "connected"
+    except OSError as e:
+        return type(e).__name__
+print(tcp("10.0.2.2"), tcp("127.0.0.1"), udp("10.0.2.3", 53), udp("10.0.2.2", port), v6())
+"""
+
+
+def test_kill_switch_blocks_direct_connections(jail_env: JailEnv) -> None:
+    port = jail_env.upstream.port  # listening on the host's 127.0.0.1: the thing a leak would reach
+    got = len(jail_env.upstream.received)
+    r = jail_env.run(sys.executable, "-c", KILL_SWITCH_PROBE, str(port))
+    assert r.returncode == 0, r.stderr
+    host_loopback, own_loopback, slirp_dns, udp_host, ipv6 = r.stdout.split()
+    blocked = {"PermissionError", "ConnectionRefusedError", "TimeoutError"}
+    assert host_loopback in blocked  # would be "connected" if the jail reached the host's loopback
+    assert own_loopback == "ConnectionRefusedError"  # the jail's 127.0.0.1 is its own, empty
+    assert slirp_dns in blocked | {"ConnectionRefusedError"}
+    assert udp_host in blocked  # only the WireGuard port may leave via the tap
+    assert ipv6 in blocked | {"OSError"}  # no IPv6 route, or rejected
+    assert len(jail_env.upstream.received) == got
+
+
+def test_child_environment_has_ca_bundle_and_no_proxy_variables(jail_env: JailEnv) -> None:
+    env = jail_env.env(HTTPS_PROXY="http://127.0.0.1:9", http_proxy="http://127.0.0.1:9", NO_PROXY="*")
+    r = jail_env.run(
+        "sh", "-c", 'env; echo "bundle=$(grep -c "BEGIN CERTIFICATE" "$SSL_CERT_FILE")"', env=env
+    )
+    assert r.returncode == 0, r.stderr
+    names = {line.split("=", 1)[0] for line in r.stdout.splitlines() if "=" in line}
+    assert not {n for n in names if n.lower() in ("http_proxy", "https_proxy", "no_proxy", "all_proxy")}
+    values = dict(line.split("=", 1) for line in r.stdout.splitlines() if "=" in line)
+    for var in ("SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+        assert values[var] == "/run/ccproxy/ca-bundle.pem"
+    assert int(values["bundle"]) >= 2  # system CAs plus the mitmproxy CA
+
+
+@pytest.mark.parametrize(
+    ("cmd", "code"),
+    [
+        (["true"], 0),
+        (["sh", "-c", "exit 3"], 3),
+        (["sh", "-c", "exit 255"], 255),
+        (["sh", "-c", "kill -TERM $$"], 128 + signal.SIGTERM),
+        (["sh", "-c", "kill -KILL $$"], 128 + signal.SIGKILL),
+    ],
+)
+def test_exit_codes_propagate(jail_env: JailEnv, cmd: list[str], code: int) -> None:
+    assert jail_env.run(*cmd).returncode == code
+
+
+def live_in_netns(netns: str) -> list[int]:
+    from ccproxy.jail.runner import pid_alive, processes_in_netns
+
+    return [p for p in processes_in_netns(netns) if pid_alive(p)]
+
+
+def slirp_for(pid: str) -> list[int]:
+    out = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                argv = (entry / "cmdline").read_bytes().split(b"\0")
+            except OSError:
+                continue
+            if argv and argv[0].endswith(b"slirp4netns") and pid.encode() in argv:
+                out.append(int(entry.name))
+    return out
+
+
+def test_teardown_leaves_no_process_behind(jail_env: JailEnv) -> None:
+    # A background child that would outlive the command must be killed too.
+    r = jail_env.run("sh", "-c", "sleep 300 & readlink /proc/self/ns/net; echo $$")
+    assert r.returncode == 0, r.stderr
+    netns, pid = r.stdout.split()
+    assert netns.startswith("net:[")
+    assert live_in_netns(netns) == []
+    assert slirp_for(pid) == []
+
+
+def test_sigterm_to_ccproxy_is_forwarded_and_everything_is_torn_down(jail_env: JailEnv) -> None:
+    proc = subprocess.Popen(
+        jail_env.cli("run", "--", "sh", "-c", "readlink /proc/self/ns/net; echo $$; exec sleep 300"),
+        stdout=subprocess.PIPE, text=True, env=jail_env.env(),
+    )  # fmt: skip
+    assert proc.stdout is not None
+    netns = proc.stdout.readline().strip()
+    pid = proc.stdout.readline().strip()
+    assert live_in_netns(netns)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) == 128 + signal.SIGTERM
+    assert time.monotonic() - t0 < 5
+    assert live_in_netns(netns) == []
+    assert slirp_for(pid) == []
+
+
+UNPRIVILEGED = "ccjail"
+
+
+@pytest.fixture(scope="module")
+def unprivileged_user() -> str:
+    if os.geteuid() != 0:
+        return pwd.getpwuid(os.geteuid()).pw_name  # already unprivileged
+    if shutil.which("runuser") is None:
+        pytest.skip("runuser (util-linux) not on PATH")
+    try:
+        pwd.getpwnam(UNPRIVILEGED)
+    except KeyError:
+        if shutil.which("useradd") is None:
+            pytest.skip("useradd not on PATH (cannot create an unprivileged user)")
+        subprocess.run(["useradd", "--system", "--no-create-home", UNPRIVILEGED], check=True)
+    probe = subprocess.run(["runuser", "-u", UNPRIVILEGED, "--", sys.executable, "-c", "import ccproxy.jail"],
+                           capture_output=True, text=True)  # fmt: skip
+    if probe.returncode != 0:
+        pytest.skip(
+            f"{sys.executable} is not usable by an unprivileged user ({probe.stderr.strip()[-200:]}); "
+            "e.g. python under /root needs `chmod o+x /root`"
+        )
+    return UNPRIVILEGED
+
+
+def test_jail_as_unprivileged_user(jail_env: JailEnv, unprivileged_user: str) -> None:
+    user = pwd.getpwnam(unprivileged_user)
+    # The user's own config dir: the daemon's key file and CA, owned by that user as in real life.
+    cfg = jail_env.root / f"config-{unprivileged_user}"
+    cfg.mkdir(exist_ok=True)
+    for name in ("wireguard.conf", "mitmproxy-ca-cert.pem"):
+        shutil.copy2(jail_env.config_dir / name, cfg / name)
+    (cfg / "ccproxy.yaml").write_text((jail_env.config_dir / "ccproxy.yaml").read_text())
+    for p in (cfg, *cfg.iterdir()):
+        os.chown(p, user.pw_uid, user.pw_gid)
+    before = len(jail_env.daemon.recorder.flows)
+    argv = [sys.executable, "-m", "ccproxy.jail", "--config", str(cfg), "run", "--",
+            "sh", "-c", f"id -u; {' '.join(CURL)} https://{PINNED}/v1/models"]  # fmt: skip
+    if os.geteuid() == 0:
+        argv = ["runuser", "-u", unprivileged_user, "--", *argv]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=jail_env.env())
+    assert r.returncode == 0, r.stderr
+    inner_uid, body = r.stdout.split("\n", 1)
+    assert inner_uid == "0"  # mapped root inside, the unprivileged user outside
+    assert json.loads(body) == {"ok": True}
+    [flow] = flows_for(jail_env, before)
+    assert flow.request.path == "/v1/models"
+
+
+def test_namespace_doctor_passes(jail_env: JailEnv) -> None:
+    r = subprocess.run(jail_env.cli("namespace", "doctor", "--json"), capture_output=True, text=True,
+                       timeout=60, env=jail_env.env())  # fmt: skip
+    report = json.loads(r.stdout)
+    failed = [c for c in report["checks"] if not c["ok"]]
+    assert r.returncode == 0 and report["ok"], failed
+    names = {c["name"] for c in report["checks"]}
+    assert {"dns", "tunnel", "tls", "killswitch_host_loopback", "killswitch_slirp_dns", "env"} <= names
+
+
+def test_namespace_status_json(jail_env: JailEnv) -> None:
+    r = subprocess.run(jail_env.cli("namespace", "status", "--json"), capture_output=True, text=True,
+                       env=jail_env.env())  # fmt: skip
+    st = json.loads(r.stdout)
+    assert r.returncode == 0, st["problems"]
+    assert st["ok"] and st["userns"] and st["tools"]["slirp4netns"]
+    assert st["wireguard"] in ("kernel", "userspace")
+
+
+def test_missing_daemon_is_one_clear_line(jail_env: JailEnv, tmp_path: Path) -> None:
+    from tests.jail.support import free_udp_port
+
+    (tmp_path / "ccproxy.yaml").write_text(
+        yaml.safe_dump({"ccproxy": {"inspector": {"wireguard_port": free_udp_port()}}})
+    )
+    shutil.copy2(jail_env.config_dir / "mitmproxy-ca-cert.pem", tmp_path)
+    r = subprocess.run([sys.executable, "-m", "ccproxy.jail", "--config", str(tmp_path), "run", "--", "true"],
+                       capture_output=True, text=True, env=jail_env.env())  # fmt: skip
+    assert r.returncode == 1
+    assert r.stderr.count("\n") == 1 and "nothing listens on udp 127.0.0.1:" in r.stderr
