@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pwd
@@ -169,7 +170,8 @@ def test_teardown_leaves_no_process_behind(jail_env: JailEnv) -> None:
     assert slirp_for(pid) == []
 
 
-def test_sigterm_to_ccproxy_is_forwarded_and_everything_is_torn_down(jail_env: JailEnv) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+def test_signal_to_ccproxy_is_forwarded_and_everything_is_torn_down(jail_env: JailEnv, sig: int) -> None:
     proc = subprocess.Popen(
         jail_env.cli("run", "--", "sh", "-c", "readlink /proc/self/ns/net; echo $$; exec sleep 300"),
         stdout=subprocess.PIPE, text=True, env=jail_env.env(),
@@ -179,8 +181,8 @@ def test_sigterm_to_ccproxy_is_forwarded_and_everything_is_torn_down(jail_env: J
     pid = proc.stdout.readline().strip()
     assert live_in_netns(netns)
     t0 = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(timeout=10) == 128 + signal.SIGTERM
+    proc.send_signal(sig)
+    assert proc.wait(timeout=10) == 128 + sig
     assert time.monotonic() - t0 < 5
     assert live_in_netns(netns) == []
     assert slirp_for(pid) == []
@@ -265,3 +267,60 @@ def test_missing_daemon_is_one_clear_line(jail_env: JailEnv, tmp_path: Path) -> 
                        capture_output=True, text=True, env=jail_env.env())  # fmt: skip
     assert r.returncode == 1
     assert r.stderr.count("\n") == 1 and "nothing listens on udp 127.0.0.1:" in r.stderr
+
+
+def test_keylogs_are_written_private_and_in_wireshark_formats(jail_env: JailEnv) -> None:
+    from ccproxy.jail.keys import load_or_create_keys
+    from ccproxy.jail.mode import disable_keylogs, enable_keylogs
+
+    tls_path, wg_path = enable_keylogs(jail_env.config_dir)
+    try:
+        r = jail_env.run(*CURL, f"https://{PINNED}/v1/models")
+        assert r.returncode == 0, r.stderr
+    finally:
+        disable_keylogs()
+    for path in (tls_path, wg_path):
+        assert path.stat().st_mode & 0o777 == 0o600
+    labels = {line.split()[0] for line in tls_path.read_text().splitlines() if line.strip()}
+    # NSS key log: TLS 1.3 traffic secrets of both legs (jail <-> mitmproxy, mitmproxy <-> upstream).
+    assert {"CLIENT_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0", "SERVER_TRAFFIC_SECRET_0"} <= labels
+    keys = load_or_create_keys(jail_env.config_dir)
+    wg = wg_path.read_text().splitlines()
+    assert f"LOCAL_STATIC_PRIVATE_KEY = {keys.server_key}" in wg
+    assert f"REMOTE_STATIC_PUBLIC_KEY = {keys.client_public}" in wg
+
+
+GRACEFUL_SIGINT = r"""
+import signal, sys, time
+signal.signal(signal.SIGINT, lambda *_: (time.sleep(0.5), print("cleaned up", flush=True), sys.exit(42)))
+print("ready", flush=True)
+time.sleep(30)
+sys.exit(1)
+"""
+
+
+def test_ctrl_c_on_a_terminal_lets_the_command_finish_its_own_shutdown(jail_env: JailEnv) -> None:
+    """Ctrl-C reaches the command (same foreground group); ccproxy itself waits for its exit code."""
+    import pty
+
+    if shutil.which("setsid") is None:
+        pytest.skip("setsid (util-linux) not on PATH")
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        ["setsid", "--ctty", *jail_env.cli("run", "--", sys.executable, "-c", GRACEFUL_SIGINT)],
+        stdin=slave, stdout=slave, stderr=slave, env=jail_env.env(),
+        # Test runners are often started with SIGINT ignored (background jobs); a user's shell is not.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )  # fmt: skip
+    os.close(slave)
+    seen = b""
+    deadline = time.monotonic() + 30
+    while b"ready" not in seen and time.monotonic() < deadline:
+        seen += os.read(master, 1024)
+    assert b"ready" in seen, seen
+    os.write(master, b"\x03")  # the terminal turns this into SIGINT for the foreground process group
+    assert proc.wait(timeout=15) == 42
+    with contextlib.suppress(OSError):
+        seen += os.read(master, 1024)
+    assert b"cleaned up" in seen
+    os.close(master)

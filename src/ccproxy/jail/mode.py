@@ -6,6 +6,7 @@ import logging
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from ccproxy.jail.keys import WireGuardKeys, key_path, load_or_create_keys, write_private
 
@@ -39,8 +40,8 @@ def wg_keylog_text(keys: WireGuardKeys) -> str:
 def enable_keylogs(state_dir: Path) -> tuple[Path, Path]:
     """Write wg.keylog and route mitmproxy's TLS secrets (both legs, NSS format) to tls.keylog.
 
-    mitmproxy reads SSLKEYLOGFILE only at import time, so the logger is swapped on the module; it must
-    happen before the first TLS context is built (mitmproxy caches contexts).
+    mitmproxy reads SSLKEYLOGFILE only at import time, so the logger is swapped on the module and the
+    cached TLS contexts are dropped.
     """
     import mitmproxy.net.tls as mtls
 
@@ -52,7 +53,14 @@ def enable_keylogs(state_dir: Path) -> tuple[Path, Path]:
     os.close(fd)
     os.chmod(tls_path, 0o600)
     mtls.log_master_secret = mtls.MasterSecretLogger(tls_path)
+    _clear_context_caches(mtls)
     return tls_path, wg_path
+
+
+def _clear_context_caches(mtls: Any) -> None:
+    # Contexts built earlier carry the old keylog callback (or none).
+    mtls.create_proxy_server_context.cache_clear()
+    mtls.create_client_proxy_context.cache_clear()
 
 
 def disable_keylogs() -> None:
@@ -61,6 +69,7 @@ def disable_keylogs() -> None:
     if mtls.log_master_secret is not None:
         mtls.log_master_secret.close()
     mtls.log_master_secret = None
+    _clear_context_caches(mtls)
 
 
 _PRIVATE_KEY_LINE = re.compile(r"(PrivateKey\s*=\s*)\S+")
