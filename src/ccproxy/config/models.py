@@ -116,7 +116,7 @@ class Provider(Strict):
         return 443 if self.scheme == "https" else 80
 
     def _has_port(self) -> bool:
-        head, sep, tail = self.host.rpartition(":")
+        _head, sep, tail = self.host.rpartition(":")
         return bool(sep) and tail.isdigit() and "]" not in tail
 
     @property
