@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
 
-from tests.jail.support import MitmDaemon, TestCA, Upstream, make_ca, start_mitm, start_upstream
+from tests.jail.support import TestCA, Upstream, make_ca, start_upstream
+from tests.support.daemon import DaemonProcess
 
 PINNED = "api.anthropic.com"
 JAIL_TOOLS = ("unshare", "slirp4netns", "ip", "iptables", "ip6tables", "wg", "setpriv", "curl")
@@ -46,17 +46,19 @@ class JailEnv:
     config_dir: Path
     ca: TestCA
     upstream: Upstream
-    daemon: MitmDaemon
+    daemon: DaemonProcess
 
-    def cli(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "ccproxy.jail", "--config", str(self.config_dir), *args]
+    def cli(self, *args: str, config_dir: Path | None = None) -> list[str]:
+        return [sys.executable, "-m", "ccproxy", "--config", str(config_dir or self.config_dir), *args]
 
-    def run(self, *cmd: str, timeout: float = 60, env: dict[str, str] | None = None,
-            user: str | None = None) -> subprocess.CompletedProcess[str]:  # fmt: skip
-        argv = self.cli("run", "--", *cmd)
-        if user:
-            argv = ["runuser", "-u", user, "--", *argv]
+    def run(
+        self, *cmd: str, timeout: float = 60, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        argv = self.cli("run", "--inspect", "--", *cmd)
         return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env or self.env())
+
+    def flows(self) -> list[dict]:
+        return self.daemon.flows(bodies="1")
 
     def env(self, **extra: str) -> dict[str, str]:
         base = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST")}
@@ -72,14 +74,16 @@ def jail_env() -> Iterator[JailEnv]:
     root = Path(tempfile.mkdtemp(prefix="ccproxy-jail-test-"))
     root.chmod(0o755)
     config_dir = root / "config"
-    config_dir.mkdir()
     ca = make_ca(root, [PINNED])
     upstream = start_upstream(ca)
-    resolve = {PINNED: f"127.0.0.1:{upstream.port}"}
-    daemon = start_mitm(config_dir, config_dir, resolve, ca.ca_pem)
-    (config_dir / "ccproxy.yaml").write_text(
-        yaml.safe_dump({"ccproxy": {"inspector": {"wireguard_port": daemon.wg_port, "resolve": resolve}}})
-    )
+    inspector = {
+        "resolve": {PINNED: f"127.0.0.1:{upstream.port}"},
+        # The fake upstream's certificate comes from a throwaway CA the daemon does not know.
+        "ssl_verify": False,
+        "keylog": True,
+    }
+    daemon = DaemonProcess(config_dir, {"ccproxy": {"inspector": inspector}})
+    daemon.start()
     try:
         yield JailEnv(root, config_dir, ca, upstream, daemon)
     finally:

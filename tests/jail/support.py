@@ -58,9 +58,7 @@ def make_ca(directory: Path, hostnames: list[str]) -> TestCA:
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True
-        )
+        .add_extension(x509.KeyUsage(False, False, False, False, False, True, True, False, False), critical=True)
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
@@ -79,9 +77,7 @@ def make_ca(directory: Path, hostnames: list[str]) -> TestCA:
     out.ca_pem.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
     out.cert_pem.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     out.key_pem.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     )
     return out
 
@@ -112,9 +108,7 @@ def start_upstream(ca: TestCA) -> Upstream:
         def _answer(self) -> None:
             length = int(self.headers.get("content-length") or 0)
             data = self.rfile.read(length) if length else b""
-            up.received.append(
-                {"method": self.command, "path": self.path, "headers": dict(self.headers), "body": data}
-            )
+            up.received.append({"method": self.command, "path": self.path, "headers": dict(self.headers), "body": data})
             payload = body if self.path.startswith("/v1/messages") else b'{"ok": true}'
             self.send_response(200)
             self.send_header("content-type", "application/json")

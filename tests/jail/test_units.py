@@ -62,10 +62,7 @@ def test_synthetic_addresses_are_stable_distinct_and_unrouted() -> None:
     assert set(o) == {"a.example", "b.example"}
     addrs = [ipaddress.ip_address(x.synthetic) for x in o.values()]
     assert len(set(addrs)) == 2 and all(a in SYNTHETIC_NET for a in addrs)
-    assert (
-        parse_resolve({"A.example.": "x", "b.example": "y"})["a.example"].synthetic
-        == o["a.example"].synthetic
-    )
+    assert parse_resolve({"A.example.": "x", "b.example": "y"})["a.example"].synthetic == o["a.example"].synthetic
 
 
 def dns_flow(name: str, qtype: int) -> dns.DNSFlow:
@@ -205,9 +202,7 @@ def test_wg_keylog_lines(tmp_path: Path) -> None:
     keys = load_or_create_keys(tmp_path)
     lines = wg_keylog_text(keys).splitlines()
     assert lines[0] == f"LOCAL_STATIC_PRIVATE_KEY = {keys.server_key}"
-    assert all(
-        line.split(" = ")[0] in {"LOCAL_STATIC_PRIVATE_KEY", "REMOTE_STATIC_PUBLIC_KEY"} for line in lines
-    )
+    assert all(line.split(" = ")[0] in {"LOCAL_STATIC_PRIVATE_KEY", "REMOTE_STATIC_PUBLIC_KEY"} for line in lines)
 
 
 def test_private_keys_are_redacted_from_mitmproxy_logs() -> None:
@@ -219,9 +214,7 @@ def test_private_keys_are_redacted_from_mitmproxy_logs() -> None:
 # -- environment, preflight, status ------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "var", ["http_proxy", "HTTPS_PROXY", "ALL_PROXY", "no_proxy", "NO_PROXY", "grpc_proxy"]
-)
+@pytest.mark.parametrize("var", ["http_proxy", "HTTPS_PROXY", "ALL_PROXY", "no_proxy", "NO_PROXY", "grpc_proxy"])
 def test_proxy_variables_never_reach_the_child(var: str) -> None:
     env = child_env({var: "http://127.0.0.1:9", "PATH": "/bin"}, Path("/run/ccproxy/ca-bundle.pem"))
     assert var not in env and env["PATH"] == "/bin"

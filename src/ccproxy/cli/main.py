@@ -9,6 +9,8 @@ import click
 
 from ccproxy import __version__
 from ccproxy.cli.daemon_cmds import init, logs, start, status
+from ccproxy.cli.namespace import namespace
+from ccproxy.cli.run import run
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,7 +28,7 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     ctx.ensure_object(dict)["config_path"] = config_path
 
 
-for command in (init, start, status, logs):
+for command in (init, start, status, logs, run, namespace):
     cli.add_command(command)
 
 

@@ -7,19 +7,7 @@ import sys
 
 import click
 
-from ccproxy.config import Config, ConfigError, load_config
-
-
-def _config(ctx: click.Context) -> Config:
-    obj = ctx.ensure_object(dict)
-    if "config" not in obj:
-        try:
-            obj["config"] = load_config(obj.get("config_path"))
-        except ConfigError as e:
-            click.echo(f"ccproxy: error: {e}", err=True)
-            sys.exit(1)
-    config: Config = obj["config"]
-    return config
+from ccproxy.cli.common import get_config as _config
 
 
 @click.group()

@@ -16,6 +16,7 @@ from ccproxy.config.models import Config
 from ccproxy.daemon.chain import build_chain
 from ccproxy.daemon.context import DaemonContext
 from ccproxy.flows.store import FLOWS_FILE, FlowStore
+from ccproxy.jail.daemon_hooks import prepare_jail_listener
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +69,14 @@ class Daemon:
         self.config = config
         prepare_dirs(config)
         self.ctx = DaemonContext(config=config, store=make_store(config))
+        try:
+            self.jail = prepare_jail_listener(config)
+        except ValueError as e:
+            raise StartupError(str(e)) from e
         self.plan = plan_listeners(config)
+        if self.jail.mode:
+            self.plan.modes.append(self.jail.mode)
+            self.plan.names[self.jail.mode] = "wireguard"
         self.master: Master | None = None
 
     def _build(self, loop: asyncio.AbstractEventLoop) -> Master:
@@ -79,6 +87,7 @@ class Daemon:
             core.Core(),
             disable_h2c.DisableH2C(),
             proxyserver.Proxyserver(),
+            self.jail.resolve,  # inspector.resolve: must answer pinned names before DnsResolver
             dns_resolver.DnsResolver(),
             next_layer.NextLayer(),
             tlsconfig.TlsConfig(),

@@ -56,17 +56,13 @@ def run_doctor(spec: JailSpec, probe_host: str, blocked_port: int) -> list[Check
             rc = jail.wait()
         finally:
             jail.teardown()
-        checks.append(
-            Check("bring-up", True, f"{jail.startup_seconds * 1000:.0f} ms, {jail.wg_mode} WireGuard")
-        )
+        checks.append(Check("bring-up", True, f"{jail.startup_seconds * 1000:.0f} ms, {jail.wg_mode} WireGuard"))
         out.seek(0)
         raw = out.read().decode(errors="replace")
     try:
         report: dict[str, Any] = json.loads(raw.strip().splitlines()[-1])
     except (ValueError, IndexError):
-        checks.append(
-            Check("probe", False, f"probe exited {rc}: {raw.strip()[-300:]}", "report this as a bug")
-        )
+        checks.append(Check("probe", False, f"probe exited {rc}: {raw.strip()[-300:]}", "report this as a bug"))
         return checks
     for name, res in report.items():
         ok = bool(res.get("ok"))

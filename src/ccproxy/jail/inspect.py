@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ccproxy.jail.preflight import PreflightError
-from ccproxy.jail.runner import Jail, JailError, JailSpec, become_subreaper
+from ccproxy.jail.runner import FORWARDED, Jail, JailError, JailSpec, become_subreaper
 
 if TYPE_CHECKING:
     from ccproxy.config import Config
@@ -49,19 +50,25 @@ def run_inspect(
         return 2
     become_subreaper()
     jail = Jail(spec)
+    # From here on a signal must not kill ccproxy before the jail is torn down: catch it, and hand
+    # it to the command once that runs (handlers revert to the default in the exec'd command).
+    # Signals ccproxy was started ignoring (nohup, background jobs) stay ignored, for the command too.
+    forwarded = [sig for sig in FORWARDED if signal.getsignal(sig) != signal.SIG_IGN]
+    early: list[int] = []
+    previous = {sig: signal.signal(sig, lambda signo, _frame: early.append(signo)) for sig in forwarded}
     try:
-        jail.start(list(cmd), os.environ if env is None else env)
-    except (PreflightError, JailError) as e:
-        print(f"ccproxy run --inspect: {e}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130
-    if timing:
-        print(
-            f"ccproxy: jail up in {jail.startup_seconds * 1000:.0f} ms ({jail.wg_mode} WireGuard)",
-            file=sys.stderr,
-        )
-    try:
-        return jail.wait()
+        try:
+            jail.start(list(cmd), os.environ if env is None else env)
+        except (PreflightError, JailError) as e:
+            print(f"ccproxy run --inspect: {e}", file=sys.stderr)
+            return 1
+        if timing:
+            print(
+                f"ccproxy: jail up in {jail.startup_seconds * 1000:.0f} ms ({jail.wg_mode} WireGuard)",
+                file=sys.stderr,
+            )
+        return jail.wait(early, forwarded)
     finally:
         jail.teardown()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

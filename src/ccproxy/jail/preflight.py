@@ -74,8 +74,5 @@ def preflight(kernel_wireguard: bool) -> None:
     missing = missing_tools(kernel_wireguard)
     if missing:
         raise PreflightError(
-            "ccproxy run --inspect: missing tools on PATH: "
-            + ", ".join(missing)
-            + "\n"
-            + install_hint(missing)
+            "ccproxy run --inspect: missing tools on PATH: " + ", ".join(missing) + "\n" + install_hint(missing)
         )

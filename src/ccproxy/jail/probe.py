@@ -17,9 +17,7 @@ PROXY_VARS = ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
 
 def check_dns(host: str) -> dict[str, Any]:
     try:
-        addrs = sorted(
-            {str(a[4][0]) for a in socket.getaddrinfo(host, 443, socket.AF_INET, socket.SOCK_STREAM)}
-        )
+        addrs = sorted({str(a[4][0]) for a in socket.getaddrinfo(host, 443, socket.AF_INET, socket.SOCK_STREAM)})
     except OSError as e:
         return {"ok": False, "detail": f"lookup of {host} failed: {e}"}
     return {"ok": bool(addrs), "detail": ", ".join(addrs)}

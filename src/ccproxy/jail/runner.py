@@ -70,9 +70,7 @@ class Jail:
         spec = self.spec
         preflight(kernel_wireguard_loaded())
         if not spec.ca_cert.is_file():
-            raise JailError(
-                f"mitmproxy CA not found at {spec.ca_cert}: start the daemon first (ccproxy start)"
-            )
+            raise JailError(f"mitmproxy CA not found at {spec.ca_cert}: start the daemon first (ccproxy start)")
         if not wireguard_listener_up(spec.wireguard_host, spec.wireguard_port):
             raise JailError(
                 f"nothing listens on udp {spec.wireguard_host}:{spec.wireguard_port}: start the daemon "
@@ -151,12 +149,18 @@ class Jail:
             raise JailError(f"slirp4netns failed: {log.read_text(errors='replace').strip()[-400:]}")
 
     # -- run ------------------------------------------------------------------------------------
-    def wait(self) -> int:
-        """Wait for the command; forward signals sent to ccproxy; shell-style exit code."""
+    def wait(self, early: Sequence[int] = (), forwarded: Sequence[int] = FORWARDED) -> int:
+        """Wait for the command; forward signals sent to ccproxy; shell-style exit code.
+
+        `early`: signals caught while the jail was coming up, forwarded first.
+        """
         assert self.proc is not None
-        watched = {*FORWARDED, signal.SIGCHLD}
+        watched = {*forwarded, signal.SIGCHLD}
         old = signal.pthread_sigmask(signal.SIG_BLOCK, watched)
         try:
+            for signo in early:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.proc.pid, signo)
             while (rc := self.proc.poll()) is None:
                 info = signal.sigtimedwait(watched, 0.5)
                 if info is None or info.si_signo == signal.SIGCHLD:

@@ -82,9 +82,7 @@ def collect_status() -> Status:
         tun=tun_accessible(),
         userns=userns,
         userns_error=err,
-        apparmor_restrict_unprivileged_userns=read_sysctl(
-            "/proc/sys/kernel/apparmor_restrict_unprivileged_userns"
-        ),
+        apparmor_restrict_unprivileged_userns=read_sysctl("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"),
         max_user_namespaces=read_sysctl("/proc/sys/user/max_user_namespaces"),
         wsl=is_wsl(),
     )
@@ -100,9 +98,7 @@ def diagnose(st: Status) -> list[str]:
     if st.missing:
         out.append("missing tools: " + ", ".join(st.missing) + "; install:\n" + install_hint(st.missing))
     if st.wireguard == "userspace" and not st.tun:
-        out.append(
-            "/dev/net/tun is not readable+writable (wireguard-go needs it): sudo chmod 666 /dev/net/tun"
-        )
+        out.append("/dev/net/tun is not readable+writable (wireguard-go needs it): sudo chmod 666 /dev/net/tun")
     if not st.userns:
         fix = "check that unprivileged user namespaces are enabled (sysctl user.max_user_namespaces > 0)"
         if st.apparmor_restrict_unprivileged_userns == "1":
