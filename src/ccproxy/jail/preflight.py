@@ -13,6 +13,8 @@ PACKAGES: dict[str, tuple[str, str, str]] = {
     "ip": ("iproute2", "iproute", "iproute2"),
     "iptables": ("iptables", "iptables-nft", "iptables"),
     "ip6tables": ("iptables", "iptables-nft", "iptables"),
+    "iptables-restore": ("iptables", "iptables-nft", "iptables"),
+    "ip6tables-restore": ("iptables", "iptables-nft", "iptables"),
     "unshare": ("util-linux", "util-linux", "util-linux"),
     "nsenter": ("util-linux", "util-linux", "util-linux"),
     "setpriv": ("util-linux", "util-linux", "util-linux"),

@@ -63,26 +63,28 @@ run "address wg0" ip addr add @ADDR@ dev wg0
 run "wg0 up" ip link set wg0 mtu @MTU@ up
 run "default route via wg0" ip route replace default dev wg0
 
-# Kill switch: only the tunnel's own UDP may use the tap; no IPv6 at all.
-run "iptables OUTPUT policy" iptables -w -P OUTPUT DROP
-run "iptables INPUT policy" iptables -w -P INPUT DROP
-run "iptables FORWARD policy" iptables -w -P FORWARD DROP
-run "iptables lo out" iptables -w -A OUTPUT -o lo -j ACCEPT
-run "iptables lo in" iptables -w -A INPUT -i lo -j ACCEPT
-run "iptables wg0 out" iptables -w -A OUTPUT -o wg0 -j ACCEPT
-run "iptables wg0 in" iptables -w -A INPUT -i wg0 -j ACCEPT
-run "iptables tunnel out" iptables -w -A OUTPUT -o tap0 -p udp -d @SLIRP@ --dport $port -j ACCEPT
-run "iptables tunnel in" iptables -w -A INPUT -i tap0 -p udp -s @SLIRP@ --sport $port -j ACCEPT
-# Refuse rather than silently drop, so a program that tries to bypass the tunnel fails fast.
-iptables -w -A OUTPUT -p tcp -j REJECT --reject-with tcp-reset 2>/dev/null
-iptables -w -A OUTPUT -j REJECT 2>/dev/null
-run "ip6tables OUTPUT policy" ip6tables -w -P OUTPUT DROP
-run "ip6tables INPUT policy" ip6tables -w -P INPUT DROP
-run "ip6tables FORWARD policy" ip6tables -w -P FORWARD DROP
-run "ip6tables lo out" ip6tables -w -A OUTPUT -o lo -j ACCEPT
-run "ip6tables lo in" ip6tables -w -A INPUT -i lo -j ACCEPT
-ip6tables -w -A OUTPUT -p tcp -j REJECT --reject-with tcp-reset 2>/dev/null
-ip6tables -w -A OUTPUT -j REJECT 2>/dev/null
+# Kill switch: only the tunnel's own UDP may use the tap; no IPv6 at all. One iptables-restore per
+# family (atomic, and far fewer process spawns than rule-by-rule). REJECT makes a program that tries
+# to bypass the tunnel fail fast; kernels without it still get the DROP policies.
+v4() {
+  printf '%s\n' '*filter' ':INPUT DROP [0:0]' ':FORWARD DROP [0:0]' ':OUTPUT DROP [0:0]' \
+    '-A INPUT -i lo -j ACCEPT' '-A INPUT -i wg0 -j ACCEPT' \
+    "-A INPUT -i tap0 -p udp -s @SLIRP@ --sport $port -j ACCEPT" \
+    '-A OUTPUT -o lo -j ACCEPT' '-A OUTPUT -o wg0 -j ACCEPT' \
+    "-A OUTPUT -o tap0 -p udp -d @SLIRP@ --dport $port -j ACCEPT"
+  [ "$1" = reject ] && printf '%s\n' '-A OUTPUT -p tcp -j REJECT --reject-with tcp-reset' '-A OUTPUT -j REJECT'
+  echo COMMIT
+}
+v6() {
+  printf '%s\n' '*filter' ':INPUT DROP [0:0]' ':FORWARD DROP [0:0]' ':OUTPUT DROP [0:0]' \
+    '-A INPUT -i lo -j ACCEPT' '-A OUTPUT -o lo -j ACCEPT'
+  [ "$1" = reject ] && printf '%s\n' '-A OUTPUT -p tcp -j REJECT --reject-with tcp-reset' '-A OUTPUT -j REJECT'
+  echo COMMIT
+}
+v4 reject | iptables-restore -w 2>/dev/null \
+  || { out=$(v4 drop | iptables-restore -w 2>&1) || fail "iptables kill switch: $out"; }
+v6 reject | ip6tables-restore -w 2>/dev/null \
+  || { out=$(v6 drop | ip6tables-restore -w 2>&1) || fail "ip6tables kill switch: $out"; }
 
 case $resolv_target in
   /run/*) mkdir -p "$(dirname "$resolv_target")" && cp @JAIL_DIR@/resolv.conf "$resolv_target" \
