@@ -276,3 +276,39 @@ def test_diagnose(kw: dict, needle: str | None) -> None:
         assert problems == []
     else:
         assert any(needle in p for p in problems), problems
+
+
+def test_wireguard_config_command_prints_config_and_warns(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from ccproxy.cli.main import cli
+
+    (tmp_path / "ccproxy.yaml").write_text("ccproxy:\n  inspector:\n    wireguard_port: 51999\n")
+    result = CliRunner().invoke(cli, ["--config", str(tmp_path), "namespace", "wireguard-config"])
+    assert result.exit_code == 0, result.output
+    keys = load_or_create_keys(tmp_path)
+    assert f"PrivateKey = {keys.client_key}" in result.stdout
+    assert "Endpoint = 127.0.0.1:51999" in result.stdout
+    assert "private key" in result.stderr and keys.client_key not in result.stderr
+    assert stat.S_IMODE(key_path(tmp_path).stat().st_mode) == 0o600
+
+
+def test_bad_resolve_entry_is_a_one_line_startup_error(tmp_path: Path) -> None:
+    from ccproxy.config import parse_config
+    from ccproxy.daemon.master import Daemon, StartupError
+
+    config = parse_config({"ccproxy": {"inspector": {"resolve": {"api.anthropic.com": "127.0.0.1:70000"}}}}, tmp_path)
+    with pytest.raises(StartupError, match=r"^inspector.resolve.api.anthropic.com: invalid port '70000'"):
+        Daemon(config)
+
+
+def test_daemon_plans_the_wireguard_listener(tmp_path: Path) -> None:
+    from ccproxy.config import parse_config
+    from ccproxy.daemon.master import Daemon
+
+    config = parse_config({"ccproxy": {"inspector": {"wireguard_port": 51999}}}, tmp_path)
+    daemon = Daemon(config)
+    [spec] = [m for m, name in daemon.plan.names.items() if name == "wireguard"]
+    assert spec == f"wireguard:{tmp_path / 'wireguard.conf'}@127.0.0.1:51999"
+    off = parse_config({"ccproxy": {"inspector": {"wireguard": False}}}, tmp_path / "off")
+    assert "wireguard" not in Daemon(off).plan.names.values()
