@@ -331,3 +331,43 @@ def test_ctrl_c_on_a_terminal_lets_the_command_finish_its_own_shutdown(jail_env:
         seen += os.read(master, 1024)
     assert b"cleaned up" in seen
     os.close(master)
+
+
+def wireguard_go_pids() -> set[int]:
+    from ccproxy.jail.runner import pid_alive
+
+    out = set()
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError):
+            if entry.name.isdigit() and (entry / "comm").read_text().strip() == "wireguard-go":
+                out.add(int(entry.name))
+    return {p for p in out if pid_alive(p)}
+
+
+def test_failed_bring_up_is_one_line_and_leaves_nothing_behind(jail_env: JailEnv, tmp_path: Path) -> None:
+    # Every tool real except `wg`, which fails: the jail dies half-way (after wireguard-go started).
+    for tool in ("slirp4netns", "ip", "iptables", "ip6tables", "iptables-restore", "ip6tables-restore",
+                 "unshare", "nsenter", "setpriv", "sysctl", "wireguard-go", "sh", "mount", "mkdir", "cat",
+                 "chmod", "readlink", "setsid", "sleep", "tr", "cp", "dirname", "true"):  # fmt: skip
+        if path := shutil.which(tool):
+            (tmp_path / tool).symlink_to(path)
+    (tmp_path / "wg").write_text("#!/bin/sh\necho 'boom: cannot configure' >&2\nexit 1\n")
+    (tmp_path / "wg").chmod(0o755)
+    before = wireguard_go_pids()
+    r = jail_env.run("true", env=jail_env.env(PATH=str(tmp_path)))
+    assert r.returncode == 1
+    assert r.stderr == "ccproxy run --inspect: jail setup failed: wg setconf: boom: cannot configure\n"
+    assert wireguard_go_pids() <= before
+
+
+def test_signals_ccproxy_was_started_ignoring_stay_ignored(jail_env: JailEnv) -> None:
+    proc = subprocess.Popen(
+        jail_env.cli("run", "--inspect", "--", "sh", "-c", "echo up; sleep 2; echo survived"),
+        stdout=subprocess.PIPE, text=True, env=jail_env.env(),
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_IGN),  # as under nohup
+    )  # fmt: skip
+    assert proc.stdout is not None
+    assert proc.stdout.readline().strip() == "up"
+    proc.send_signal(signal.SIGHUP)
+    assert proc.wait(timeout=15) == 0
+    assert proc.stdout.read().strip() == "survived"
