@@ -17,7 +17,7 @@ from tests.jail.support import TestCA, Upstream, make_ca, start_upstream
 from tests.support.daemon import DaemonProcess
 
 PINNED = "api.anthropic.com"
-JAIL_TOOLS = ("unshare", "slirp4netns", "ip", "iptables", "ip6tables", "wg", "setpriv", "curl")
+JAIL_TOOLS = ("unshare", "slirp4netns", "ip", "iptables", "ip6tables", "iptables-restore", "wg", "setpriv")
 
 
 def jail_unavailable() -> str | None:
@@ -38,6 +38,7 @@ def jail_unavailable() -> str | None:
 
 
 requires_jail = pytest.mark.skipif(bool(reason := jail_unavailable()), reason=reason or "")
+requires_curl = pytest.mark.skipif(shutil.which("curl") is None, reason="curl not on PATH")
 
 
 @dataclass

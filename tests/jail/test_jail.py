@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.jail.conftest import PINNED, JailEnv, requires_jail
+from tests.jail.conftest import PINNED, JailEnv, requires_curl, requires_jail
 
 pytestmark = [pytest.mark.jail, requires_jail]
 
@@ -36,6 +36,7 @@ def flow_ids(env: JailEnv) -> set[str]:
     return {f["id"] for f in env.flows()}
 
 
+@requires_curl
 def test_curl_through_the_jail_is_captured_and_decrypted(jail_env: JailEnv) -> None:
     known = flow_ids(jail_env)
     got = len(jail_env.upstream.received)
@@ -216,6 +217,7 @@ def unprivileged_user() -> str:
     return UNPRIVILEGED
 
 
+@requires_curl
 def test_jail_as_unprivileged_user(jail_env: JailEnv, unprivileged_user: str) -> None:
     user = pwd.getpwnam(unprivileged_user)
     # The user's own config dir: the daemon's key file and CA, owned by that user as in real life.
@@ -272,6 +274,7 @@ def test_missing_daemon_is_one_clear_line(jail_env: JailEnv, tmp_path: Path) -> 
     assert r.stderr.count("\n") == 1 and "nothing listens on udp 127.0.0.1:" in r.stderr
 
 
+@requires_curl
 def test_keylogs_are_written_private_and_in_wireshark_formats(jail_env: JailEnv) -> None:
     from ccproxy.jail.keys import load_or_create_keys
 

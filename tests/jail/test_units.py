@@ -312,3 +312,17 @@ def test_daemon_plans_the_wireguard_listener(tmp_path: Path) -> None:
     assert spec == f"wireguard:{tmp_path / 'wireguard.conf'}@127.0.0.1:51999"
     off = parse_config({"ccproxy": {"inspector": {"wireguard": False}}}, tmp_path / "off")
     assert "wireguard" not in Daemon(off).plan.names.values()
+
+
+@pytest.mark.parametrize("resolve_first", [True, False])
+async def test_addon_order_guard(resolve_first: bool, caplog: pytest.LogCaptureFixture) -> None:
+    from mitmproxy import options
+    from mitmproxy.addons.dns_resolver import DnsResolver
+    from mitmproxy.master import Master
+
+    master = Master(options.Options())
+    resolve, resolver = ResolveOverrides({}), DnsResolver()
+    master.addons.add(*((resolve, resolver) if resolve_first else (resolver, resolve)))
+    with caplog.at_level(logging.ERROR):
+        await master.running()
+    assert ("pinned names would be resolved for real" in caplog.text) is not resolve_first

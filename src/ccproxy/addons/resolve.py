@@ -88,9 +88,7 @@ class ResolveOverrides:
         mine = next((i for i, a in enumerate(chain) if a is self), None)
         theirs = next((i for i, a in enumerate(chain) if isinstance(a, DnsResolver)), None)
         if mine is not None and theirs is not None and theirs < mine:
-            logger.error(
-                "ResolveOverrides is added after DnsResolver: pinned names would be resolved for real"
-            )
+            logger.error("ResolveOverrides is added after DnsResolver: pinned names would be resolved for real")
 
     def dns_request(self, flow: dns.DNSFlow) -> None:
         if flow.response or flow.error or not flow.request.query:
