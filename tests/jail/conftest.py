@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.jail.support import TestCA, Upstream, make_ca, start_upstream
+from ccproxy.jail.slots import DEFAULT_SLOTS
+from tests.jail.support import TestCA, Upstream, free_udp_port, make_ca, start_upstream
 from tests.support.daemon import DaemonProcess
 
 PINNED = "api.anthropic.com"
@@ -82,6 +83,7 @@ def jail_env() -> Iterator[JailEnv]:
         # The fake upstream's certificate comes from a throwaway CA the daemon does not know.
         "ssl_verify": False,
         "keylog": True,
+        "wireguard_port": free_udp_port(DEFAULT_SLOTS),
     }
     daemon = DaemonProcess(config_dir, {"ccproxy": {"inspector": inspector}})
     daemon.start()

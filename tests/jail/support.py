@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime
 import json
 import socket
 import ssl
 import threading
-import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -129,95 +127,21 @@ def start_upstream(ca: TestCA) -> Upstream:
     return up
 
 
-def free_udp_port() -> int:
+def free_udp_port(consecutive: int = 1) -> int:
+    """A UDP port on 127.0.0.1 with `consecutive - 1` free ports after it (the daemon's jail slots)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("127.0.0.1", 0))
+            port = int(s.getsockname()[1])
+        if port + consecutive <= 65536 and all(udp_free(port + i) for i in range(1, consecutive)):
+            return port
+    raise RuntimeError(f"no {consecutive} consecutive free UDP ports")
+
+
+def udp_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class FlowRecorder:
-    def __init__(self) -> None:
-        self.flows: list[Any] = []
-        self.dns: list[Any] = []
-
-    def response(self, flow: Any) -> None:
-        self.flows.append(flow)
-
-    def dns_response(self, flow: Any) -> None:
-        self.dns.append(flow)
-
-
-@dataclass
-class MitmDaemon:
-    """A real mitmproxy master in a thread: the WireGuard listener the jail talks to."""
-
-    confdir: Path
-    wg_port: int
-    recorder: FlowRecorder
-    loop: asyncio.AbstractEventLoop | None = None
-    master: Any = None
-    thread: threading.Thread | None = None
-
-    @property
-    def ca_cert(self) -> Path:
-        return self.confdir / "mitmproxy-ca-cert.pem"
-
-    def stop(self) -> None:
-        if self.loop and self.master:
-            self.loop.call_soon_threadsafe(self.master.shutdown)
-        if self.thread:
-            self.thread.join(timeout=10)
-
-
-def start_mitm(confdir: Path, state_dir: Path, resolve: dict[str, str], upstream_ca: Path) -> MitmDaemon:
-    from mitmproxy import options
-    from mitmproxy.addons import default_addons
-    from mitmproxy.master import Master
-
-    from ccproxy.addons.resolve import ResolveOverrides
-    from ccproxy.jail.mode import wireguard_mode_spec
-
-    port = free_udp_port()
-    d = MitmDaemon(confdir=confdir, wg_port=port, recorder=FlowRecorder())
-    started = threading.Event()
-    errors: list[BaseException] = []
-
-    async def main() -> None:
-        opts = options.Options()
-        d.master = Master(opts)
-        d.loop = asyncio.get_running_loop()
-        # ResolveOverrides before the defaults: it must answer pinned names before DnsResolver.
-        d.master.addons.add(ResolveOverrides(resolve), *default_addons(), d.recorder)
-        opts.update(
-            confdir=str(confdir),
-            mode=[wireguard_mode_spec(state_dir, "127.0.0.1", port)],
-            ssl_verify_upstream_trusted_ca=str(upstream_ca),
-            # Any name that is not pinned fails against a closed loopback port instead of real DNS.
-            dns_name_servers=["127.0.0.1"],
-            dns_use_hosts_file=False,
-            # As the daemon does: upstream connects happen per request, after SNI and Host are known.
-            connection_strategy="lazy",
-        )
-        started.set()
-        await d.master.run()
-
-    def target() -> None:
         try:
-            asyncio.run(main())
-        except BaseException as e:  # surfaced by the fixture
-            errors.append(e)
-            started.set()
-
-    d.thread = threading.Thread(target=target, daemon=True)
-    d.thread.start()
-    started.wait(10)
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and not errors:
-        # Ask the master rather than probing the port: a probe bind could race mitmproxy's own.
-        ps = d.master.addons.get("proxyserver") if d.master else None
-        if d.ca_cert.exists() and ps is not None and any(s.is_running for s in ps.servers):
-            return d
-        time.sleep(0.05)
-    if not errors:
-        d.stop()
-    raise RuntimeError(f"mitmproxy did not come up: {errors}")
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True

@@ -223,8 +223,8 @@ def test_jail_as_unprivileged_user(jail_env: JailEnv, unprivileged_user: str) ->
     # The user's own config dir: the daemon's key file and CA, owned by that user as in real life.
     cfg = jail_env.root / f"config-{unprivileged_user}"
     cfg.mkdir(exist_ok=True)
-    for name in ("wireguard.conf", "mitmproxy-ca-cert.pem"):
-        shutil.copy2(jail_env.config_dir / name, cfg / name)
+    for path in (*jail_env.config_dir.glob("wireguard*.conf"), jail_env.config_dir / "mitmproxy-ca-cert.pem"):
+        shutil.copy2(path, cfg / path.name)
     (cfg / "ccproxy.yaml").write_text((jail_env.config_dir / "ccproxy.yaml").read_text())
     for p in (cfg, *cfg.iterdir()):
         os.chown(p, user.pw_uid, user.pw_gid)
@@ -262,10 +262,11 @@ def test_namespace_status_json(jail_env: JailEnv) -> None:
 
 
 def test_missing_daemon_is_one_clear_line(jail_env: JailEnv, tmp_path: Path) -> None:
+    from ccproxy.jail.slots import DEFAULT_SLOTS
     from tests.jail.support import free_udp_port
 
     (tmp_path / "ccproxy.yaml").write_text(
-        yaml.safe_dump({"ccproxy": {"inspector": {"wireguard_port": free_udp_port()}}})
+        yaml.safe_dump({"ccproxy": {"inspector": {"wireguard_port": free_udp_port(DEFAULT_SLOTS)}}})
     )
     shutil.copy2(jail_env.config_dir / "mitmproxy-ca-cert.pem", tmp_path)
     r = subprocess.run(jail_env.cli("run", "--inspect", "--", "true", config_dir=tmp_path),
@@ -374,3 +375,42 @@ def test_signals_ccproxy_was_started_ignoring_stay_ignored(jail_env: JailEnv) ->
     proc.send_signal(signal.SIGHUP)
     assert proc.wait(timeout=15) == 0
     assert proc.stdout.read().strip() == "survived"
+
+
+@requires_curl
+def test_concurrent_jails_do_not_steal_each_others_traffic(jail_env: JailEnv) -> None:
+    # With one shared peer key the daemon would send replies to whichever jail spoke last.
+    loop = (
+        "ok=0; for i in $(seq 20); do "
+        f"curl -sS -m 5 -o /dev/null https://{PINNED}/v1/models 2>/dev/null && ok=$((ok+1)); done; echo $ok"
+    )
+    procs = [
+        subprocess.Popen(
+            jail_env.cli("run", "--inspect", "--", "sh", "-c", loop),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=jail_env.env(),
+        )
+        for _ in range(3)
+    ]
+    results = [p.communicate(timeout=120) for p in procs]
+    assert [out.strip() for out, _ in results] == ["20", "20", "20"], [err for _, err in results]
+
+
+def test_all_slots_busy_is_one_clear_line(jail_env: JailEnv) -> None:
+    from ccproxy.jail.slots import DEFAULT_SLOTS, acquire_slot, release_slot
+
+    held = [acquire_slot(jail_env.config_dir, DEFAULT_SLOTS) for _ in range(DEFAULT_SLOTS)]
+    try:
+        assert all(held)
+        r = jail_env.run("true")
+    finally:
+        for h in held:
+            if h:
+                release_slot(h[1])
+    assert r.returncode == 1
+    assert r.stderr == (
+        f"ccproxy run --inspect: all {DEFAULT_SLOTS} jail slot(s) are in use by other "
+        "`ccproxy run --inspect` sessions; wait for one to end\n"
+    )

@@ -308,8 +308,15 @@ def test_daemon_plans_the_wireguard_listener(tmp_path: Path) -> None:
 
     config = parse_config({"ccproxy": {"inspector": {"wireguard_port": 51999}}}, tmp_path)
     daemon = Daemon(config)
-    [spec] = [m for m, name in daemon.plan.names.items() if name == "wireguard"]
-    assert spec == f"wireguard:{tmp_path / 'wireguard.conf'}@127.0.0.1:51999"
+    wg = {name: spec for spec, name in daemon.plan.names.items() if name.startswith("wireguard")}
+    assert wg == {
+        "wireguard": f"wireguard:{tmp_path / 'wireguard.conf'}@127.0.0.1:51999",
+        "wireguard-1": f"wireguard:{tmp_path / 'wireguard-1.conf'}@127.0.0.1:52000",
+        "wireguard-2": f"wireguard:{tmp_path / 'wireguard-2.conf'}@127.0.0.1:52001",
+        "wireguard-3": f"wireguard:{tmp_path / 'wireguard-3.conf'}@127.0.0.1:52002",
+    }
+    # Every slot has its own key pair.
+    assert len({load_or_create_keys(tmp_path, i).client_key for i in range(4)}) == 4
     off = parse_config({"ccproxy": {"inspector": {"wireguard": False}}}, tmp_path / "off")
     assert "wireguard" not in Daemon(off).plan.names.values()
 
@@ -326,3 +333,16 @@ async def test_addon_order_guard(resolve_first: bool, caplog: pytest.LogCaptureF
     with caplog.at_level(logging.ERROR):
         await master.running()
     assert ("pinned names would be resolved for real" in caplog.text) is not resolve_first
+
+
+def test_slots_are_exclusive_and_freed_with_their_fd(tmp_path: Path) -> None:
+    from ccproxy.jail.slots import acquire_slot, release_slot
+
+    a, b = acquire_slot(tmp_path, 2), acquire_slot(tmp_path, 2)
+    assert a is not None and b is not None and (a[0], b[0]) == (0, 1)
+    assert acquire_slot(tmp_path, 2) is None
+    release_slot(a[1])
+    c = acquire_slot(tmp_path, 2)
+    assert c is not None and c[0] == 0
+    release_slot(b[1])
+    release_slot(c[1])

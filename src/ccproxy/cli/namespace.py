@@ -54,13 +54,20 @@ def doctor(ctx: click.Context, as_json: bool, probe_host: str) -> None:
 
 
 @namespace.command("wireguard-config")
+@click.option("--slot", default=0, show_default=True, help="Jail slot (one peer per daemon WireGuard listener).")
 @click.pass_context
-def wireguard_config(ctx: click.Context) -> None:
+def wireguard_config(ctx: click.Context, slot: int) -> None:
     """Print the WireGuard client config for the daemon (it contains a private key)."""
     from ccproxy.jail.keys import load_or_create_keys
+    from ccproxy.jail.slots import jail_slots
     from ccproxy.jail.wgconf import client_config
 
     config = _config(ctx)
-    keys = load_or_create_keys(config.state_dir)
+    slots = jail_slots(config)
+    if not 0 <= slot < slots:
+        click.echo(f"ccproxy: error: --slot: {slot} is not between 0 and {slots - 1}", err=True)
+        sys.exit(1)
+    keys = load_or_create_keys(config.state_dir, slot)
+    port = config.ccproxy.inspector.wireguard_port + slot
     click.echo("warning: this config contains the WireGuard client's private key; keep it secret", err=True)
-    click.echo(client_config(keys, config.ccproxy.host, config.ccproxy.inspector.wireguard_port), nl=False)
+    click.echo(client_config(keys, config.ccproxy.host, port), nl=False)

@@ -78,9 +78,8 @@ class Daemon:
         except ValueError as e:
             raise StartupError(str(e)) from e
         self.plan = plan_listeners(config)
-        if self.jail.mode:
-            self.plan.modes.append(self.jail.mode)
-            self.plan.names[self.jail.mode] = "wireguard"
+        self.plan.modes += list(self.jail.modes)
+        self.plan.names.update(self.jail.modes)
         try:
             self.chain = build_chain(self.ctx)
         except ValueError as e:  # HookConfigError and friends: already one line naming the hook

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ccproxy.addons.resolve import ResolveOverrides
-from ccproxy.jail.mode import RedactPrivateKeys, enable_keylogs, wireguard_mode_spec
+from ccproxy.jail.mode import RedactPrivateKeys, enable_keylogs, wireguard_mode_specs
+from ccproxy.jail.slots import jail_slots
 
 if TYPE_CHECKING:
     from ccproxy.config import Config
@@ -18,7 +19,7 @@ MITM_WG_LOGGER = "mitmproxy.proxy.mode_servers"
 
 @dataclass
 class JailListener:
-    mode: str | None  # the mitmproxy mode spec, None when inspector.wireguard is off
+    modes: dict[str, str]  # mitmproxy mode spec -> listener name ("wireguard", "wireguard-1", ...)
     resolve: ResolveOverrides  # add BEFORE mitmproxy's DnsResolver
 
 
@@ -27,7 +28,11 @@ def prepare_jail_listener(config: Config) -> JailListener:
     c = config.ccproxy
     resolve = ResolveOverrides(c.inspector.resolve)
     logging.getLogger(MITM_WG_LOGGER).addFilter(RedactPrivateKeys())
+    slots = jail_slots(config)
     if c.inspector.keylog:
-        enable_keylogs(config.state_dir)
-    mode = wireguard_mode_spec(config.state_dir, c.host, c.inspector.wireguard_port) if c.inspector.wireguard else None
-    return JailListener(mode=mode, resolve=resolve)
+        enable_keylogs(config.state_dir, slots)
+    modes: dict[str, str] = {}
+    if c.inspector.wireguard:
+        specs = wireguard_mode_specs(config.state_dir, c.host, c.inspector.wireguard_port, slots)
+        modes = {spec: "wireguard" if i == 0 else f"wireguard-{i}" for i, spec in enumerate(specs)}
+    return JailListener(modes=modes, resolve=resolve)

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from ccproxy.jail.preflight import PreflightError
 from ccproxy.jail.runner import FORWARDED, Jail, JailError, JailSpec, become_subreaper
+from ccproxy.jail.slots import jail_slots
 
 if TYPE_CHECKING:
     from ccproxy.config import Config
@@ -22,8 +23,14 @@ def spec_from_config(config: Config) -> JailSpec:
         state_dir=config.state_dir,
         wireguard_port=config.ccproxy.inspector.wireguard_port,
         ca_cert=config.config_dir / CA_CERT_NAME,
-        wireguard_host=config.ccproxy.host,
+        wireguard_host=loopback_for(config.ccproxy.host),
+        slots=jail_slots(config),
     )
+
+
+def loopback_for(host: str) -> str:
+    # slirp4netns reaches the host's loopback only; a wildcard listener is reachable there too.
+    return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
 
 
 def run_inspect(

@@ -30,8 +30,9 @@ class WireGuardKeys:
         return str(mitmproxy_rs.wireguard.pubkey(self.client_key))
 
 
-def key_path(state_dir: Path) -> Path:
-    return state_dir / KEY_FILE
+def key_path(state_dir: Path, slot: int = 0) -> Path:
+    """Slot 0 is mitmproxy's default name; further jail slots (see runner.acquire_slot) get their own pair."""
+    return state_dir / (KEY_FILE if slot == 0 else f"wireguard-{slot}.conf")
 
 
 def parse_keys(text: str, source: str) -> WireGuardKeys:
@@ -59,8 +60,8 @@ def write_private(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def load_or_create_keys(state_dir: Path) -> WireGuardKeys:
-    path = key_path(state_dir)
+def load_or_create_keys(state_dir: Path, slot: int = 0) -> WireGuardKeys:
+    path = key_path(state_dir, slot)
     if path.exists():
         if path.stat().st_mode & 0o077:
             os.chmod(path, 0o600)

@@ -14,16 +14,22 @@ TLS_KEYLOG = "tls.keylog"
 WG_KEYLOG = "wg.keylog"
 
 
-def wireguard_mode_spec(state_dir: Path, host: str, port: int) -> str:
-    """mitmproxy mode string for the jail listener; creates the key file if missing.
+def wireguard_mode_spec(state_dir: Path, host: str, port: int, slot: int = 0) -> str:
+    """mitmproxy mode string for one jail listener; creates the key file if missing.
 
     mitmproxy parses `mode[:data][@[host:]port]` with rpartition("@"), so the path may hold ':'.
     """
-    load_or_create_keys(state_dir)
-    return f"wireguard:{key_path(state_dir)}@{host}:{port}"
+    load_or_create_keys(state_dir, slot)
+    return f"wireguard:{key_path(state_dir, slot)}@{host}:{port}"
 
 
-def wg_keylog_text(keys: WireGuardKeys) -> str:
+def wireguard_mode_specs(state_dir: Path, host: str, base_port: int, slots: int) -> list[str]:
+    """One listener per jail slot on consecutive UDP ports: a WireGuard server roams its single peer
+    to the latest source address, so two jails sharing a peer key would steal each other's replies."""
+    return [wireguard_mode_spec(state_dir, host, base_port + i, i) for i in range(slots)]
+
+
+def wg_keylog_text(keys: WireGuardKeys) -> str:  # one slot
     """Wireshark's WireGuard key log format (`wg.keylog_file`): one `TYPE = base64` per line.
 
     Static keys of both ends let Wireshark decrypt the handshakes (peer identities, timestamps);
@@ -37,7 +43,7 @@ def wg_keylog_text(keys: WireGuardKeys) -> str:
     )
 
 
-def enable_keylogs(state_dir: Path) -> tuple[Path, Path]:
+def enable_keylogs(state_dir: Path, slots: int = 1) -> tuple[Path, Path]:
     """Write wg.keylog and route mitmproxy's TLS secrets (both legs, NSS format) to tls.keylog.
 
     mitmproxy reads SSLKEYLOGFILE only at import time, so the logger is swapped on the module and the
@@ -45,9 +51,8 @@ def enable_keylogs(state_dir: Path) -> tuple[Path, Path]:
     """
     import mitmproxy.net.tls as mtls
 
-    keys = load_or_create_keys(state_dir)
     wg_path = state_dir / WG_KEYLOG
-    write_private(wg_path, wg_keylog_text(keys))
+    write_private(wg_path, "".join(wg_keylog_text(load_or_create_keys(state_dir, i)) for i in range(slots)))
     tls_path = state_dir / TLS_KEYLOG
     fd = os.open(tls_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.close(fd)

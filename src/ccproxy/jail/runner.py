@@ -20,6 +20,7 @@ from ccproxy.jail.cabundle import child_env, write_bundle
 from ccproxy.jail.keys import load_or_create_keys, write_private
 from ccproxy.jail.preflight import preflight
 from ccproxy.jail.script import JAIL_CA_BUNDLE, render_script, resolv_conf_text
+from ccproxy.jail.slots import acquire_slot, release_slot
 from ccproxy.jail.system import kernel_wireguard_loaded
 from ccproxy.jail.wgconf import setconf_text
 
@@ -41,6 +42,7 @@ class JailSpec:
     wireguard_port: int
     ca_cert: Path  # the daemon's mitmproxy CA (PEM)
     wireguard_host: str = "127.0.0.1"
+    slots: int = 1  # the daemon listens on wireguard_port .. wireguard_port + slots - 1
 
 
 @dataclass
@@ -52,6 +54,8 @@ class Jail:
     wg_mode: str | None = None
     wg_pid: int = 0
     startup_seconds: float = 0.0
+    slot: int | None = None
+    _slot_fd: int | None = None
     _workdir: Path | None = None
     _slirp_exit_w: int | None = None
     _fds: list[int] = field(default_factory=list)
@@ -76,10 +80,19 @@ class Jail:
                 f"nothing listens on udp {spec.wireguard_host}:{spec.wireguard_port}: start the daemon "
                 "(ccproxy start) with inspector.wireguard enabled"
             )
-        keys = load_or_create_keys(spec.state_dir)
-        spec.state_dir.mkdir(parents=True, exist_ok=True)
+        got = acquire_slot(spec.state_dir, spec.slots)
+        if got is None:
+            raise JailError(
+                f"all {spec.slots} jail slot(s) are in use by other `ccproxy run --inspect` sessions; "
+                "wait for one to end"
+            )
+        self.slot, self._slot_fd = got
+        port = spec.wireguard_port + self.slot
+        if not wireguard_listener_up(spec.wireguard_host, port):
+            raise JailError(f"the daemon has no WireGuard listener for jail slot {self.slot} (udp port {port})")
+        keys = load_or_create_keys(spec.state_dir, self.slot)
         self._workdir = Path(tempfile.mkdtemp(prefix="jail-", dir=spec.state_dir))
-        write_private(self._workdir / "wg0.conf", setconf_text(keys, spec.wireguard_port))
+        write_private(self._workdir / "wg0.conf", setconf_text(keys, port))
         (self._workdir / "resolv.conf").write_text(resolv_conf_text())
         write_bundle(spec.ca_cert, self._workdir / "ca-bundle.pem")
 
@@ -90,7 +103,7 @@ class Jail:
         argv = [
             "unshare", "--user", "--map-root-user", "--net", "--mount", "--",
             "sh", "-c", render_script(), "ccproxy-jail",
-            str(self._workdir), str(spec.wireguard_port), *cmd,
+            str(self._workdir), str(port), *cmd,
         ]  # fmt: skip
         self.proc = subprocess.Popen(argv, env=child_env(env, Path(JAIL_CA_BUNDLE)), stdout=stdout)
 
@@ -213,6 +226,9 @@ class Jail:
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
+        if self._slot_fd is not None:
+            release_slot(self._slot_fd)
+            self._slot_fd = None
 
     # -- fds ------------------------------------------------------------------------------------
     def _pipe(self) -> tuple[int, int]:
