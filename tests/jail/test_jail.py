@@ -138,6 +138,8 @@ def test_child_environment_has_ca_bundle_and_no_proxy_variables(jail_env: JailEn
         (["sh", "-c", "exit 255"], 255),
         (["sh", "-c", "kill -TERM $$"], 128 + signal.SIGTERM),
         (["sh", "-c", "kill -KILL $$"], 128 + signal.SIGKILL),
+        (["/nonexistent/command"], 127),  # shell conventions: not found
+        (["/etc/passwd"], 126),  # not executable
     ],
 )
 def test_exit_codes_propagate(jail_env: JailEnv, cmd: list[str], code: int) -> None:
