@@ -350,20 +350,35 @@ def wireguard_go_pids() -> set[int]:
     return {p for p in out if pid_alive(p)}
 
 
-def test_failed_bring_up_is_one_line_and_leaves_nothing_behind(jail_env: JailEnv, tmp_path: Path) -> None:
-    # Every tool real except `wg`, which fails: the jail dies half-way (after wireguard-go started).
-    for tool in ("slirp4netns", "ip", "iptables", "ip6tables", "iptables-restore", "ip6tables-restore",
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [
+        ("wg", "jail setup failed: wg setconf: boom: cannot configure"),  # after wireguard-go started
+        ("slirp4netns", "slirp4netns failed: boom: cannot configure"),
+        (
+            "unshare",
+            "could not create the user/network namespaces (unshare exited 1); "
+            "run `ccproxy namespace status` for the cause",
+        ),
+    ],
+)
+def test_failed_bring_up_is_one_line_and_leaves_nothing_behind(
+    jail_env: JailEnv, tmp_path: Path, broken: str, message: str
+) -> None:
+    # Every tool real except one, which fails.
+    for tool in ("slirp4netns", "ip", "iptables", "ip6tables", "iptables-restore", "ip6tables-restore", "wg",
                  "unshare", "nsenter", "setpriv", "sysctl", "wireguard-go", "sh", "mount", "mkdir", "cat",
                  "chmod", "readlink", "setsid", "sleep", "tr", "cp", "dirname", "true"):  # fmt: skip
-        if path := shutil.which(tool):
+        if tool != broken and (path := shutil.which(tool)):
             (tmp_path / tool).symlink_to(path)
-    (tmp_path / "wg").write_text("#!/bin/sh\necho 'boom: cannot configure' >&2\nexit 1\n")
-    (tmp_path / "wg").chmod(0o755)
+    (tmp_path / broken).write_text("#!/bin/sh\necho 'boom: cannot configure' >&2\nexit 1\n")
+    (tmp_path / broken).chmod(0o755)
     before = wireguard_go_pids()
     r = jail_env.run("true", env=jail_env.env(PATH=str(tmp_path)))
     assert r.returncode == 1
-    assert r.stderr == "ccproxy run --inspect: jail setup failed: wg setconf: boom: cannot configure\n"
+    assert r.stderr.splitlines()[-1] == f"ccproxy run --inspect: {message}"
     assert wireguard_go_pids() <= before
+    assert not list(jail_env.config_dir.glob("jail-*/"))  # temporary files removed
 
 
 def test_signals_ccproxy_was_started_ignoring_stay_ignored(jail_env: JailEnv) -> None:

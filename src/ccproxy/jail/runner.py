@@ -108,13 +108,17 @@ class Jail:
         self.proc = subprocess.Popen(argv, env=child_env(env, Path(JAIL_CA_BUNDLE)), stdout=stdout)
 
         line = read_line(status_r, timeout=10.0)
-        if line != "ns":
+        try:
+            if line != "ns":
+                raise OSError
+            self.netns = os.readlink(f"/proc/{self.proc.pid}/ns/net")
+        except OSError:
             rc = self.proc.poll()
+            state = "did not answer" if rc is None else f"exited {rc}"
             raise JailError(
-                f"could not create the user/network namespaces (unshare exited {rc}); "
-                "run `ccproxy namespace doctor` for the cause"
-            )
-        self.netns = os.readlink(f"/proc/{self.proc.pid}/ns/net")
+                f"could not create the user/network namespaces (unshare {state}); "
+                "run `ccproxy namespace status` for the cause"
+            ) from None
         self._attach_slirp(self.proc.pid)
         go_w = open_fifo_writer(self._workdir / "go", self.proc, timeout=10.0)
         os.write(go_w, b"go\n")
