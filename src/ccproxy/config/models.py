@@ -144,9 +144,9 @@ HookSpec = str | HookEntry
 
 
 class Hooks(Strict):
-    inbound: list[HookSpec] = Field(
-        default_factory=lambda: ["ccproxy.hooks.inject_auth", "ccproxy.hooks.extract_session_id"]
-    )
+    # TODO(providers): put "ccproxy.hooks.inject_auth" first again once that hook exists;
+    # the daemon now imports every listed hook at start and refuses unknown ones.
+    inbound: list[HookSpec] = Field(default_factory=lambda: ["ccproxy.hooks.extract_session_id"])
     outbound: list[HookSpec] = Field(default_factory=lambda: ["ccproxy.hooks.verbose_mode"])
 
 
