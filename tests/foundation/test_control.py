@@ -19,8 +19,12 @@ def test_root_and_health(daemon: DaemonProcess) -> None:
 
 
 def test_flow_has_client_snapshot_and_forwarded_request(daemon: DaemonProcess, fake: FakeProvider) -> None:
-    httpx.post(daemon.url + "/v1/messages?beta=true", json={"model": "m", "messages": []},
-               headers={"x-api-key": "sk-ant-secret-value"}, trust_env=False)
+    httpx.post(
+        daemon.url + "/v1/messages?beta=true",
+        json={"model": "m", "messages": []},
+        headers={"x-api-key": "sk-ant-secret-value"},
+        trust_env=False,
+    )
     [flow] = daemon.flows()
     assert flow["client_request"]["host"] == "127.0.0.1"
     assert flow["client_request"]["port"] == daemon.port

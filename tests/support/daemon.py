@@ -44,17 +44,26 @@ class DaemonProcess:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def cli(self, *args: str, input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:  # noqa: A002
+    def cli(
+        self, *args: str, input: str | None = None, timeout: float = 60
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "ccproxy", *args],
-            env=self.env, capture_output=True, text=True, input=input, timeout=timeout,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=timeout,
         )
 
     def start(self, timeout: float = 20.0) -> DaemonProcess:
         with self.log_file.open("ab") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "ccproxy", "start"], env=self.env,
-                stdout=err, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                [sys.executable, "-m", "ccproxy", "start"],
+                env=self.env,
+                stdout=err,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
             )
         deadline = time.time() + timeout
         while time.time() < deadline:

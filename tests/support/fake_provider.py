@@ -54,13 +54,15 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
     def _handle(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
-        rec = Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time())
+        rec = Recorded(
+            self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body, time.time()
+        )
         fake = self.server.fake
         fake.received.append(rec)
         fake.arrived.put(rec)

@@ -66,10 +66,25 @@ def probe(config_url: str) -> dict | None:
 @click.option("--proxy", "want_proxy", is_flag=True, help="Check the reverse-proxy listener.")
 @click.option("--inspect", "want_inspect", is_flag=True, help="Check the WireGuard jail listener.")
 @click.option("--mcp", "want_mcp", is_flag=True, help="Check the MCP server.")
+@click.option("--mermaid", is_flag=True, help="Print the hook pipeline as mermaid stateDiagram-v2 and exit.")
 @click.pass_context
-def status(ctx: click.Context, as_json: bool, want_proxy: bool, want_inspect: bool, want_mcp: bool) -> None:
-    """Show what is running. Exit code: bitmask of what is down (1 proxy, 2 inspect, 4 MCP)."""
+def status(
+    ctx: click.Context, as_json: bool, want_proxy: bool, want_inspect: bool, want_mcp: bool, mermaid: bool
+) -> None:
+    """Show what is running and the hook pipeline.
+
+    Exit code: bitmask of what is down (1 proxy, 2 inspect, 4 MCP)."""
+    from ccproxy.pipeline import build_pipelines
+    from ccproxy.pipeline.render import describe, print_pipelines
+
     config = get_config(ctx)
+    try:
+        pipelines = build_pipelines(config.ccproxy.hooks)
+    except ValueError as e:
+        fail(str(e))
+    if mermaid:
+        print_pipelines(Console(), pipelines, mermaid=True)
+        return
     url = daemon_url(config)
     health = probe(url)
     listeners = (health or {}).get("listeners", {})
@@ -81,7 +96,13 @@ def status(ctx: click.Context, as_json: bool, want_proxy: bool, want_inspect: bo
     for name, bit in (("proxy", DOWN_PROXY), ("inspect", DOWN_INSPECT), ("mcp", DOWN_MCP)):
         if name in selected and not up[name]:
             code |= bit
-    report = {"url": url, "running": health is not None, "components": up, "health": health}
+    report = {
+        "url": url,
+        "running": health is not None,
+        "components": up,
+        "health": health,
+        "pipeline": describe(pipelines),
+    }
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
@@ -97,6 +118,7 @@ def status(ctx: click.Context, as_json: bool, want_proxy: bool, want_inspect: bo
         console.print(table)
         if health:
             console.print(f"flows: {health.get('flows')}  uptime: {health.get('uptime_s')}s")
+        print_pipelines(console, pipelines)
     ctx.exit(code)
 
 
@@ -124,8 +146,8 @@ def logs(ctx: click.Context, follow: bool, lines: int) -> None:
     path = log_path(get_config(ctx))
     if not path.exists():
         fail(f"no log file yet at {path} (has `ccproxy start` run?)")
-    for line in tail_lines(path, lines):
-        click.echo(line)
+    for text in tail_lines(path, lines):
+        click.echo(text)
     if not follow:
         return
     with path.open("rb") as fh:
@@ -133,15 +155,15 @@ def logs(ctx: click.Context, follow: bool, lines: int) -> None:
         inode = path.stat().st_ino
         try:
             while True:
-                line = fh.readline()
-                if line:
-                    click.echo(line.decode("utf-8", "replace").rstrip("\n"))
+                raw = fh.readline()
+                if raw:
+                    click.echo(raw.decode("utf-8", "replace").rstrip("\n"))
                     continue
                 time.sleep(0.2)
                 # Rotation swapped the file: follow the new one.
                 if path.exists() and path.stat().st_ino != inode:
                     fh.close()
-                    fh = path.open("rb")  # noqa: SIM115
+                    fh = path.open("rb")
                     inode = path.stat().st_ino
         except KeyboardInterrupt:
             return

@@ -39,7 +39,7 @@ def _loc_to_path(loc: tuple[int | str, ...]) -> str:
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif item.startswith("function-") or "[" in item and item.endswith("]"):
+        elif item.startswith("function-") or ("[" in item and item.endswith("]")):
             # pydantic adds union-member / discriminator tags to locations; users never wrote those.
             continue
         else:
@@ -124,6 +124,8 @@ def apply_env(config: Config) -> Config:
     if level:
         level = level.upper()
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-            raise ConfigError(f"LOG_LEVEL: invalid value {level!r} (valid: DEBUG, INFO, WARNING, ERROR, CRITICAL)")
+            raise ConfigError(
+                f"LOG_LEVEL: invalid value {level!r} (valid: DEBUG, INFO, WARNING, ERROR, CRITICAL)"
+            )
         config.ccproxy.log_level = level  # type: ignore[assignment]
     return config

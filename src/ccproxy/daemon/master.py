@@ -12,12 +12,10 @@ from mitmproxy import options
 from mitmproxy.addons import core, disable_h2c, dns_resolver, next_layer, proxyserver, tlsconfig
 from mitmproxy.master import Master
 
-from ccproxy.addons.hooks import stage_addons
 from ccproxy.config.models import Config
 from ccproxy.daemon.chain import build_chain
 from ccproxy.daemon.context import DaemonContext
 from ccproxy.flows.store import FLOWS_FILE, FlowStore
-from ccproxy.pipeline import HookConfigError
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +66,13 @@ def make_store(config: Config) -> FlowStore:
 class Daemon:
     def __init__(self, config: Config) -> None:
         self.config = config
-        try:
-            # Imports every configured hook: a bad one stops the start with one line.
-            self.hook_stages = stage_addons(config.ccproxy.hooks)
-        except HookConfigError as e:
-            raise StartupError(str(e)) from e
         prepare_dirs(config)
         self.ctx = DaemonContext(config=config, store=make_store(config))
         self.plan = plan_listeners(config)
+        try:
+            self.chain = build_chain(self.ctx)
+        except ValueError as e:  # HookConfigError and friends: already one line naming the hook
+            raise StartupError(str(e)) from e
         self.master: Master | None = None
 
     def _build(self, loop: asyncio.AbstractEventLoop) -> Master:
@@ -90,7 +87,7 @@ class Daemon:
             next_layer.NextLayer(),
             tlsconfig.TlsConfig(),
         )
-        master.addons.add(*build_chain(self.ctx, self.hook_stages))
+        master.addons.add(*self.chain)
         opts.update(
             mode=self.plan.modes,
             confdir=str(self.config.config_dir),
