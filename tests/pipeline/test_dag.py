@@ -92,9 +92,7 @@ def test_cycle_is_a_startup_error_naming_stage_and_hooks(user_module: Callable[[
         def second(ctx): ...
         """
     )
-    with pytest.raises(
-        HookConfigError, match=r"^hooks\.outbound: hook dependency cycle between first, second"
-    ):
+    with pytest.raises(HookConfigError, match=r"^hooks\.outbound: hook dependency cycle between first, second"):
         Pipeline.from_config("outbound", [f"{mod}.first", f"{mod}.second"])
 
 

@@ -46,9 +46,7 @@ def describe(pipelines: Mapping[str, Pipeline]) -> dict[str, Any]:
                     "writes": list(h.spec.writes),
                     "guard": h.spec.guard is not None,
                     "params": _params(h),
-                    "response": None
-                    if resp is None
-                    else {"reads": list(resp.reads), "writes": list(resp.writes)},
+                    "response": None if resp is None else {"reads": list(resp.reads), "writes": list(resp.writes)},
                     "description": h.spec.description,
                 }
             )
@@ -83,9 +81,7 @@ def table(pipeline: Pipeline) -> Table:
     for i, level in enumerate(pipeline.request_plan.levels):
         for j, h in enumerate(level):
             name = h.name if h.enabled else f"[dim]{h.name}[/]"
-            t.add_row(
-                str(i) if j == 0 else "", name, "\n".join(h.spec.reads), "\n".join(h.spec.writes), _notes(h)
-            )
+            t.add_row(str(i) if j == 0 else "", name, "\n".join(h.spec.reads), "\n".join(h.spec.writes), _notes(h))
         if i < len(pipeline.request_plan.levels) - 1:
             t.add_section()
     return t

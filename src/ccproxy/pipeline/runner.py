@@ -107,9 +107,7 @@ class Pipeline:
                 elif async_hooks:
                     # Eager tasks: a hook that never suspends finishes without a trip through the loop.
                     loop = asyncio.get_running_loop()
-                    tasks = [
-                        asyncio.eager_task_factory(loop, self._call_async(h, ctx, phase)) for h in async_hooks
-                    ]
+                    tasks = [asyncio.eager_task_factory(loop, self._call_async(h, ctx, phase)) for h in async_hooks]
                     if not all(t.done() for t in tasks):
                         try:
                             await asyncio.wait(tasks)

@@ -124,9 +124,7 @@ def _hints(fn: HookFn) -> dict[str, Any]:
         return {k: v for k, v in getattr(fn, "__annotations__", {}).items() if not isinstance(v, str)}
 
 
-def _params_of(
-    name: str, fn: HookFn, explicit: type[BaseModel] | None
-) -> tuple[type[BaseModel] | None, ParamsStyle]:
+def _params_of(name: str, fn: HookFn, explicit: type[BaseModel] | None) -> tuple[type[BaseModel] | None, ParamsStyle]:
     sig = inspect.signature(fn)
     params = list(sig.parameters.values())
     if not params or params[0].kind not in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
@@ -192,9 +190,7 @@ def hook(
             raise HookDefinitionError(f"hook {hook_name!r}: {bad[0]} is read-only")
         return HookSpec(
             name=hook_name,
-            request=Handler(
-                f, _canon(hook_name, reads), _canon(hook_name, writes), inspect.iscoroutinefunction(f)
-            ),
+            request=Handler(f, _canon(hook_name, reads), _canon(hook_name, writes), inspect.iscoroutinefunction(f)),
             guard=guard,
             params_model=model,
             params_style=style,
