@@ -239,8 +239,7 @@ class CcproxySection(Strict):
             if rule.dest_provider and rule.dest_provider not in self.providers:
                 known = ", ".join(sorted(self.providers)) or "none configured"
                 raise ValueError(
-                    f"transforms[{i}].dest_provider: unknown provider {rule.dest_provider!r} "
-                    f"(configured: {known})"
+                    f"transforms[{i}].dest_provider: unknown provider {rule.dest_provider!r} (configured: {known})"
                 )
         return self
 
