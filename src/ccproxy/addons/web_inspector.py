@@ -8,8 +8,10 @@ WebMaster (``view``, ``events``, ``proxyserver``; everything else comes from the
 
 Usage (inside the running event loop, before or after the master starts)::
 
-    inspector = WebInspector(master, port=config.ccproxy.inspector.port)
+    inspector = WebInspector(master, port=config.ccproxy.inspector.port, initial_flows=store)
     master.addons.add(inspector)  # its sub-addons (view, event store, web options) come along
+    ...
+    inspector.forget(deleted_ids)  # after the store deletes flows
     ...  # inspector.url is the address with the token, for the user
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Iterable
 from typing import Any
 
 import argon2
@@ -27,7 +30,24 @@ from mitmproxy.addons import eventstore, view
 from mitmproxy.master import Master
 from mitmproxy.tools.web import app, webaddons
 
+from ccproxy.flows import meta
+
 logger = logging.getLogger(__name__)
+
+
+class _InspectorView(view.View):
+    """The UI's flow list: the flows the CLI sees, so not ccproxy's own control requests.
+
+    mitmproxy's View adds flows at ``requestheaders``, before the control addon has marked
+    them in ``request``; this one adds them at ``request`` instead (it runs after the chain).
+    """
+
+    def requestheaders(self, f: Any) -> None:
+        pass
+
+    def request(self, f: Any) -> None:
+        if not f.metadata.get(meta.CONTROL):
+            self.add([f])
 
 
 class _WebMasterFacade:
@@ -49,13 +69,21 @@ class _WebMasterFacade:
 class WebInspector:
     """Addon: start/stop the web UI with the master; ``addons()`` lists what to register."""
 
-    def __init__(self, master: Master, port: int = 8083, host: str = "127.0.0.1", token: str | None = None):
+    def __init__(
+        self,
+        master: Master,
+        port: int = 8083,
+        host: str = "127.0.0.1",
+        token: str | None = None,
+        initial_flows: Iterable[mflow.Flow] = (),
+    ):
         self.master = master
         self.port = port
         self.host = host
         # The UI can replay and edit flows, so even on loopback it requires a token.
         self.token = token or secrets.token_urlsafe(24)
-        self.view = view.View()
+        self.view = _InspectorView()
+        self._initial = list(initial_flows)  # e.g. the flows the store reloaded from disk
         self.events = eventstore.EventStore()  # needs the running event loop
         # mitmproxy registers an addon's `addons` attribute as its sub-addons.
         self.addons: list[Any] = [webaddons.WebAddon(), webaddons.WebAuth(), self.view, self.events]
@@ -85,11 +113,18 @@ class WebInspector:
         try:
             server.listen(self.port, self.host)
         except OSError as e:
-            raise OSError(
-                e.errno, f"inspector web UI cannot listen on {self.host}:{self.port}: {e.strerror}"
-            ) from e
+            raise OSError(e.errno, f"inspector web UI cannot listen on {self.host}:{self.port}: {e.strerror}") from e
         self._server = server
+        if self._initial:
+            self.view.add(self._initial)
+            self._initial = []
         logger.info("Inspector web UI at http://%s:%s/ (token in `ccproxy status`)", self.host, self.port)
+
+    def forget(self, flow_ids: Iterable[str]) -> None:
+        """Drop flows the store deleted (DELETE /flows), so the UI matches the CLI."""
+        gone = [f for f in (self.view.get_by_id(i) for i in flow_ids) if f is not None]
+        if gone:
+            self.view.remove(gone)
 
     def done(self) -> None:
         if self._server is not None:

@@ -15,7 +15,6 @@ from rich.console import Console
 from ccproxy.flows.client import DaemonUnavailable, FlowClient
 from ccproxy.flows.compare import compare_flows
 from ccproxy.flows.diff import NotEnoughFlows, render_diffs
-from ccproxy.flows.har import flows_to_har
 from ccproxy.flows.jqchain import JqFilterError, compile_chain
 from ccproxy.flows.render import print_comparisons, render_flows
 
@@ -203,6 +202,8 @@ class FlowRepl(cmd.Cmd):
         if len(parts) != 1:
             self._say("usage: :dump FILE")
             return
+        from ccproxy.flows.har import flows_to_har  # pulls in mitmproxy; only :dump needs it
+
         path = Path(parts[0]).expanduser()
         path.write_text(json.dumps(flows_to_har(self.flows), indent=2, ensure_ascii=False), encoding="utf-8")
         self._say(f"Wrote {len(self.flows)} flow(s) to {path}.")
