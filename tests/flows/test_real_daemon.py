@@ -14,6 +14,7 @@ from google import genai
 from google.genai import types as gtypes
 from har12_schema import HAR_SCHEMA
 from haralyzer import HarParser
+from ptykit import PROMPT, PtySession, ccproxy_flows_argv
 from tests.support.daemon import DaemonProcess
 from tests.support.fake_provider import FakeProvider
 
@@ -166,3 +167,20 @@ def test_clear(daemon: DaemonProcess, traffic: list[dict[str, Any]]) -> None:
     assert _ok(daemon.cli("flows", "clear", "--all", "--jq", "map(select(false))")).strip() == "Cleared 3 flow(s)."
     assert daemon.flows() == []
     assert _ok(daemon.cli("flows", "list")).strip() == "No flows in the set."
+
+
+def test_repl_over_real_daemon(daemon: DaemonProcess, traffic: list[dict[str, Any]]) -> None:
+    argv = [*ccproxy_flows_argv(), "repl", "--history-file", str(daemon.config_dir / "history")]
+    session = PtySession(argv, {**daemon.env, "TERM": "dumb", "COLUMNS": "120"})
+    try:
+        assert int(session.expect(PROMPT).group(1)) == len(traffic)
+        _, count = session.command(f":jq {MESSAGES}")
+        assert count == 3
+        out, _ = session.command(":diff")
+        assert '-          "text": "what\'s 2+2",' in out
+        out, _ = session.command(f":show {traffic[0]['id'][:8]}")
+        assert json.loads(out)["id"] == traffic[0]["id"]
+        session.send(":quit")
+        assert session.proc.wait(timeout=10) == 0
+    finally:
+        session.close()
