@@ -48,3 +48,20 @@ def start_daemon(tmp_path: Path) -> Iterator[Callable[..., DaemonProcess]]:
 def daemon(fake: FakeProvider, start_daemon: Callable[..., DaemonProcess]) -> DaemonProcess:
     """The real daemon with every wire format routed to the fake provider."""
     return start_daemon({"ccproxy": {"providers": all_wires_providers(fake)}})
+
+
+@pytest.fixture(scope="module")
+def shared_fake() -> Iterator[FakeProvider]:
+    """A fake provider shared by a module's tests (they must not depend on a fresh one)."""
+    server = FakeProvider().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_daemon(shared_fake: FakeProvider, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
+    """One real daemon for a whole module, routed to `shared_fake`; starting one costs seconds."""
+    d = DaemonProcess(tmp_path_factory.mktemp("daemon"), {"ccproxy": {"providers": all_wires_providers(shared_fake)}})
+    d.start()
+    yield d
+    d.stop()

@@ -71,12 +71,13 @@ async def inspected(upstream: FakeProvider) -> AsyncIterator[tuple[WebInspector,
     opts.update(
         mode=[f"reverse:http://127.0.0.1:9@127.0.0.1:{proxy_port}"], keep_host_header=True, connection_strategy="lazy"
     )
-    inspector = WebInspector(master, port=web_port, initial_flows=store)
+    inspector = WebInspector(master, port=web_port)
     master.addons.add(inspector)
     task = asyncio.create_task(master.run())
     try:
         await _wait_listening(proxy_port)
         await _wait_listening(web_port)
+        inspector.view.add(list(store))  # as the daemon does for flows reloaded from disk
         yield inspector, proxy_port
     finally:
         master.shutdown()

@@ -16,65 +16,62 @@ from tests.support.daemon import DaemonProcess
 from tests.support.fake_provider import FakeProvider, Reply
 
 
-def test_anthropic_sdk_through_daemon(daemon: DaemonProcess, fake: FakeProvider) -> None:
-    client = anthropic.Anthropic(base_url=daemon.url, api_key="sk-ant-client-key", max_retries=0)
-    msg = client.messages.create(
-        model="claude-test", max_tokens=32, messages=[{"role": "user", "content": "hi"}]
-    )
+def test_anthropic_sdk_through_daemon(shared_daemon: DaemonProcess, shared_fake: FakeProvider) -> None:
+    client = anthropic.Anthropic(base_url=shared_daemon.url, api_key="sk-ant-client-key", max_retries=0)
+    msg = client.messages.create(model="claude-test", max_tokens=32, messages=[{"role": "user", "content": "hi"}])
     assert msg.content[0].text == TEXT
-    rec = fake.last()
+    rec = shared_fake.last()
     assert rec.path == "/v1/messages"
     assert rec.json["messages"] == [{"role": "user", "content": "hi"}]
     # Without a provider credential configured, the client's own key passes through.
     sent = rec.headers.get("x-api-key") or rec.headers.get("authorization", "")
     assert sent.endswith("sk-ant-client-key")
-    assert rec.headers["host"] == fake.hostport
+    assert rec.headers["host"] == shared_fake.hostport
 
 
-def test_openai_chat_and_responses_sdk(daemon: DaemonProcess, fake: FakeProvider) -> None:
-    client = openai.OpenAI(base_url=daemon.url + "/v1", api_key="sk-openai-client", max_retries=0)
+def test_openai_chat_and_responses_sdk(shared_daemon: DaemonProcess, shared_fake: FakeProvider) -> None:
+    client = openai.OpenAI(base_url=shared_daemon.url + "/v1", api_key="sk-openai-client", max_retries=0)
     chat = client.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "hi"}])
     assert chat.choices[0].message.content == TEXT
-    assert fake.last().path == "/v1/chat/completions"
+    assert shared_fake.last().path == "/v1/chat/completions"
     resp = client.responses.create(model="gpt-test", input="hi")
     assert resp.output_text == TEXT
-    assert fake.last().path == "/v1/responses"
+    assert shared_fake.last().path == "/v1/responses"
 
 
-def test_google_genai_sdk(daemon: DaemonProcess, fake: FakeProvider) -> None:
+def test_google_genai_sdk(shared_daemon: DaemonProcess, shared_fake: FakeProvider) -> None:
     client = genai.Client(
-        api_key="AIza-client-key-000000000000000", http_options=gtypes.HttpOptions(base_url=daemon.url)
+        api_key="AIza-client-key-000000000000000", http_options=gtypes.HttpOptions(base_url=shared_daemon.url)
     )
     out = client.models.generate_content(model="gemini-test", contents="hi")
     assert out.text == TEXT
-    assert fake.last().path.startswith("/v1beta/models/gemini-test:generateContent")
+    assert shared_fake.last().path.startswith("/v1beta/models/gemini-test:generateContent")
     chunks = list(client.models.generate_content_stream(model="gemini-test", contents="hi"))
     assert "".join(c.text or "" for c in chunks) == TEXT
-    assert ":streamGenerateContent" in fake.last().path
+    assert ":streamGenerateContent" in shared_fake.last().path
 
 
-def test_anthropic_stream_through_daemon(daemon: DaemonProcess) -> None:
-    client = anthropic.Anthropic(base_url=daemon.url, api_key="k", max_retries=0)
-    with client.messages.stream(
-        model="claude-test", max_tokens=32, messages=[{"role": "user", "content": "hi"}]
-    ) as s:
+def test_anthropic_stream_through_daemon(shared_daemon: DaemonProcess) -> None:
+    client = anthropic.Anthropic(base_url=shared_daemon.url, api_key="k", max_retries=0)
+    with client.messages.stream(model="claude-test", max_tokens=32, messages=[{"role": "user", "content": "hi"}]) as s:
         final = s.get_final_message()
     assert final.content[0].text == TEXT
-    flows = daemon.flows(bodies="1")
+    flows = shared_daemon.flows(bodies="1")
     # The streamed body is recorded into the flow although it was relayed chunk by chunk.
     assert "message_stop" in flows[-1]["response"]["body"]
 
 
-def test_stream_is_not_buffered(daemon: DaemonProcess, fake: FakeProvider) -> None:
+def test_stream_is_not_buffered(shared_daemon: DaemonProcess, shared_fake: FakeProvider) -> None:
     """The fake sends one event and pauses; the client must see it before the second is sent."""
     from tests.support.canned import anthropic_events
 
-    fake.queue(Reply(events=anthropic_events(), pause_after=1, pause=1.5))
+    shared_fake.queue(Reply(events=anthropic_events(), pause_after=1, pause=1.5))
+    shared_fake.sent_at.clear()
     first_seen = None
     lines = []
     with httpx.stream(
         "POST",
-        daemon.url + "/v1/messages",
+        shared_daemon.url + "/v1/messages",
         json={"model": "m", "stream": True, "max_tokens": 5, "messages": []},
         headers={"x-api-key": "k"},
         timeout=10,
@@ -86,8 +83,8 @@ def test_stream_is_not_buffered(daemon: DaemonProcess, fake: FakeProvider) -> No
             lines.append(line)
     body = "\n".join(lines)
     assert first_seen is not None
-    assert len(fake.sent_at) >= 2
-    assert first_seen < fake.sent_at[1], "first event arrived only after the upstream's pause ended"
+    assert len(shared_fake.sent_at) >= 2
+    assert first_seen < shared_fake.sent_at[1], "first event arrived only after the upstream's pause ended"
     assert "message_stop" in body
 
 
@@ -101,11 +98,7 @@ def test_stream_is_not_buffered(daemon: DaemonProcess, fake: FakeProvider) -> No
 )
 def test_unrouted_request_gets_error_in_wire_format(start_daemon, path: str, expect: dict[str, str]) -> None:
     d = start_daemon(
-        {
-            "ccproxy": {
-                "providers": {"only": {"type": "openai_responses", "host": "127.0.0.1:9", "scheme": "http"}}
-            }
-        }
+        {"ccproxy": {"providers": {"only": {"type": "openai_responses", "host": "127.0.0.1:9", "scheme": "http"}}}}
     )
     r = httpx.post(d.url + path, json={}, trust_env=False)
     assert r.status_code == 404
@@ -117,21 +110,22 @@ def test_unrouted_request_gets_error_in_wire_format(start_daemon, path: str, exp
     assert "no provider handles" in r.text
 
 
-def test_unknown_path_is_404(daemon: DaemonProcess, fake: FakeProvider) -> None:
-    r = httpx.post(daemon.url + "/nothing/here", json={}, trust_env=False)
+def test_unknown_path_is_404(shared_daemon: DaemonProcess, shared_fake: FakeProvider) -> None:
+    before = len(shared_fake.received)
+    r = httpx.post(shared_daemon.url + "/nothing/here", json={}, trust_env=False)
     assert r.status_code == 404
-    assert fake.received == []
+    assert len(shared_fake.received) == before
 
 
-def test_upstream_error_status_passes_through(daemon: DaemonProcess, fake: FakeProvider) -> None:
-    fake.queue(
+def test_upstream_error_status_passes_through(shared_daemon: DaemonProcess, shared_fake: FakeProvider) -> None:
+    shared_fake.queue(
         Reply(
             status=429,
             json={"type": "error", "error": {"type": "rate_limit_error", "message": "slow"}},
             headers={"retry-after": "7"},
         )
     )
-    r = httpx.post(daemon.url + "/v1/messages", json={"model": "m"}, trust_env=False)
+    r = httpx.post(shared_daemon.url + "/v1/messages", json={"model": "m"}, trust_env=False)
     assert r.status_code == 429
     assert r.headers["retry-after"] == "7"
     assert r.json()["error"]["type"] == "rate_limit_error"

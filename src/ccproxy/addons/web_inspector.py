@@ -8,10 +8,8 @@ WebMaster (``view``, ``events``, ``proxyserver``; everything else comes from the
 
 Usage (inside the running event loop, before or after the master starts)::
 
-    inspector = WebInspector(master, port=config.ccproxy.inspector.port, initial_flows=store)
+    inspector = WebInspector(master, port=config.ccproxy.inspector.port)
     master.addons.add(inspector)  # its sub-addons (view, event store, web options) come along
-    ...
-    inspector.forget(deleted_ids)  # after the store deletes flows
     ...  # inspector.url is the address with the token, for the user
 """
 
@@ -35,17 +33,14 @@ from ccproxy.flows import meta
 logger = logging.getLogger(__name__)
 
 
-class _InspectorView(view.View):
-    """The UI's flow list: the flows the CLI sees, so not ccproxy's own control requests.
+class _ProxiedFlowsView(view.View):
+    """mitmweb's flow list, limited to the flows the flow store records: a flow joins at
+    `request` (after the control addon has claimed /health, /flows, ...), not at headers."""
 
-    mitmproxy's View adds flows at ``requestheaders``, before the control addon has marked
-    them in ``request``; this one adds them at ``request`` instead (it runs after the chain).
-    """
-
-    def requestheaders(self, f: Any) -> None:
+    def requestheaders(self, f: mflow.Flow) -> None:
         pass
 
-    def request(self, f: Any) -> None:
+    def request(self, f: mflow.Flow) -> None:
         if not f.metadata.get(meta.CONTROL):
             self.add([f])
 
@@ -69,26 +64,22 @@ class _WebMasterFacade:
 class WebInspector:
     """Addon: start/stop the web UI with the master; ``addons()`` lists what to register."""
 
-    def __init__(
-        self,
-        master: Master,
-        port: int = 8083,
-        host: str = "127.0.0.1",
-        token: str | None = None,
-        initial_flows: Iterable[mflow.Flow] = (),
-    ):
+    def __init__(self, master: Master, port: int = 8083, host: str = "127.0.0.1", token: str | None = None):
         self.master = master
         self.port = port
         self.host = host
         # The UI can replay and edit flows, so even on loopback it requires a token.
         self.token = token or secrets.token_urlsafe(24)
-        self.view = _InspectorView()
-        self._initial = list(initial_flows)  # e.g. the flows the store reloaded from disk
+        self.view = _ProxiedFlowsView()
         self.events = eventstore.EventStore()  # needs the running event loop
         # mitmproxy registers an addon's `addons` attribute as its sub-addons.
         self.addons: list[Any] = [webaddons.WebAddon(), webaddons.WebAuth(), self.view, self.events]
         self._server: tornado.httpserver.HTTPServer | None = None
         self._connect_signals()
+
+    @property
+    def serving(self) -> bool:
+        return self._server is not None
 
     @property
     def url(self) -> str:
@@ -115,13 +106,10 @@ class WebInspector:
         except OSError as e:
             raise OSError(e.errno, f"inspector web UI cannot listen on {self.host}:{self.port}: {e.strerror}") from e
         self._server = server
-        if self._initial:
-            self.view.add(self._initial)
-            self._initial = []
         logger.info("Inspector web UI at http://%s:%s/ (token in `ccproxy status`)", self.host, self.port)
 
     def forget(self, flow_ids: Iterable[str]) -> None:
-        """Drop flows the store deleted (DELETE /flows), so the UI matches the CLI."""
+        """Drop flows the store deleted (DELETE /flows), so the UI keeps matching the CLI."""
         gone = [f for f in (self.view.get_by_id(i) for i in flow_ids) if f is not None]
         if gone:
             self.view.remove(gone)

@@ -97,15 +97,11 @@ def flows(ctx: click.Context, port: int | None, host: str | None) -> None:
 @click.option("--bodies", is_flag=True, help="Include bodies (for --json, and for filters on bodies).")
 @click.pass_context
 @handle_errors
-def list_cmd(
-    ctx: click.Context, jq_filters: tuple[str, ...], as_json: bool, group: bool, bodies: bool
-) -> None:
+def list_cmd(ctx: click.Context, jq_filters: tuple[str, ...], as_json: bool, group: bool, bodies: bool) -> None:
     """List the flow set as a table (or JSON)."""
     # Grouping needs request bodies (session metadata, message history) and response usage.
     table_only = not (as_json or group or bodies)
-    flows_ = _flow_set(
-        ctx, jq_filters, bodies=bodies or group, projection=ROW_PROJECTION if table_only else None
-    )
+    flows_ = _flow_set(ctx, jq_filters, bodies=bodies or group, projection=ROW_PROJECTION if table_only else None)
     if group:
         conversations = group_conversations(flows_)
         if as_json:
