@@ -184,3 +184,19 @@ def test_repl_over_real_daemon(daemon: DaemonProcess, traffic: list[dict[str, An
         assert session.proc.wait(timeout=10) == 0
     finally:
         session.close()
+
+
+def test_repl_show_outside_the_filtered_set(daemon: DaemonProcess, traffic: list[dict[str, Any]]) -> None:
+    argv = [*ccproxy_flows_argv(), "repl", "--jq", MESSAGES, "--history-file", str(daemon.config_dir / "h")]
+    session = PtySession(argv, {**daemon.env, "TERM": "dumb"})
+    try:
+        assert int(session.expect(PROMPT).group(1)) == 3
+        gemini = traffic[-1]
+        out, _ = session.command(f":show {gemini['id'][:8]}")
+        assert json.loads(out)["request"]["path"] == gemini["request"]["path"]
+        out, _ = session.command(":show ffffffff")
+        assert out.strip() == "No flow with id 'ffffffff'."
+        session.send("\x04")
+        assert session.proc.wait(timeout=10) == 0
+    finally:
+        session.close()

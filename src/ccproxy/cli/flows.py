@@ -175,9 +175,11 @@ def clear_cmd(ctx: click.Context, jq_filters: tuple[str, ...], clear_all: bool) 
     settings = _settings(ctx)
     with FlowClient(settings.base_url) as client:
         if clear_all:
-            before = len(client.list_flows())
             reported = client.delete_flows(None)
-            count = reported if reported is not None else before
+            if reported is None:  # a daemon that does not report a count
+                click.echo("Cleared all flows.")
+                return
+            count = reported
         else:
             ids = [
                 str(f["id"])

@@ -55,9 +55,7 @@ def _column_widths(
     if excess <= 0:
         return widths
     # Flexible columns may shrink to a few cells; the others keep up to 8 (an id fits).
-    minimum = [
-        min(w, 4) if h in flex else min(w, max(_width(h), 8)) for h, w in zip(headers, widths, strict=True)
-    ]
+    minimum = [min(w, 4) if h in flex else min(w, max(_width(h), 8)) for h, w in zip(headers, widths, strict=True)]
     flexible = [headers.index(name) for name in flex if name in headers]
     rest = [i for i in range(len(headers)) if i not in flexible]
     # Lower the widest flexible column one cell at a time (a falling water level), so

@@ -182,7 +182,12 @@ class FlowRepl(cmd.Cmd):
             return
         matches = [f for f in self.flows if str(f.get("id", "")).startswith(prefix)]
         if not matches:
-            self._say(f"No flow with id {prefix!r} in the set.")
+            # Not in the filtered set: the daemon resolves unique id prefixes itself.
+            flow = self.client.get_flow(prefix)
+            if flow is None:
+                self._say(f"No flow with id {prefix!r}.")
+            else:
+                self._say(json.dumps(flow, indent=2))
         elif len(matches) > 1:
             self._say(f"{len(matches)} flows match {prefix!r}; give more of the id.")
         else:
