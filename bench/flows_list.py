@@ -133,7 +133,7 @@ def main() -> None:
         server.shutdown()
     print(f"end to end, no filter      {t_nofilter:7.3f} s   (HTTP + json + render)")
     print(
-        f"end to end, 2 seed filters {t_e2e:7.3f} s   (HTTP + jq + projection + render), cpu {cpu_e2e:.3f} s"
+        f"end to end, 2 seed filters {t_e2e:7.3f} s   (HTTP + jq + projection + render), process cpu {cpu_e2e:.3f} s incl. server thread"
     )
     print(f"target < 1 s wall: {'OK' if t_e2e < 1 else 'MISSED'} (load average {os.getloadavg()[0]:.1f})")
 
