@@ -1,4 +1,8 @@
-"""`ccproxy flows ...` as a subprocess against the real daemon, with flows made by the official SDKs."""
+"""`ccproxy flows ...` as a subprocess against the real daemon, with flows made by the official SDKs.
+
+One daemon serves the whole module (starting one costs seconds): the read-only tests come
+first, then `clear`, then the test that stops the daemon.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +20,6 @@ from har12_schema import HAR_SCHEMA
 from haralyzer import HarParser
 from ptykit import PROMPT, PtySession, ccproxy_flows_argv
 from tests.support.daemon import DaemonProcess
-from tests.support.fake_provider import FakeProvider
 
 HOST = 'map(select(.request.pretty_host == "api.anthropic.com"))'
 MESSAGES = 'map(select(.request.path | startswith("/v1/messages")))'
@@ -40,8 +43,13 @@ def _claude(client: anthropic.Anthropic, question: str) -> None:
     )
 
 
-@pytest.fixture
-def traffic(daemon: DaemonProcess, fake: FakeProvider) -> list[dict[str, Any]]:
+@pytest.fixture(scope="module")
+def daemon(shared_daemon: DaemonProcess) -> DaemonProcess:
+    return shared_daemon
+
+
+@pytest.fixture(scope="module")
+def traffic(daemon: DaemonProcess) -> list[dict[str, Any]]:
     """Real SDK calls through the daemon: two Claude turns, a stream, OpenAI chat and responses, Gemini."""
     claude = anthropic.Anthropic(base_url=daemon.url, api_key=ANTHROPIC_KEY, max_retries=0)
     _claude(claude, "what's 2+2")
@@ -95,8 +103,13 @@ def test_config_default_filters(daemon: DaemonProcess, traffic: list[dict[str, A
     config["ccproxy"] = {**config["ccproxy"], "flows": {"default_jq_filters": [MESSAGES]}}
     import yaml
 
-    (daemon.config_dir / "ccproxy.yaml").write_text(yaml.safe_dump(config))  # the CLI re-reads it
-    data = json.loads(_ok(daemon.cli("flows", "list", "--json")))
+    path = daemon.config_dir / "ccproxy.yaml"
+    original = path.read_text()
+    path.write_text(yaml.safe_dump(config))  # the CLI reads it on every run; the daemon is unaffected
+    try:
+        data = json.loads(_ok(daemon.cli("flows", "list", "--json")))
+    finally:
+        path.write_text(original)
     assert [f["id"] for f in data] == [f["id"] for f in traffic if f["request"]["path"].startswith("/v1/messages")]
 
 
@@ -143,30 +156,11 @@ def test_group_conversations(daemon: DaemonProcess, traffic: list[dict[str, Any]
     assert sum(g["turns"] for g in groups) == len(traffic)
     assert all(g["input_tokens"] + g["output_tokens"] > 0 for g in groups)
     daemon.env["COLUMNS"] = "200"
-    table = _ok(daemon.cli("flows", "list", "--group"))
+    try:
+        table = _ok(daemon.cli("flows", "list", "--group"))
+    finally:
+        del daemon.env["COLUMNS"]
     assert SESSION in table
-
-
-def test_invalid_filter_and_stopped_daemon(daemon: DaemonProcess, traffic: list[dict[str, Any]]) -> None:
-    bad = daemon.cli("flows", "list", "--jq", "map(select(.request.method ==))")
-    assert bad.returncode == 2
-    assert bad.stderr.count("\n") == 1
-    assert bad.stderr.startswith("ccproxy: error: jq filter 'map(select(.request.method ==))': syntax error")
-    daemon.stop()
-    down = daemon.cli("flows", "list")
-    assert down.returncode == 1
-    assert (
-        down.stderr.strip() == f"ccproxy: error: ccproxy is not running at {daemon.url} (start it with `ccproxy start`)"
-    )
-
-
-def test_clear(daemon: DaemonProcess, traffic: list[dict[str, Any]]) -> None:
-    out = _ok(daemon.cli("flows", "clear", "--jq", MESSAGES))
-    assert out.strip() == "Cleared 3 flow(s)."
-    assert [f["id"] for f in daemon.flows()] == [f["id"] for f in traffic[3:]]
-    assert _ok(daemon.cli("flows", "clear", "--all", "--jq", "map(select(false))")).strip() == "Cleared 3 flow(s)."
-    assert daemon.flows() == []
-    assert _ok(daemon.cli("flows", "list")).strip() == "No flows in the set."
 
 
 def test_repl_over_real_daemon(daemon: DaemonProcess, traffic: list[dict[str, Any]]) -> None:
@@ -200,3 +194,25 @@ def test_repl_show_outside_the_filtered_set(daemon: DaemonProcess, traffic: list
         assert session.proc.wait(timeout=10) == 0
     finally:
         session.close()
+
+
+def test_clear(daemon: DaemonProcess, traffic: list[dict[str, Any]]) -> None:
+    out = _ok(daemon.cli("flows", "clear", "--jq", MESSAGES))
+    assert out.strip() == "Cleared 3 flow(s)."
+    assert [f["id"] for f in daemon.flows()] == [f["id"] for f in traffic[3:]]
+    assert _ok(daemon.cli("flows", "clear", "--all", "--jq", "map(select(false))")).strip() == "Cleared 3 flow(s)."
+    assert daemon.flows() == []
+    assert _ok(daemon.cli("flows", "list")).strip() == "No flows in the set."
+
+
+def test_invalid_filter_and_stopped_daemon(daemon: DaemonProcess, traffic: list[dict[str, Any]]) -> None:
+    bad = daemon.cli("flows", "list", "--jq", "map(select(.request.method ==))")
+    assert bad.returncode == 2
+    assert bad.stderr.count("\n") == 1
+    assert bad.stderr.startswith("ccproxy: error: jq filter 'map(select(.request.method ==))': syntax error")
+    daemon.stop()
+    down = daemon.cli("flows", "list")
+    assert down.returncode == 1
+    assert (
+        down.stderr.strip() == f"ccproxy: error: ccproxy is not running at {daemon.url} (start it with `ccproxy start`)"
+    )
