@@ -6,6 +6,7 @@ usage: python bench/jail_startup.py [RUNS]     (Linux with the jail tools; talks
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import statistics
 import subprocess
@@ -71,6 +72,7 @@ def main(runs: int) -> None:
     finally:
         daemon.terminate()
         daemon.wait()
+        shutil.rmtree(cfg, ignore_errors=True)
 
 
 if __name__ == "__main__":
