@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from ccproxy.jail.slots import DEFAULT_SLOTS
-from tests.jail.support import TestCA, Upstream, free_udp_port, make_ca, start_upstream
-from tests.support.daemon import DaemonProcess
+from tests.jail.support import TestCA, Upstream, make_ca, start_upstream
+from tests.support.daemon import DaemonProcess, free_udp_port
 
 PINNED = "api.anthropic.com"
 JAIL_TOOLS = ("unshare", "slirp4netns", "ip", "iptables", "ip6tables", "iptables-restore", "wg", "setpriv")

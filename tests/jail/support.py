@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import json
-import socket
 import ssl
 import threading
 from dataclasses import dataclass, field
@@ -125,23 +124,3 @@ def start_upstream(ca: TestCA) -> Upstream:
     up.port = server.server_address[1]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return up
-
-
-def free_udp_port(consecutive: int = 1) -> int:
-    """A UDP port on 127.0.0.1 with `consecutive - 1` free ports after it (the daemon's jail slots)."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            s.bind(("127.0.0.1", 0))
-            port = int(s.getsockname()[1])
-        if port + consecutive <= 65536 and all(udp_free(port + i) for i in range(1, consecutive)):
-            return port
-    raise RuntimeError(f"no {consecutive} consecutive free UDP ports")
-
-
-def udp_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        try:
-            s.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True

@@ -265,7 +265,7 @@ def test_namespace_status_json(jail_env: JailEnv) -> None:
 
 def test_missing_daemon_is_one_clear_line(jail_env: JailEnv, tmp_path: Path) -> None:
     from ccproxy.jail.slots import DEFAULT_SLOTS
-    from tests.jail.support import free_udp_port
+    from tests.support.daemon import free_udp_port
 
     (tmp_path / "ccproxy.yaml").write_text(
         yaml.safe_dump({"ccproxy": {"inspector": {"wireguard_port": free_udp_port(DEFAULT_SLOTS)}}})

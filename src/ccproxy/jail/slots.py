@@ -16,12 +16,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ccproxy.config import Config
 
-DEFAULT_SLOTS = 4
+DEFAULT_SLOTS = 4  # the default of inspector.wireguard_slots
 
 
 def jail_slots(config: Config) -> int:
-    # inspector.wireguard_slots when the config model has it; the default otherwise.
-    return max(1, int(getattr(config.ccproxy.inspector, "wireguard_slots", DEFAULT_SLOTS)))
+    return config.ccproxy.inspector.wireguard_slots
 
 
 def lock_path(state_dir: Path, slot: int) -> Path:
