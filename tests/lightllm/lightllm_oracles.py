@@ -27,6 +27,7 @@ _GEMINI_FIELDS = {
     "generationConfig": TypeAdapter(gt.GenerationConfig),
 }
 
+
 def _find_corpus() -> Path | None:
     """`<repo>/../shared/corpus`; from a git worktree nested deeper, the nearest ancestor's
     `shared/corpus` (set CCPROXY_CORPUS to override)."""

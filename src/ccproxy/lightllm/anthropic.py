@@ -15,7 +15,6 @@ from ccproxy.lightllm.common import (
 )
 from ccproxy.lightllm.ir import (
     ConversionError,
-    ErrorInfo,
     MediaPart,
     Message,
     OpaquePart,
@@ -48,9 +47,21 @@ DEFAULT_MAX_TOKENS = 8192
 MIN_BUDGET = 1024
 
 _REQ_KEYS = {
-    "model", "messages", "system", "max_tokens", "metadata", "stop_sequences", "stream",
-    "temperature", "top_p", "top_k", "tools", "tool_choice", "thinking", "output_config",
-}  # fmt: skip
+    "model",
+    "messages",
+    "system",
+    "max_tokens",
+    "metadata",
+    "stop_sequences",
+    "stream",
+    "temperature",
+    "top_p",
+    "top_k",
+    "tools",
+    "tool_choice",
+    "thinking",
+    "output_config",
+}
 _STOP = {"end_turn", "max_tokens", "stop_sequence", "tool_use", "refusal", "pause_turn"}
 
 
@@ -74,9 +85,14 @@ def _parse_source(block: dict[str, Any], kind: str, where: str) -> MediaPart:
     if kind == "document" and isinstance(block.get("title"), str):
         part.filename = block["title"]
     known_src = {"type", "media_type", "data", "url", "file_id"}
-    keep(part, W, block, {"type", "source", "title"} if kind == "document" else {"type", "source"},
-         source_extra={k: v for k, v in src.items() if k not in known_src} or None,
-         has_title="title" in block or None)  # fmt: skip
+    keep(
+        part,
+        W,
+        block,
+        {"type", "source", "title"} if kind == "document" else {"type", "source"},
+        source_extra={k: v for k, v in src.items() if k not in known_src} or None,
+        has_title="title" in block or None,
+    )
     return part
 
 
@@ -106,7 +122,9 @@ def _parse_block(b: Any, where: str) -> Any:
     elif t in ("image", "document"):
         part = _parse_source(b, t, where)
     elif t == "tool_use":
-        part = ToolCallPart(id=need(b, "id", where, str), name=need(b, "name", where, str), arguments=b.get("input"))
+        part = ToolCallPart(
+            id=need(b, "id", where, str), name=need(b, "name", where, str), arguments=b.get("input")
+        )
         keep(part, W, b, {"type", "id", "name", "input"})
     elif t == "tool_result":
         content = b.get("content")
@@ -118,7 +136,9 @@ def _parse_block(b: Any, where: str) -> Any:
         else:
             items = [_parse_block(c, f"{where}.content[{i}]") for i, c in enumerate(as_list(content, where))]
             form = None
-        part = ToolResultPart(tool_call_id=need(b, "tool_use_id", where, str), content=items, is_error=b.get("is_error"))
+        part = ToolResultPart(
+            tool_call_id=need(b, "tool_use_id", where, str), content=items, is_error=b.get("is_error")
+        )
         keep(part, W, b, {"type", "tool_use_id", "content", "is_error"}, content=form)
     elif t == "thinking":
         part = ThinkingPart(text=b.get("thinking") or "", signature=b.get("signature"), origin=W)
@@ -144,8 +164,15 @@ def _render_block(p: Any, direction: Direction, where: str) -> list[dict[str, An
             return []
         return [{**_render_source(p), **extras_for(p, W, where)}]
     if isinstance(p, ToolCallPart):
-        return [{"type": "tool_use", "id": client_call_id(p, W, direction), "name": p.name,
-                 "input": p.arguments if p.arguments is not None else {}, **extras_for(p, W, where)}]  # fmt: skip
+        return [
+            {
+                "type": "tool_use",
+                "id": client_call_id(p, W, direction),
+                "name": p.name,
+                "input": p.arguments if p.arguments is not None else {},
+                **extras_for(p, W, where),
+            }
+        ]
     if isinstance(p, ToolResultPart):
         out: dict[str, Any] = {"type": "tool_result", "tool_use_id": p.tool_call_id or ""}
         form = hint(p, W, "content")
@@ -183,9 +210,9 @@ def _parse_content(content: Any, where: str) -> tuple[list[Any], str | None]:
 
 
 def _render_content(node: Any, parts: list[Any], direction: Direction, where: str) -> Any:
-    if hint(node, W, "content") == "str" and len(parts) == 1 and isinstance(parts[0], TextPart):
-        if not parts[0].extras.get(W):
-            return parts[0].text
+    one_text = len(parts) == 1 and isinstance(parts[0], TextPart) and not parts[0].extras.get(W)
+    if hint(node, W, "content") == "str" and one_text:
+        return parts[0].text
     return [b for i, p in enumerate(parts) for b in _render_block(p, direction, f"{where}[{i}]")]
 
 
@@ -223,7 +250,7 @@ def parse_request(body: Any) -> Request:
     if "tool_choice" in body:
         req.tool_choice = _parse_tool_choice(as_obj(body["tool_choice"], "tool_choice"))
     thinking, oc = body.get("thinking"), body.get("output_config")
-    if isinstance(thinking, dict) or isinstance(oc, dict) and "effort" in oc:
+    if isinstance(thinking, dict) or (isinstance(oc, dict) and "effort" in oc):
         r = Reasoning()
         if isinstance(thinking, dict):
             r.enabled = thinking.get("type") != "disabled"
@@ -246,14 +273,20 @@ def _parse_tool(t: Any, where: str) -> Tool:
     t = as_obj(t, where)
     if t.get("type") not in (None, "custom"):
         return Tool(name=str(t.get("name", t["type"])), builtin=t, builtin_origin=W)
-    tool = Tool(name=need(t, "name", where, str), description=t.get("description"),
-                parameters=t.get("input_schema"), strict=t.get("strict"))  # fmt: skip
+    tool = Tool(
+        name=need(t, "name", where, str),
+        description=t.get("description"),
+        parameters=t.get("input_schema"),
+        strict=t.get("strict"),
+    )
     keep(tool, W, t, {"name", "description", "input_schema", "strict"})
     return tool
 
 
 def _parse_tool_choice(tc: dict[str, Any]) -> ToolChoice:
-    mode = {"auto": "auto", "any": "required", "tool": "tool", "none": "none"}.get(tc.get("type", "auto"), "auto")
+    mode = {"auto": "auto", "any": "required", "tool": "tool", "none": "none"}.get(
+        tc.get("type", "auto"), "auto"
+    )
     dpu = tc.get("disable_parallel_tool_use")
     choice = ToolChoice(mode=mode, name=tc.get("name"), parallel=None if dpu is None else not dpu)  # type: ignore[arg-type]
     keep(choice, W, tc, {"type", "name", "disable_parallel_tool_use"})
@@ -270,11 +303,13 @@ def render_request(req: Request, *, model: str | None = None) -> dict[str, Any]:
         max_tokens = max(DEFAULT_MAX_TOKENS, thinking["budget_tokens"] + 4096)
     put(out, "max_tokens", max_tokens)
     out["messages"] = [
-        {"role": "user" if m.role == "system" else m.role,
-         "content": _render_content(m, m.parts, "request", f"messages[{i}].content"),
-         **extras_for(m, W, f"messages[{i}]")}
+        {
+            "role": "user" if m.role == "system" else m.role,
+            "content": _render_content(m, m.parts, "request", f"messages[{i}].content"),
+            **extras_for(m, W, f"messages[{i}]"),
+        }
         for i, m in enumerate(req.messages)
-    ]  # fmt: skip
+    ]
     if any(m.role == "system" for m in req.messages):
         dropped("mid-conversation system role (sent as a user turn)", W)
     if req.system is not None:
@@ -317,7 +352,11 @@ def render_request(req: Request, *, model: str | None = None) -> dict[str, Any]:
         oc["effort"] = req.reasoning.effort
     rf = req.response_format
     if rf is not None and rf.type == "json_schema" and rf.schema_ is not None:
-        oc["format"] = {"type": "json_schema", "schema": rf.schema_, **extras_for(rf, W, "output_config.format")}
+        oc["format"] = {
+            "type": "json_schema",
+            "schema": rf.schema_,
+            **extras_for(rf, W, "output_config.format"),
+        }
     elif rf is not None and rf.type == "json_object":
         dropped("response_format json_object (no schema to enforce)", W)
     if oc or hint(req, W, "output_config") is not None:
@@ -347,8 +386,11 @@ def _render_thinking(req: Request, max_tokens: int | None, same: bool) -> dict[s
         if budget < MIN_BUDGET:
             dropped("thinking (max_tokens leaves no room for the 1024-token minimum budget)", W)
             return None
-    return {"type": ttype or "enabled", "budget_tokens": max(budget, MIN_BUDGET) if not same else budget,
-            **extras_for(r, W)}  # fmt: skip
+    return {
+        "type": ttype or "enabled",
+        "budget_tokens": max(budget, MIN_BUDGET) if not same else budget,
+        **extras_for(r, W),
+    }
 
 
 def _render_tool(t: Tool) -> dict[str, Any]:
@@ -362,7 +404,9 @@ def _render_tool(t: Tool) -> dict[str, Any]:
 
 
 def _render_tool_choice(tc: ToolChoice) -> dict[str, Any]:
-    out: dict[str, Any] = {"type": {"auto": "auto", "required": "any", "tool": "tool", "none": "none"}[tc.mode]}
+    out: dict[str, Any] = {
+        "type": {"auto": "auto", "required": "any", "tool": "tool", "none": "none"}[tc.mode]
+    }
     put(out, "name", tc.name if tc.mode == "tool" else None)
     if tc.parallel is not None:
         if tc.mode == "none":
@@ -385,7 +429,9 @@ def parse_response(body: Any) -> Response:
     resp = Response(id=body.get("id"), model=body.get("model"))
     resp.parts = [_parse_block(b, f"content[{i}]") for i, b in enumerate(content)]
     sr = body.get("stop_reason")
-    resp.stop_reason = sr if sr in _STOP else ("max_tokens" if sr == "model_context_window_exceeded" else None)
+    resp.stop_reason = (
+        sr if sr in _STOP else ("max_tokens" if sr == "model_context_window_exceeded" else None)
+    )
     resp.stop_sequence = body.get("stop_sequence")
     hints: dict[str, Any] = {"stop_reason": sr, "has_stop_sequence": "stop_sequence" in body}
     u = body.get("usage")
@@ -401,8 +447,13 @@ def parse_response(body: Any) -> Response:
         )
         hints["usage_shape"] = counts_shape(u, _USAGE_KEYS)
         hints["usage_extra"] = {k: v for k, v in u.items() if k not in _USAGE_KEYS}
-    keep(resp, W, body, {"id", "type", "role", "model", "content", "stop_reason", "stop_sequence", "usage"},
-         **hints)  # fmt: skip
+    keep(
+        resp,
+        W,
+        body,
+        {"id", "type", "role", "model", "content", "stop_reason", "stop_sequence", "usage"},
+        **hints,
+    )
     return resp
 
 
@@ -410,14 +461,19 @@ _STOP_OUT = {"error": "end_turn"}
 
 
 def render_response(resp: Response, *, model: str | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"id": resp.id or "msg_ccproxy", "type": "message", "role": "assistant",
-                           "model": model or resp.model or "unknown"}  # fmt: skip
-    out["content"] = [b for i, p in enumerate(resp.parts) for b in _render_block(p, "response", f"content[{i}]")]
+    out: dict[str, Any] = {
+        "id": resp.id or "msg_ccproxy",
+        "type": "message",
+        "role": "assistant",
+        "model": model or resp.model or "unknown",
+    }
+    out["content"] = [
+        b for i, p in enumerate(resp.parts) for b in _render_block(p, "response", f"content[{i}]")
+    ]
     sr = resp.stop_reason
     orig = hint(resp, W, "stop_reason")
-    if orig is not None and (orig if orig in _STOP else "max_tokens") == sr:
-        out["stop_reason"] = orig
-    elif sr is None and W in resp.hints:
+    same_reason = orig is not None and (orig if orig in _STOP else "max_tokens") == sr
+    if same_reason or (sr is None and W in resp.hints):
         out["stop_reason"] = orig
     else:
         out["stop_reason"] = _STOP_OUT.get(sr or "end_turn", sr or "end_turn")

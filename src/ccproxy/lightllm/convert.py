@@ -72,7 +72,7 @@ PATHS: dict[str, str] = {
 def _wire(w: str, what: str) -> Wire:
     if w not in WIRES:
         raise ConversionError(f"{what}: unknown wire format {w!r} (known: {', '.join(WIRES)})")
-    return w  # type: ignore[return-value]
+    return w
 
 
 def request_path(wire: Wire, model: str | None, stream: bool, *, gemini_version: str = "v1beta") -> str:
@@ -168,7 +168,9 @@ def render_response(resp: Response, wire: Wire, *, model: str | None = None) -> 
     return _RESP_RENDER[_wire(wire, "dst_wire")](resp, model=model)
 
 
-def convert_response(body: Any, src_wire: Wire, dst_wire: Wire, *, model: str | None = None) -> dict[str, Any]:
+def convert_response(
+    body: Any, src_wire: Wire, dst_wire: Wire, *, model: str | None = None
+) -> dict[str, Any]:
     """A non-streamed upstream response body of `src_wire` as the `dst_wire` client expects.
     `model` is the name the client asked for (shown instead of the upstream's)."""
     resp = parse_response(body, src_wire)
@@ -181,6 +183,10 @@ def convert_response(body: Any, src_wire: Wire, dst_wire: Wire, *, model: str | 
 
 
 def convert_error_body(
-    status: int, body: bytes | str | Any, src_wire: Wire, dst_wire: Wire, headers: Mapping[str, str] | None = None
+    status: int,
+    body: bytes | str | Any,
+    src_wire: Wire,
+    dst_wire: Wire,
+    headers: Mapping[str, str] | None = None,
 ) -> tuple[int, dict[str, Any], dict[str, str]]:
     return convert_error(status, body, _wire(src_wire, "src_wire"), _wire(dst_wire, "dst_wire"), headers)

@@ -91,7 +91,9 @@ _OPENAI_IN: dict[str, str] = {
 }
 
 # Headers worth keeping on a translated error: retry hints, rate-limit state, request ids.
-_KEEP = re.compile(r"^(retry-after(-ms)?|x-request-id|request-id|x-ratelimit-.*|anthropic-ratelimit-.*)$", re.I)
+_KEEP = re.compile(
+    r"^(retry-after(-ms)?|x-request-id|request-id|x-ratelimit-.*|anthropic-ratelimit-.*)$", re.I
+)
 
 
 def _decode(body: bytes | str | Any) -> Any:
@@ -124,7 +126,9 @@ def parse_error(wire: Wire, status: int, body: bytes | str | Any) -> ErrorInfo:
     elif wire == "gemini":
         gstatus = err.get("status")
         etype = _GOOGLE_IN.get(gstatus, fallback) if isinstance(gstatus, str) else fallback
-        info = ErrorInfo(status=status, type=etype, message=message, code=gstatus if isinstance(gstatus, str) else None)
+        info = ErrorInfo(
+            status=status, type=etype, message=message, code=gstatus if isinstance(gstatus, str) else None
+        )
     else:
         raw_type, code = err.get("type"), err.get("code")
         etype = _OPENAI_IN.get(str(code), _OPENAI_IN.get(str(raw_type), fallback))
@@ -132,8 +136,13 @@ def parse_error(wire: Wire, status: int, body: bytes | str | Any) -> ErrorInfo:
             etype = "overloaded_error"
         elif status in (400, 401, 403, 404, 413, 429):
             etype = _STATUS_TYPE[status]
-        info = ErrorInfo(status=status, type=etype, message=message,
-                         code=None if code is None else str(code), param=err.get("param"))  # fmt: skip
+        info = ErrorInfo(
+            status=status,
+            type=etype,
+            message=message,
+            code=None if code is None else str(code),
+            param=err.get("param"),
+        )
     keep(info, wire, {}, (), raw=data)
     return info
 

@@ -124,32 +124,63 @@ def _parse_part(p: Any, where: str) -> Any:
         args = fc.get("args")
         part = ToolCallPart(id=fc.get("id"), name=str(fc.get("name", "")), arguments=args, signature=sig)
         known |= _known("functionCall")
-        keep(part, W, p, known, snake=snake, fc_extra={k: v for k, v in fc.items() if k not in ("id", "name", "args")}
-             or None, has_args="args" in fc or None, thought=thought)  # fmt: skip
+        keep(
+            part,
+            W,
+            p,
+            known,
+            snake=snake,
+            fc_extra={k: v for k, v in fc.items() if k not in ("id", "name", "args")} or None,
+            has_args="args" in fc or None,
+            thought=thought,
+        )
         return part
     elif isinstance(fr, dict):
         resp = fr.get("response")
-        part = ToolResultPart(tool_call_id=fr.get("id"), name=fr.get("name"), content=[TextPart(text=_result_text(resp))])
+        part = ToolResultPart(
+            tool_call_id=fr.get("id"), name=fr.get("name"), content=[TextPart(text=_result_text(resp))]
+        )
         if isinstance(resp, dict) and set(resp) == {"error"}:
             part.is_error = True
         known |= _known("functionResponse")
-        keep(part, W, p, known, snake=snake, response=resp,
-             fr_extra={k: v for k, v in fr.items() if k not in ("id", "name", "response")} or None)  # fmt: skip
+        keep(
+            part,
+            W,
+            p,
+            known,
+            snake=snake,
+            response=resp,
+            fr_extra={k: v for k, v in fr.items() if k not in ("id", "name", "response")} or None,
+        )
         return part
     elif isinstance(inline, dict):
         mime, bs = _get(inline, "mimeType")
         part = MediaPart(kind=_kind(mime), media_type=mime, data=inline.get("data"))  # type: ignore[arg-type]
         known |= _known("inlineData")
-        keep(part, W, p, known, snake=snake, blob_snake=bs or None, blob_extra={k: v for k, v in inline.items()
-                                                         if k not in _known("mimeType", "data")} or None)  # fmt: skip
+        keep(
+            part,
+            W,
+            p,
+            known,
+            snake=snake,
+            blob_snake=bs or None,
+            blob_extra={k: v for k, v in inline.items() if k not in _known("mimeType", "data")} or None,
+        )
         return part
     elif isinstance(fdata, dict):
         mime, bs = _get(fdata, "mimeType")
         uri, _ = _get(fdata, "fileUri")
         part = MediaPart(kind=_kind(mime), media_type=mime, url=uri)  # type: ignore[arg-type]
         known |= _known("fileData")
-        keep(part, W, p, known, snake=snake, blob_snake=bs or None, blob_extra={k: v for k, v in fdata.items()
-                                                         if k not in _known("mimeType", "fileUri")} or None)  # fmt: skip
+        keep(
+            part,
+            W,
+            p,
+            known,
+            snake=snake,
+            blob_snake=bs or None,
+            blob_extra={k: v for k, v in fdata.items() if k not in _known("mimeType", "fileUri")} or None,
+        )
         return part
     elif sig is not None and set(p) <= known:
         part = ThinkingPart(text="", signature=sig, origin=W)
@@ -235,8 +266,10 @@ def _render_part(p: Any, direction: Direction, names: dict[str, str], where: str
         media = [c for c in p.content if isinstance(c, MediaPart)]
         if media:
             dropped("media inside a tool result (sent as parts after it)", W)
-        return [{k("functionResponse"): fr, **extras_for(p, W, where)},
-                *(b for c in media for b in _render_part(c, direction, names, where))]  # fmt: skip
+        return [
+            {k("functionResponse"): fr, **extras_for(p, W, where)},
+            *(b for c in media for b in _render_part(c, direction, names, where)),
+        ]
     if isinstance(p, OpaquePart):
         if p.origin == W:
             return [p.data]
@@ -247,8 +280,14 @@ def _render_part(p: Any, direction: Direction, names: dict[str, str], where: str
 
 def _guess_mime(p: MediaPart) -> str:
     url = (p.url or "").lower()
-    for ext, mime in ((".png", "image/png"), (".jpg", "image/jpeg"), (".jpeg", "image/jpeg"),
-                      (".gif", "image/gif"), (".webp", "image/webp"), (".pdf", "application/pdf")):  # fmt: skip
+    for ext, mime in (
+        (".png", "image/png"),
+        (".jpg", "image/jpeg"),
+        (".jpeg", "image/jpeg"),
+        (".gif", "image/gif"),
+        (".webp", "image/webp"),
+        (".pdf", "application/pdf"),
+    ):
         if url.split("?")[0].endswith(ext):
             return mime
     return "image/jpeg" if p.kind == "image" else "application/pdf"
@@ -257,10 +296,19 @@ def _guess_mime(p: MediaPart) -> str:
 def _parse_content(c: Any, where: str) -> Message:
     c = as_obj(c, where)
     role = c.get("role")
-    parts = [_parse_part(x, f"{where}.parts[{i}]") for i, x in enumerate(as_list(c.get("parts") or [], where))]
+    parts = [
+        _parse_part(x, f"{where}.parts[{i}]") for i, x in enumerate(as_list(c.get("parts") or [], where))
+    ]
     msg = Message(role="assistant" if role == "model" else "user", parts=parts)
-    keep(msg, W, c, {"role", "parts"}, role=role, has_role="role" in c or None,
-         no_parts="parts" not in c or None)  # fmt: skip
+    keep(
+        msg,
+        W,
+        c,
+        {"role", "parts"},
+        role=role,
+        has_role="role" in c or None,
+        no_parts="parts" not in c or None,
+    )
     return msg
 
 
@@ -271,7 +319,9 @@ def _render_content(m: Message, direction: Direction, names: dict[str, str], whe
             out["role"] = hint(m, W, "role")
     else:
         out["role"] = "model" if m.role == "assistant" else "user"
-    parts = [b for i, p in enumerate(m.parts) for b in _render_part(p, direction, names, f"{where}.parts[{i}]")]
+    parts = [
+        b for i, p in enumerate(m.parts) for b in _render_part(p, direction, names, f"{where}.parts[{i}]")
+    ]
     if parts or not hint(m, W, "no_parts"):
         out["parts"] = parts
     return {**out, **extras_for(m, W, where)}
@@ -279,21 +329,38 @@ def _render_content(m: Message, direction: Direction, names: dict[str, str], whe
 
 # ---- requests ------------------------------------------------------------------------------
 
-_GEN_KEYS = _known("temperature", "topP", "topK", "maxOutputTokens", "stopSequences", "seed", "presencePenalty",
-                   "frequencyPenalty", "responseMimeType", "responseSchema", "responseJsonSchema", "thinkingConfig")
+_GEN_KEYS = _known(
+    "temperature",
+    "topP",
+    "topK",
+    "maxOutputTokens",
+    "stopSequences",
+    "seed",
+    "presencePenalty",
+    "frequencyPenalty",
+    "responseMimeType",
+    "responseSchema",
+    "responseJsonSchema",
+    "thinkingConfig",
+)
 
 
 def parse_request(body: Any, *, model: str | None = None, stream: bool | None = None) -> Request:
     body = as_obj(body, "request")
     req = Request(model=model, stream=stream)
     contents, _ = _get(body, "contents")
-    req.messages = restore_ids([_parse_content(c, f"contents[{i}]") for i, c in enumerate(as_list(contents or [], "contents"))])
+    req.messages = restore_ids(
+        [_parse_content(c, f"contents[{i}]") for i, c in enumerate(as_list(contents or [], "contents"))]
+    )
     si, si_snake = _get(body, "systemInstruction")
     if si is not None:
         sys_msg = _parse_content(si, "systemInstruction")
         req.system = [p for p in sys_msg.parts if isinstance(p, TextPart)]
-        sys_hint = {"role": hint(sys_msg, W, "role"), "has_role": hint(sys_msg, W, "has_role"),
-                    "extra": sys_msg.extras.get(W)}  # fmt: skip
+        sys_hint = {
+            "role": hint(sys_msg, W, "role"),
+            "has_role": hint(sys_msg, W, "has_role"),
+            "extra": sys_msg.extras.get(W),
+        }
     gc, gc_snake = _get(body, "generationConfig")
     gen = as_obj(gc, "generationConfig") if gc is not None else {}
     g = lambda camel: _get(gen, camel)[0]  # noqa: E731
@@ -303,18 +370,29 @@ def parse_request(body: Any, *, model: str | None = None, stream: bool | None = 
     mime = g("responseMimeType")
     schema = g("responseJsonSchema") if g("responseJsonSchema") is not None else g("responseSchema")
     if mime == "application/json" or schema is not None:
-        req.response_format = ResponseFormat(type="json_schema" if schema is not None else "json_object", schema=schema)
+        req.response_format = ResponseFormat(
+            type="json_schema" if schema is not None else "json_object", schema=schema
+        )
     tc = g("thinkingConfig")
     if isinstance(tc, dict):
         budget, _ = _get(tc, "thinkingBudget")
-        r = Reasoning(budget_tokens=budget if isinstance(budget, int) and budget > 0 else None,
-                      include_thoughts=_get(tc, "includeThoughts")[0], effort=_get(tc, "thinkingLevel")[0])  # fmt: skip
+        r = Reasoning(
+            budget_tokens=budget if isinstance(budget, int) and budget > 0 else None,
+            include_thoughts=_get(tc, "includeThoughts")[0],
+            effort=_get(tc, "thinkingLevel")[0],
+        )
         if budget == 0:
             r.enabled = False
         elif budget is not None:
             r.enabled = True
-        keep(r, W, tc, _known("thinkingBudget", "includeThoughts", "thinkingLevel"), budget=budget,
-             snake=any(k in tc for k in ("thinking_budget", "include_thoughts", "thinking_level")) or None)
+        keep(
+            r,
+            W,
+            tc,
+            _known("thinkingBudget", "includeThoughts", "thinkingLevel"),
+            budget=budget,
+            snake=any(k in tc for k in ("thinking_budget", "include_thoughts", "thinking_level")) or None,
+        )
         req.reasoning = r
     tools, tools_snake = _get(body, "tools")
     if tools is not None:
@@ -326,7 +404,9 @@ def parse_request(body: Any, *, model: str | None = None, stream: bool | None = 
             decls, snake = _get(t, "functionDeclarations")
             if isinstance(decls, list) and set(t) <= _known("functionDeclarations"):
                 for j, d in enumerate(decls):
-                    req.tools.append(_parse_decl(as_obj(d, f"tools[{i}].functionDeclarations[{j}]"), i, snake))
+                    req.tools.append(
+                        _parse_decl(as_obj(d, f"tools[{i}].functionDeclarations[{j}]"), i, snake)
+                    )
             else:
                 req.tools.append(Tool(name=next(iter(t), "builtin"), builtin=t, builtin_origin=W))
     tcfg, _ = _get(body, "toolConfig")
@@ -340,21 +420,47 @@ def parse_request(body: Any, *, model: str | None = None, stream: bool | None = 
             choice.mode, choice.name = "tool", allowed[0]
         keep(choice, W, tcfg, (), raw=tcfg)
         req.tool_choice = choice
-    keep(req, W, body, _known("contents", "systemInstruction", "generationConfig", "tools", "toolConfig"),
-         gen_extra={k: v for k, v in gen.items() if k not in _GEN_KEYS} or None, has_gen=gc is not None or None,
-         gen_snake=gc_snake or None, si_snake=si_snake or None, tools_snake=tools_snake or None,
-         tools_obj=tools is not None and isinstance(tools, dict) or None,
-         sys=sys_hint if si is not None else None, mime=mime, schema_key=next(
-             (k for k in ("responseJsonSchema", "response_json_schema", "responseSchema", "response_schema")
-              if k in gen), None), stop_null="stopSequences" in gen and req.stop is None or None)  # fmt: skip
+    keep(
+        req,
+        W,
+        body,
+        _known("contents", "systemInstruction", "generationConfig", "tools", "toolConfig"),
+        gen_extra={k: v for k, v in gen.items() if k not in _GEN_KEYS} or None,
+        has_gen=gc is not None or None,
+        gen_snake=gc_snake or None,
+        si_snake=si_snake or None,
+        tools_snake=tools_snake or None,
+        tools_obj=(tools is not None and isinstance(tools, dict)) or None,
+        sys=sys_hint if si is not None else None,
+        mime=mime,
+        schema_key=next(
+            (
+                k
+                for k in ("responseJsonSchema", "response_json_schema", "responseSchema", "response_schema")
+                if k in gen
+            ),
+            None,
+        ),
+        stop_null=("stopSequences" in gen and req.stop is None) or None,
+    )
     return req
 
 
 def _parse_decl(d: dict[str, Any], group: int, snake: bool) -> Tool:
     key = next((k for k in ("parametersJsonSchema", "parameters_json_schema", "parameters") if k in d), None)
-    tool = Tool(name=str(d.get("name", "")), description=d.get("description"), parameters=d.get(key) if key else None)
-    keep(tool, W, d, {"name", "description", "parametersJsonSchema", "parameters_json_schema", "parameters"},
-         group=group, schema_key=key, snake=snake or None, has_desc="description" in d or None)  # fmt: skip
+    tool = Tool(
+        name=str(d.get("name", "")), description=d.get("description"), parameters=d.get(key) if key else None
+    )
+    keep(
+        tool,
+        W,
+        d,
+        {"name", "description", "parametersJsonSchema", "parameters_json_schema", "parameters"},
+        group=group,
+        schema_key=key,
+        snake=snake or None,
+        has_desc="description" in d or None,
+    )
     return tool
 
 
@@ -362,7 +468,9 @@ def render_request(req: Request, *, model: str | None = None) -> dict[str, Any]:
     same = W in req.hints
     names = tool_names_by_id(req.messages)
     out: dict[str, Any] = {}
-    out["contents"] = [_render_content(m, "request", names, f"contents[{i}]") for i, m in enumerate(req.messages)]
+    out["contents"] = [
+        _render_content(m, "request", names, f"contents[{i}]") for i, m in enumerate(req.messages)
+    ]
     if any(m.role == "system" for m in req.messages):
         dropped("mid-conversation system role (sent as a user turn)", W)
     if req.system is not None:
@@ -371,17 +479,24 @@ def render_request(req: Request, *, model: str | None = None) -> dict[str, Any]:
         if sh.get("has_role") or not same:
             si["role"] = sh.get("role") or "user"
         si["parts"] = [{"text": s.text, **extras_for(s, W, "systemInstruction")} for s in req.system]
-        out["system_instruction" if hint(req, W, "si_snake") else "systemInstruction"] = {**si, **(sh.get("extra") or {})}
+        out["system_instruction" if hint(req, W, "si_snake") else "systemInstruction"] = {
+            **si,
+            **(sh.get("extra") or {}),
+        }
     if req.tools is not None:
         rendered_tools = _render_tools(req.tools, same)
-        out["tools"] = rendered_tools[0] if hint(req, W, "tools_obj") and len(rendered_tools) == 1 else rendered_tools
+        out["tools"] = (
+            rendered_tools[0] if hint(req, W, "tools_obj") and len(rendered_tools) == 1 else rendered_tools
+        )
     if req.tool_choice is not None:
         raw = hint(req.tool_choice, W, "raw")
         if raw is not None:
             out["toolConfig"] = raw
         else:
             tc = req.tool_choice
-            fcc: dict[str, Any] = {"mode": {"auto": "AUTO", "none": "NONE", "required": "ANY", "tool": "ANY"}[tc.mode]}
+            fcc: dict[str, Any] = {
+                "mode": {"auto": "AUTO", "none": "NONE", "required": "ANY", "tool": "ANY"}[tc.mode]
+            }
             if tc.mode == "tool" and tc.name:
                 fcc["allowedFunctionNames"] = [tc.name]
             out["toolConfig"] = {"functionCallingConfig": fcc}
@@ -420,7 +535,9 @@ def _render_tools(tools: list[Tool], same: bool) -> list[dict[str, Any]]:
             order.append((g, hint(t, W, "snake")))
         groups[g].append({**d, **extras_for(t, W, f"tools[{t.name}]")})
     return [
-        {("function_declarations" if o[1] else "functionDeclarations"): groups[o[0]]} if isinstance(o, tuple) else o
+        {("function_declarations" if o[1] else "functionDeclarations"): groups[o[0]]}
+        if isinstance(o, tuple)
+        else o
         for o in order
     ]
 
@@ -470,12 +587,29 @@ def _render_generation(req: Request, same: bool) -> dict[str, Any]:
 
 # ---- responses -----------------------------------------------------------------------------
 
-_FINISH_IN = {"STOP": "end_turn", "MAX_TOKENS": "max_tokens", "SAFETY": "refusal", "RECITATION": "refusal",
-              "BLOCKLIST": "refusal", "PROHIBITED_CONTENT": "refusal", "SPII": "refusal", "IMAGE_SAFETY": "refusal",
-              "MALFORMED_FUNCTION_CALL": "error", "UNEXPECTED_TOOL_CALL": "error", "LANGUAGE": "refusal",
-              "OTHER": "end_turn"}  # fmt: skip
-_FINISH_OUT = {"end_turn": "STOP", "tool_use": "STOP", "stop_sequence": "STOP", "pause_turn": "STOP",
-               "max_tokens": "MAX_TOKENS", "refusal": "SAFETY", "error": "OTHER"}  # fmt: skip
+_FINISH_IN = {
+    "STOP": "end_turn",
+    "MAX_TOKENS": "max_tokens",
+    "SAFETY": "refusal",
+    "RECITATION": "refusal",
+    "BLOCKLIST": "refusal",
+    "PROHIBITED_CONTENT": "refusal",
+    "SPII": "refusal",
+    "IMAGE_SAFETY": "refusal",
+    "MALFORMED_FUNCTION_CALL": "error",
+    "UNEXPECTED_TOOL_CALL": "error",
+    "LANGUAGE": "refusal",
+    "OTHER": "end_turn",
+}
+_FINISH_OUT = {
+    "end_turn": "STOP",
+    "tool_use": "STOP",
+    "stop_sequence": "STOP",
+    "pause_turn": "STOP",
+    "max_tokens": "MAX_TOKENS",
+    "refusal": "SAFETY",
+    "error": "OTHER",
+}
 
 
 def _parse_usage(u: dict[str, Any]) -> Usage:
@@ -506,8 +640,12 @@ def parse_response(body: Any) -> Response:
         if stop == "end_turn" and any(isinstance(p, ToolCallPart) for p in resp.parts):
             stop = "tool_use"
         resp.stop_reason = stop  # type: ignore[assignment]
-        hints.update(finish=fr, cand_extra={k: v for k, v in c.items() if k not in ("content", "finishReason")},
-                     has_content="content" in c, more=cands[1:] or None)  # fmt: skip
+        hints.update(
+            finish=fr,
+            cand_extra={k: v for k, v in c.items() if k not in ("content", "finishReason")},
+            has_content="content" in c,
+            more=cands[1:] or None,
+        )
     elif isinstance(body.get("promptFeedback"), dict) and body["promptFeedback"].get("blockReason"):
         resp.stop_reason = "refusal"
     u = body.get("usageMetadata")
@@ -529,7 +667,7 @@ def render_response(resp: Response, *, model: str | None = None) -> dict[str, An
                 msg.extras[W] = hint(resp, W, "content_extra")
         cand["content"] = _render_content(msg, "response", {}, "candidates[0].content")
     fr = hint(resp, W, "finish")
-    if not (same and (fr is None and resp.stop_reason is None or _consistent(fr, resp.stop_reason))):
+    if not (same and ((fr is None and resp.stop_reason is None) or _consistent(fr, resp.stop_reason))):
         fr = _FINISH_OUT.get(resp.stop_reason or "end_turn", "STOP")
     if fr is not None:
         cand["finishReason"] = fr
@@ -543,9 +681,11 @@ def render_response(resp: Response, *, model: str | None = None) -> dict[str, An
             out["usageMetadata"] = orig
         else:
             u = resp.usage
-            um: dict[str, Any] = {"promptTokenCount": u.input_tokens,
-                                  "candidatesTokenCount": u.output_tokens - u.reasoning_tokens,
-                                  "totalTokenCount": u.input_tokens + u.output_tokens}  # fmt: skip
+            um: dict[str, Any] = {
+                "promptTokenCount": u.input_tokens,
+                "candidatesTokenCount": u.output_tokens - u.reasoning_tokens,
+                "totalTokenCount": u.input_tokens + u.output_tokens,
+            }
             if u.reasoning_tokens:
                 um["thoughtsTokenCount"] = u.reasoning_tokens
             if u.cache_read_tokens:

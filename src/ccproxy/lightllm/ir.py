@@ -24,9 +24,7 @@ Wire = Literal["anthropic", "openai", "openai_responses", "gemini"]
 WIRES: tuple[Wire, ...] = ("anthropic", "openai", "openai_responses", "gemini")
 
 # Anthropic's stop reasons are the richest set; other formats map onto them.
-StopReason = Literal[
-    "end_turn", "max_tokens", "stop_sequence", "tool_use", "refusal", "pause_turn", "error"
-]
+StopReason = Literal["end_turn", "max_tokens", "stop_sequence", "tool_use", "refusal", "pause_turn", "error"]
 
 
 class ConversionError(ValueError):
@@ -331,10 +329,7 @@ def merge_adjacent(messages: list[Message]) -> list[Message]:
 
 def tool_names_by_id(messages: Iterable[Message]) -> dict[str, str]:
     return {
-        p.id: p.name
-        for m in messages
-        for p in m.parts
-        if isinstance(p, ToolCallPart) and p.id is not None
+        p.id: p.name for m in messages for p in m.parts if isinstance(p, ToolCallPart) and p.id is not None
     }
 
 

@@ -19,11 +19,9 @@ from ccproxy.lightllm.common import (
 )
 from ccproxy.lightllm.ir import (
     ConversionError,
-    ErrorInfo,
     MediaPart,
     Message,
     OpaquePart,
-    Part,
     Reasoning,
     RedactedThinkingPart,
     Request,
@@ -51,10 +49,25 @@ from ccproxy.lightllm.ir import (
 W: Wire = "openai"
 
 _REQ_KEYS = {
-    "model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "seed",
-    "presence_penalty", "frequency_penalty", "stop", "stream", "tools", "tool_choice",
-    "parallel_tool_calls", "response_format", "reasoning_effort", "user", "metadata",
-}  # fmt: skip
+    "model",
+    "messages",
+    "max_tokens",
+    "max_completion_tokens",
+    "temperature",
+    "top_p",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "stop",
+    "stream",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "response_format",
+    "reasoning_effort",
+    "user",
+    "metadata",
+}
 _REASONING_KEYS = ("reasoning_content", "reasoning")
 
 
@@ -117,7 +130,11 @@ def _render_part(p: Any, where: str) -> dict[str, Any] | None:
             return {"type": "image_url", "image_url": iu, **extras_for(p, W, where)}
         if p.kind == "audio":
             fmt = (p.media_type or "audio/wav").split("/")[-1]
-            return {"type": "input_audio", "input_audio": {"data": p.data, "format": fmt}, **extras_for(p, W, where)}
+            return {
+                "type": "input_audio",
+                "input_audio": {"data": p.data, "format": fmt},
+                **extras_for(p, W, where),
+            }
         f = dict(hint(p, W, "file") or {})
         if p.data is not None:
             f["file_data"] = f.get("file_data") if hint(p, W, "file") else data_uri(p.media_type, p.data)
@@ -157,7 +174,9 @@ def _parse_content(m: dict[str, Any], where: str) -> tuple[list[Any], str]:
         return [], "null"
     if isinstance(c, str):
         return [TextPart(text=c)], "str"
-    return [_parse_part(x, f"{where}.content[{i}]") for i, x in enumerate(as_list(c, f"{where}.content"))], "list"
+    return [
+        _parse_part(x, f"{where}.content[{i}]") for i, x in enumerate(as_list(c, f"{where}.content"))
+    ], "list"
 
 
 def _render_content(node: Any, parts: list[Any], where: str, *, assistant: bool = False) -> Any:
@@ -201,15 +220,25 @@ def _parse_message(m: dict[str, Any], where: str) -> Message:
     if rkey is not None:
         lead.append(ThinkingPart(text=m[rkey], origin=W))
     refusal = m.get("refusal")
-    calls = [_parse_call(c, f"{where}.tool_calls[{i}]") for i, c in enumerate(as_list(m.get("tool_calls") or [], where))]
+    calls = [
+        _parse_call(c, f"{where}.tool_calls[{i}]")
+        for i, c in enumerate(as_list(m.get("tool_calls") or [], where))
+    ]
     msg = Message(role="assistant", parts=[*lead, *parts, *calls])
     if isinstance(refusal, str):
         r = TextPart(text=refusal)
         keep(r, W, {}, (), refusal_field=True)
         msg.parts.insert(len(lead) + len(parts), r)
-    keep(msg, W, m, {"role", "content", "tool_calls", "refusal", *_REASONING_KEYS}, content=form,
-         reasoning_key=rkey, tool_calls="tool_calls" in m and (m["tool_calls"] is None and "null" or "list") or None,
-         refusal="refusal" in m and refusal is None or None)  # fmt: skip
+    keep(
+        msg,
+        W,
+        m,
+        {"role", "content", "tool_calls", "refusal", *_REASONING_KEYS},
+        content=form,
+        reasoning_key=rkey,
+        tool_calls=("tool_calls" in m and ((m["tool_calls"] is None and "null") or "list")) or None,
+        refusal=("refusal" in m and refusal is None) or None,
+    )
     return msg
 
 
@@ -218,15 +247,30 @@ def _parse_call(c: Any, where: str) -> ToolCallPart:
     fn = as_obj(need(c, "function", where), f"{where}.function")
     raw = fn.get("arguments")
     raw_s = raw if isinstance(raw, str) else None
-    part = ToolCallPart(id=c.get("id"), name=need(fn, "name", f"{where}.function", str),
-                        arguments=parse_args(raw_s) if raw_s is not None else raw, arguments_raw=raw_s)  # fmt: skip
-    keep(part, W, c, {"id", "type", "function"}, fn_extra={k: v for k, v in fn.items() if k not in ("name", "arguments")} or None)
+    part = ToolCallPart(
+        id=c.get("id"),
+        name=need(fn, "name", f"{where}.function", str),
+        arguments=parse_args(raw_s) if raw_s is not None else raw,
+        arguments_raw=raw_s,
+    )
+    keep(
+        part,
+        W,
+        c,
+        {"id", "type", "function"},
+        fn_extra={k: v for k, v in fn.items() if k not in ("name", "arguments")} or None,
+    )
     return part
 
 
 def _render_call(p: ToolCallPart, direction: Direction, lead: list[Any], where: str) -> dict[str, Any]:
     fn: dict[str, Any] = {"name": p.name, "arguments": args_json(p), **(hint(p, W, "fn_extra") or {})}
-    return {"id": client_call_id(p, W, direction, lead), "type": "function", "function": fn, **extras_for(p, W, where)}
+    return {
+        "id": client_call_id(p, W, direction, lead),
+        "type": "function",
+        "function": fn,
+        **extras_for(p, W, where),
+    }
 
 
 def _render_assistant(m: Message, direction: Direction, where: str) -> dict[str, Any]:
@@ -234,8 +278,11 @@ def _render_assistant(m: Message, direction: Direction, where: str) -> dict[str,
     thinking = [p for p in m.parts if isinstance(p, ThinkingPart | RedactedThinkingPart)]
     calls = [p for p in m.parts if isinstance(p, ToolCallPart)]
     refusal_field = [p for p in m.parts if isinstance(p, TextPart) and hint(p, W, "refusal_field")]
-    content = [p for p in m.parts if not isinstance(p, ThinkingPart | RedactedThinkingPart | ToolCallPart)
-               and p not in refusal_field]  # fmt: skip
+    content = [
+        p
+        for p in m.parts
+        if not isinstance(p, ThinkingPart | RedactedThinkingPart | ToolCallPart) and p not in refusal_field
+    ]
     if W not in m.hints and any(not isinstance(p, TextPart) for p in content):
         # Assistant content is text only in Chat Completions.
         for p in content:
@@ -258,15 +305,17 @@ def _render_assistant(m: Message, direction: Direction, where: str) -> dict[str,
     lead: list[Any] = []
     if foreign:
         if direction == "request":
-            for p in foreign:
-                reasoning_for(p, W, direction)  # logs the drop
+            for f in foreign:
+                reasoning_for(f, W, direction)  # logs the drop
         elif calls:
             lead = foreign
         else:
             dropped("reasoning signature (no tool call to carry it)", W)
     if calls:
-        out["tool_calls"] = [_render_call(p, direction, lead if i == 0 else [], f"{where}.tool_calls[{i}]")
-                             for i, p in enumerate(calls)]  # fmt: skip
+        out["tool_calls"] = [
+            _render_call(p, direction, lead if i == 0 else [], f"{where}.tool_calls[{i}]")
+            for i, p in enumerate(calls)
+        ]
     elif hint(m, W, "tool_calls") == "list":
         out["tool_calls"] = []
     elif hint(m, W, "tool_calls") == "null":
@@ -291,7 +340,9 @@ def _render_messages(req: Request) -> list[dict[str, Any]]:
             continue
         if m.role == "system":
             content = _render_content(m, m.parts, f"{where}.content")
-            out.append({"role": hint(m, W, "role") or "system", "content": content, **extras_for(m, W, where)})
+            out.append(
+                {"role": hint(m, W, "role") or "system", "content": content, **extras_for(m, W, where)}
+            )
             continue
         results = [p for p in m.parts if isinstance(p, ToolResultPart)]
         rest = [p for p in m.parts if not isinstance(p, ToolResultPart)]
@@ -340,8 +391,15 @@ def parse_request(body: Any) -> Request:
                 req.system = None
                 break
             s = texts[0].model_copy()
-            keep(s, W, {}, (), role=hint(m, W, "role"), content=form,
-                 msg_extra={k: v for k, v in raw.items() if k not in ("role", "content")} or None)  # fmt: skip
+            keep(
+                s,
+                W,
+                {},
+                (),
+                role=hint(m, W, "role"),
+                content=form,
+                msg_extra={k: v for k, v in raw.items() if k not in ("role", "content")} or None,
+            )
             req.system.append(s)
     req.messages = restore_ids(parsed[lead:])
     mt = body.get("max_completion_tokens", body.get("max_tokens"))
@@ -361,9 +419,17 @@ def parse_request(body: Any) -> Request:
         req.response_format = _parse_format(as_obj(body["response_format"], "response_format"))
     if body.get("reasoning_effort") is not None:
         req.reasoning = Reasoning(effort=body["reasoning_effort"], enabled=body["reasoning_effort"] != "none")
-    keep(req, W, body, _REQ_KEYS, max_key="max_completion_tokens" if "max_completion_tokens" in body else
-         ("max_tokens" if "max_tokens" in body else None), stop_str=isinstance(stop, str) or None,
-         tool_choice="tool_choice" in body or None)  # fmt: skip
+    keep(
+        req,
+        W,
+        body,
+        _REQ_KEYS,
+        max_key="max_completion_tokens"
+        if "max_completion_tokens" in body
+        else ("max_tokens" if "max_tokens" in body else None),
+        stop_str=isinstance(stop, str) or None,
+        tool_choice="tool_choice" in body or None,
+    )
     return req
 
 
@@ -372,10 +438,20 @@ def _parse_tool(t: Any, where: str) -> Tool:
     if t.get("type") != "function" or not isinstance(t.get("function"), dict):
         return Tool(name=str(t.get("type")), builtin=t, builtin_origin=W)
     fn = t["function"]
-    tool = Tool(name=need(fn, "name", f"{where}.function", str), description=fn.get("description"),
-                parameters=fn.get("parameters"), strict=fn.get("strict"))  # fmt: skip
-    keep(tool, W, t, {"type", "function"},
-         fn_extra={k: v for k, v in fn.items() if k not in ("name", "description", "parameters", "strict")} or None)
+    tool = Tool(
+        name=need(fn, "name", f"{where}.function", str),
+        description=fn.get("description"),
+        parameters=fn.get("parameters"),
+        strict=fn.get("strict"),
+    )
+    keep(
+        tool,
+        W,
+        t,
+        {"type", "function"},
+        fn_extra={k: v for k, v in fn.items() if k not in ("name", "description", "parameters", "strict")}
+        or None,
+    )
     return tool
 
 
@@ -393,10 +469,21 @@ def _parse_format(rf: dict[str, Any]) -> ResponseFormat:
     t = rf.get("type")
     if t == "json_schema":
         js = as_obj(need(rf, "json_schema", "response_format"), "response_format.json_schema")
-        out = ResponseFormat(type="json_schema", schema=js.get("schema"), name=js.get("name"),
-                             strict=js.get("strict"), description=js.get("description"))  # fmt: skip
-        keep(out, W, rf, {"type", "json_schema"},
-             js_extra={k: v for k, v in js.items() if k not in ("schema", "name", "strict", "description")} or None)
+        out = ResponseFormat(
+            type="json_schema",
+            schema=js.get("schema"),
+            name=js.get("name"),
+            strict=js.get("strict"),
+            description=js.get("description"),
+        )
+        keep(
+            out,
+            W,
+            rf,
+            {"type", "json_schema"},
+            js_extra={k: v for k, v in js.items() if k not in ("schema", "name", "strict", "description")}
+            or None,
+        )
         return out
     out = ResponseFormat(type="json_object" if t == "json_object" else "text")
     keep(out, W, rf, {"type"})
@@ -428,9 +515,7 @@ def render_request(req: Request, *, model: str | None = None) -> dict[str, Any]:
                 out["tool_choice"] = {"type": "function", "function": {"name": tc.name}, **extras_for(tc, W)}
             else:
                 out["tool_choice"] = tc.mode
-        if tc.parallel is not None and req.tools:
-            out["parallel_tool_calls"] = tc.parallel
-        elif tc.parallel is not None and W in req.hints:
+        if (tc.parallel is not None and req.tools) or (tc.parallel is not None and W in req.hints):
             out["parallel_tool_calls"] = tc.parallel
     rf = req.response_format
     if rf is not None:
@@ -467,10 +552,22 @@ def _render_tool(t: Tool) -> dict[str, Any]:
 
 # ---- responses -----------------------------------------------------------------------------
 
-_FINISH_IN = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use",
-              "function_call": "tool_use", "content_filter": "refusal"}  # fmt: skip
-_FINISH_OUT = {"end_turn": "stop", "stop_sequence": "stop", "pause_turn": "stop", "max_tokens": "length",
-               "tool_use": "tool_calls", "refusal": "content_filter", "error": "stop"}  # fmt: skip
+_FINISH_IN = {
+    "stop": "end_turn",
+    "length": "max_tokens",
+    "tool_calls": "tool_use",
+    "function_call": "tool_use",
+    "content_filter": "refusal",
+}
+_FINISH_OUT = {
+    "end_turn": "stop",
+    "stop_sequence": "stop",
+    "pause_turn": "stop",
+    "max_tokens": "length",
+    "tool_use": "tool_calls",
+    "refusal": "content_filter",
+    "error": "stop",
+}
 
 
 def _parse_usage(u: dict[str, Any]) -> Usage:
@@ -492,7 +589,9 @@ def parse_response(body: Any) -> Response:
     hints: dict[str, Any] = {}
     if choices:
         ch = as_obj(choices[0], "choices[0]")
-        msg = _parse_message(as_obj(need(ch, "message", "choices[0]"), "choices[0].message"), "choices[0].message")
+        msg = _parse_message(
+            as_obj(need(ch, "message", "choices[0]"), "choices[0].message"), "choices[0].message"
+        )
         resp.parts = msg.parts
         fr = ch.get("finish_reason")
         stop = _FINISH_IN.get(fr) if isinstance(fr, str) else None
@@ -501,9 +600,13 @@ def parse_response(body: Any) -> Response:
         if stop == "refusal" or (stop == "end_turn" and any(hint(p, W, "refusal_field") for p in msg.parts)):
             stop = "refusal"
         resp.stop_reason = stop  # type: ignore[assignment]
-        hints.update(finish=fr, msg_hints=msg.hints.get(W), msg_extra=msg.extras.get(W),
-                     choice_extra={k: v for k, v in ch.items() if k not in ("message", "finish_reason")},
-                     more_choices=choices[1:] or None)  # fmt: skip
+        hints.update(
+            finish=fr,
+            msg_hints=msg.hints.get(W),
+            msg_extra=msg.extras.get(W),
+            choice_extra={k: v for k, v in ch.items() if k not in ("message", "finish_reason")},
+            more_choices=choices[1:] or None,
+        )
         if len(choices) > 1:
             hints["more_choices"] = choices[1:]
     u = body.get("usage")
@@ -527,24 +630,30 @@ def render_response(resp: Response, *, model: str | None = None) -> dict[str, An
         message.setdefault("refusal", None)
     fr = hint(resp, W, "finish")
     sr = resp.stop_reason
-    if not (same and (fr is None and sr is None or isinstance(fr, str) and _consistent(fr, sr, resp))):
+    if not (same and ((fr is None and sr is None) or (isinstance(fr, str) and _consistent(fr, sr, resp)))):
         fr = _FINISH_OUT.get(sr or "end_turn", "stop")
     choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": fr}
     choice.update(hint(resp, W, "choice_extra") or {"logprobs": None})
-    out: dict[str, Any] = {"id": resp.id or "chatcmpl-ccproxy", "object": "chat.completion",
-                           "created": resp.created if resp.created is not None else int(time.time()),
-                           "model": model or resp.model or "unknown",
-                           "choices": [choice, *(hint(resp, W, "more_choices") or [])]}  # fmt: skip
+    out: dict[str, Any] = {
+        "id": resp.id or "chatcmpl-ccproxy",
+        "object": "chat.completion",
+        "created": resp.created if resp.created is not None else int(time.time()),
+        "model": model or resp.model or "unknown",
+        "choices": [choice, *(hint(resp, W, "more_choices") or [])],
+    }
     if resp.usage is not None:
         orig = hint(resp, W, "usage")
         if isinstance(orig, dict) and _parse_usage(orig) == resp.usage:
             out["usage"] = orig
         else:
             u = resp.usage
-            out["usage"] = {"prompt_tokens": u.input_tokens, "completion_tokens": u.output_tokens,
-                            "total_tokens": u.input_tokens + u.output_tokens,
-                            "prompt_tokens_details": {"cached_tokens": u.cache_read_tokens},
-                            "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens}}  # fmt: skip
+            out["usage"] = {
+                "prompt_tokens": u.input_tokens,
+                "completion_tokens": u.output_tokens,
+                "total_tokens": u.input_tokens + u.output_tokens,
+                "prompt_tokens_details": {"cached_tokens": u.cache_read_tokens},
+                "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
+            }
             if u.cache_write_tokens:
                 dropped("usage.cache_write_tokens", W)
     out.update(extras_for(resp, W, "response"))

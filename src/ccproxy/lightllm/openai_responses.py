@@ -20,7 +20,6 @@ from ccproxy.lightllm.common import (
     split_data_uri,
 )
 from ccproxy.lightllm.ir import (
-    ConversionError,
     MediaPart,
     Message,
     OpaquePart,
@@ -51,9 +50,21 @@ from ccproxy.lightllm.ir import (
 W: Wire = "openai_responses"
 
 _REQ_KEYS = {
-    "model", "input", "instructions", "max_output_tokens", "temperature", "top_p", "tools",
-    "tool_choice", "parallel_tool_calls", "text", "reasoning", "stream", "user", "metadata",
-}  # fmt: skip
+    "model",
+    "input",
+    "instructions",
+    "max_output_tokens",
+    "temperature",
+    "top_p",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "text",
+    "reasoning",
+    "stream",
+    "user",
+    "metadata",
+}
 # Content-part types; any other opaque type of this wire is a whole input/output item.
 _CONTENT_TYPES = {"input_text", "output_text", "input_image", "input_file", "input_audio", "refusal"}
 
@@ -91,7 +102,13 @@ def _parse_part(c: Any, where: str) -> Any:
             part.url = c["file_url"]
         if isinstance(c.get("file_id"), str):
             part.url = "file:" + c["file_id"]
-        keep(part, W, c, {"type", "file_data", "file_url", "file_id", "filename"}, raw_data=fd if not split else None)
+        keep(
+            part,
+            W,
+            c,
+            {"type", "file_data", "file_url", "file_id", "filename"},
+            raw_data=fd if not split else None,
+        )
     else:
         part = OpaquePart(origin=W, data=c)
     return part
@@ -127,7 +144,9 @@ def _render_part(p: Any, role: str, where: str) -> dict[str, Any] | None:
         elif p.text is not None:
             import base64
 
-            f["file_data"] = data_uri(p.media_type or "text/plain", base64.b64encode(p.text.encode()).decode())
+            f["file_data"] = data_uri(
+                p.media_type or "text/plain", base64.b64encode(p.text.encode()).decode()
+            )
         elif p.url is not None and p.url.startswith("file:"):
             f["file_id"] = p.url[5:]
         elif p.url is not None:
@@ -155,13 +174,22 @@ def _parse_reasoning(it: dict[str, Any]) -> ThinkingPart:
     if not texts:
         texts = [c.get("text", "") for c in content if isinstance(c, dict)]
     part = ThinkingPart(text="\n\n".join(texts), signature=it.get("encrypted_content"), origin=W)
-    keep(part, W, it, {"type", "summary", "content", "encrypted_content"},
-         summary=summary, content=it.get("content"), has_content="content" in it or None,
-         has_enc="encrypted_content" in it or None)  # fmt: skip
+    keep(
+        part,
+        W,
+        it,
+        {"type", "summary", "content", "encrypted_content"},
+        summary=summary,
+        content=it.get("content"),
+        has_content="content" in it or None,
+        has_enc="encrypted_content" in it or None,
+    )
     return part
 
 
-def _render_reasoning(p: ThinkingPart | RedactedThinkingPart, direction: Direction, where: str) -> dict[str, Any] | None:
+def _render_reasoning(
+    p: ThinkingPart | RedactedThinkingPart, direction: Direction, where: str
+) -> dict[str, Any] | None:
     r = reasoning_for(p, W, direction)
     if r is None:
         return None
@@ -200,9 +228,12 @@ def _parse_item(it: Any, where: str) -> Message:
         return msg
     if t == "function_call":
         raw = it.get("arguments")
-        call = ToolCallPart(id=need(it, "call_id", where, str), name=need(it, "name", where, str),
-                            arguments=parse_args(raw) if isinstance(raw, str) else raw,
-                            arguments_raw=raw if isinstance(raw, str) else None)  # fmt: skip
+        call = ToolCallPart(
+            id=need(it, "call_id", where, str),
+            name=need(it, "name", where, str),
+            arguments=parse_args(raw) if isinstance(raw, str) else raw,
+            arguments_raw=raw if isinstance(raw, str) else None,
+        )
         keep(call, W, it, {"type", "call_id", "name", "arguments"})
         return Message(role="assistant", parts=[call])
     if t == "function_call_output":
@@ -211,7 +242,9 @@ def _parse_item(it: Any, where: str) -> Message:
             content_parts: list[Any] = [TextPart(text=out)]
             form = "str"
         else:
-            content_parts = [_parse_part(c, f"{where}.output[{i}]") for i, c in enumerate(as_list(out, where))]
+            content_parts = [
+                _parse_part(c, f"{where}.output[{i}]") for i, c in enumerate(as_list(out, where))
+            ]
             form = None
         result = ToolResultPart(tool_call_id=need(it, "call_id", where, str), content=content_parts)
         keep(result, W, it, {"type", "call_id", "output"}, content=form)
@@ -232,11 +265,17 @@ def _render_items(m: Message, direction: Direction, where: str) -> list[dict[str
     def flush() -> None:
         if not pending:
             return
-        if hint(m, W, "content") == "str" and len(pending) == 1 and isinstance(pending[0], TextPart) \
-                and not pending[0].extras.get(W):  # fmt: skip
+        if (
+            hint(m, W, "content") == "str"
+            and len(pending) == 1
+            and isinstance(pending[0], TextPart)
+            and not pending[0].extras.get(W)
+        ):
             content: Any = pending[0].text
         else:
-            content = [r for i, p in enumerate(pending) if (r := _render_part(p, role, f"{where}[{i}]")) is not None]
+            content = [
+                r for i, p in enumerate(pending) if (r := _render_part(p, role, f"{where}[{i}]")) is not None
+            ]
         item: dict[str, Any] = {"role": role, "content": content}
         if W not in m.hints:
             item = {"type": "message", **item}
@@ -249,8 +288,12 @@ def _render_items(m: Message, direction: Direction, where: str) -> list[dict[str
         w = f"{where}.parts[{i}]"
         if isinstance(p, ToolCallPart):
             flush()
-            call: dict[str, Any] = {"type": "function_call", "call_id": client_call_id(p, W, direction),
-                                    "name": p.name, "arguments": args_json(p)}  # fmt: skip
+            call: dict[str, Any] = {
+                "type": "function_call",
+                "call_id": client_call_id(p, W, direction),
+                "name": p.name,
+                "arguments": args_json(p),
+            }
             if W not in p.hints and direction == "response":
                 call |= {"id": f"fc_{call['call_id'][:40]}", "status": "completed"}
             items.append({**call, **extras_for(p, W, w)})
@@ -275,11 +318,13 @@ def _render_result(p: ToolResultPart, where: str) -> dict[str, Any]:
     out: dict[str, Any] = {"type": "function_call_output", "call_id": p.tool_call_id or ""}
     texts_only = all(isinstance(c, TextPart) for c in p.content)
     if hint(p, W, "content") == "str" and len(p.content) == 1 and texts_only:
-        out["output"] = p.content[0].text  # type: ignore[union-attr]
+        out["output"] = p.content[0].text
     elif W not in p.hints and texts_only:
         out["output"] = "\n".join(c.text for c in p.content if isinstance(c, TextPart))
     else:
-        out["output"] = [r for i, c in enumerate(p.content) if (r := _render_part(c, "user", f"{where}[{i}]"))]
+        out["output"] = [
+            r for i, c in enumerate(p.content) if (r := _render_part(c, "user", f"{where}[{i}]"))
+        ]
     if p.is_error and W not in p.hints:
         dropped("tool_result is_error flag (kept as text)", W)
     return {**out, **extras_for(p, W, where)}
@@ -319,7 +364,10 @@ def parse_request(body: Any) -> Request:
         ft = f.get("type")
         req.response_format = ResponseFormat(
             type=ft if ft in ("json_object", "json_schema") else "text",
-            schema=f.get("schema"), name=f.get("name"), strict=f.get("strict"), description=f.get("description"),
+            schema=f.get("schema"),
+            name=f.get("name"),
+            strict=f.get("strict"),
+            description=f.get("description"),
         )
         keep(req.response_format, W, f, {"type", "schema", "name", "strict", "description"})
     r = body.get("reasoning")
@@ -327,14 +375,28 @@ def parse_request(body: Any) -> Request:
         req.reasoning = Reasoning(effort=r.get("effort"), summary=r.get("summary"))
         if r.get("effort") is not None:
             req.reasoning.enabled = r["effort"] != "none"
-        keep(req.reasoning, W, r, {"effort", "summary"}, summary_null="summary" in r and r["summary"] is None or None)
+        keep(
+            req.reasoning,
+            W,
+            r,
+            {"effort", "summary"},
+            summary_null=("summary" in r and r["summary"] is None) or None,
+        )
     if body.get("previous_response_id"):
         # The earlier turns live on OpenAI's servers; another provider cannot see them.
         req.hints.setdefault(W, {})
-    keep(req, W, body, _REQ_KEYS, input_str=isinstance(inp, str) or None, has_input="input" in body or None,
-         text=text if isinstance(text, dict) else None, tool_choice="tool_choice" in body or None,
-         instructions_null="instructions" in body and body["instructions"] is None or None,
-         reasoning_null="reasoning" in body and r is None or None)  # fmt: skip
+    keep(
+        req,
+        W,
+        body,
+        _REQ_KEYS,
+        input_str=isinstance(inp, str) or None,
+        has_input="input" in body or None,
+        text=text if isinstance(text, dict) else None,
+        tool_choice="tool_choice" in body or None,
+        instructions_null=("instructions" in body and body["instructions"] is None) or None,
+        reasoning_null=("reasoning" in body and r is None) or None,
+    )
     return req
 
 
@@ -342,10 +404,20 @@ def _parse_tool(t: Any, where: str) -> Tool:
     t = as_obj(t, where)
     if t.get("type") != "function":
         return Tool(name=str(t.get("name") or t.get("type")), builtin=t, builtin_origin=W)
-    tool = Tool(name=need(t, "name", where, str), description=t.get("description"),
-                parameters=t.get("parameters"), strict=t.get("strict"))  # fmt: skip
-    keep(tool, W, t, {"type", "name", "description", "parameters", "strict"},
-         has_desc="description" in t or None, has_strict="strict" in t or None)  # fmt: skip
+    tool = Tool(
+        name=need(t, "name", where, str),
+        description=t.get("description"),
+        parameters=t.get("parameters"),
+        strict=t.get("strict"),
+    )
+    keep(
+        tool,
+        W,
+        t,
+        {"type", "name", "description", "parameters", "strict"},
+        has_desc="description" in t or None,
+        has_strict="strict" in t or None,
+    )
     return tool
 
 
@@ -356,11 +428,17 @@ def render_request(req: Request, *, model: str | None = None) -> dict[str, Any]:
         out["instructions"] = "\n\n".join(s.text for s in req.system)
     elif hint(req, W, "instructions_null"):
         out["instructions"] = None
-    if hint(req, W, "input_str") and len(req.messages) == 1 and len(req.messages[0].parts) == 1 \
-            and isinstance(req.messages[0].parts[0], TextPart):  # fmt: skip
+    if (
+        hint(req, W, "input_str")
+        and len(req.messages) == 1
+        and len(req.messages[0].parts) == 1
+        and isinstance(req.messages[0].parts[0], TextPart)
+    ):
         out["input"] = req.messages[0].parts[0].text
     elif req.messages or not same or hint(req, W, "has_input"):
-        out["input"] = [it for i, m in enumerate(req.messages) for it in _render_items(m, "request", f"input[{i}]")]
+        out["input"] = [
+            it for i, m in enumerate(req.messages) for it in _render_items(m, "request", f"input[{i}]")
+        ]
     put(out, "max_output_tokens", req.max_tokens)
     put(out, "temperature", req.temperature)
     put(out, "top_p", req.top_p)
@@ -373,7 +451,9 @@ def render_request(req: Request, *, model: str | None = None) -> dict[str, Any]:
     put(out, "user", req.user)
     put(out, "metadata", req.metadata)
     if req.tools is not None:
-        out["tools"] = [_render_tool(t, same) for t in req.tools if t.builtin is None or t.builtin_origin == W]
+        out["tools"] = [
+            _render_tool(t, same) for t in req.tools if t.builtin is None or t.builtin_origin == W
+        ]
         for t in req.tools:
             if t.builtin is not None and t.builtin_origin != W:
                 dropped(f"{t.builtin_origin} built-in tool {t.name!r}", W)
@@ -478,8 +558,17 @@ def parse_response(body: Any) -> Response:
     u = body.get("usage")
     if isinstance(u, dict):
         resp.usage = _parse_usage(u)
-    keep(resp, W, body, {"id", "object", "created_at", "model", "output", "status", "incomplete_details", "usage"},
-         status=status, stop=resp.stop_reason, incomplete=details, usage=u, has_incomplete="incomplete_details" in body or None)  # fmt: skip
+    keep(
+        resp,
+        W,
+        body,
+        {"id", "object", "created_at", "model", "output", "status", "incomplete_details", "usage"},
+        status=status,
+        stop=resp.stop_reason,
+        incomplete=details,
+        usage=u,
+        has_incomplete="incomplete_details" in body or None,
+    )
     return resp
 
 
@@ -521,13 +610,21 @@ def render_response(resp: Response, *, model: str | None = None) -> dict[str, An
         i += 1
     status = hint(resp, W, "status")
     sr = resp.stop_reason
-    derived = {"max_tokens": "incomplete", "refusal": "incomplete" if same and status == "incomplete" else "completed",
-               "error": "failed"}.get(sr or "", "completed")  # fmt: skip
+    derived = {
+        "max_tokens": "incomplete",
+        "refusal": "incomplete" if same and status == "incomplete" else "completed",
+        "error": "failed",
+    }.get(sr or "", "completed")
     if not same or status is None or sr != hint(resp, W, "stop"):
         status = derived
-    out: dict[str, Any] = {"id": resp.id or "resp_ccproxy", "object": "response",
-                           "created_at": resp.created if resp.created is not None else int(time.time()),
-                           "model": model or resp.model or "unknown", "output": output, "status": status}  # fmt: skip
+    out: dict[str, Any] = {
+        "id": resp.id or "resp_ccproxy",
+        "object": "response",
+        "created_at": resp.created if resp.created is not None else int(time.time()),
+        "model": model or resp.model or "unknown",
+        "output": output,
+        "status": status,
+    }
     if same:
         if hint(resp, W, "has_incomplete"):
             out["incomplete_details"] = hint(resp, W, "incomplete")
@@ -541,11 +638,16 @@ def render_response(resp: Response, *, model: str | None = None) -> dict[str, An
             out["usage"] = orig
         else:
             u = resp.usage
-            out["usage"] = {"input_tokens": u.input_tokens, "input_tokens_details": {"cached_tokens": u.cache_read_tokens,
-                                                     "cache_write_tokens": u.cache_write_tokens},
-                            "output_tokens": u.output_tokens,
-                            "output_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
-                            "total_tokens": u.input_tokens + u.output_tokens}  # fmt: skip
+            out["usage"] = {
+                "input_tokens": u.input_tokens,
+                "input_tokens_details": {
+                    "cached_tokens": u.cache_read_tokens,
+                    "cache_write_tokens": u.cache_write_tokens,
+                },
+                "output_tokens": u.output_tokens,
+                "output_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
+                "total_tokens": u.input_tokens + u.output_tokens,
+            }
     elif hint(resp, W, "usage", 0) is None:
         out["usage"] = None
     out.update(extras_for(resp, W, "response"))
