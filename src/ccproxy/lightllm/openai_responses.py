@@ -265,13 +265,16 @@ def _render_items(m: Message, direction: Direction, where: str) -> list[dict[str
     def flush() -> None:
         if not pending:
             return
-        if (
-            hint(m, W, "content") == "str"
-            and len(pending) == 1
-            and isinstance(pending[0], TextPart)
-            and not pending[0].extras.get(W)
-        ):
+        texts = all(isinstance(p, TextPart) and not p.extras.get(W) and not hint(p, W, "t") for p in pending)
+        if hint(m, W, "content") == "str" and len(pending) == 1 and texts:
             content: Any = pending[0].text
+        elif W not in m.hints and direction == "request" and role == "assistant":
+            # Earlier assistant turns go back as plain text: output_text parts would need the
+            # id/status of an item OpenAI stored.
+            for p in pending:
+                if not isinstance(p, TextPart):
+                    dropped(f"assistant {getattr(p, 'origin', '')} {p.type} part", W)
+            content = "".join(p.text for p in pending if isinstance(p, TextPart))
         else:
             content = [
                 r for i, p in enumerate(pending) if (r := _render_part(p, role, f"{where}[{i}]")) is not None
@@ -279,7 +282,7 @@ def _render_items(m: Message, direction: Direction, where: str) -> list[dict[str
         item: dict[str, Any] = {"role": role, "content": content}
         if W not in m.hints:
             item = {"type": "message", **item}
-            if role == "assistant":
+            if role == "assistant" and direction == "response":
                 item |= {"id": f"msg_ccproxy_{len(items)}", "status": "completed"}
         items.append({**item, **extras_for(m, W, where)})
         pending.clear()
@@ -612,7 +615,7 @@ def render_response(resp: Response, *, model: str | None = None) -> dict[str, An
     sr = resp.stop_reason
     derived = {
         "max_tokens": "incomplete",
-        "refusal": "incomplete" if same and status == "incomplete" else "completed",
+        "refusal": "completed" if same and status == "completed" else "incomplete",
         "error": "failed",
     }.get(sr or "", "completed")
     if not same or status is None or sr != hint(resp, W, "stop"):

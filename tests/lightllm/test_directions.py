@@ -1,0 +1,157 @@
+"""All 16 directions (12 cross + 4 identities), feature by feature: the rendered body passes
+the destination SDK's typed params / model classes, and parsing it back keeps the meaning."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from lightllm_builders import OUT_SCHEMA, SCHEMA, WEATHER, Answer, Call, Convo, request, response
+from lightllm_oracles import check_request, check_response
+
+from ccproxy.lightllm import convert as cv
+from ccproxy.lightllm.ir import WIRES, MediaPart, Request, TextPart, ToolCallPart, ToolResultPart
+
+PAIRS = [pytest.param(a, b, id=f"{a}->{b}") for a in WIRES for b in WIRES]
+GEMINI_PATH = "/v1beta/models/gemini-2.5-pro:generateContent"
+
+CONVOS = {
+    "text": Convo(tools=False, temperature=None),
+    "multi_turn_system": Convo(assistant_text="Which units?", tools=False),
+    "image": Convo(image=True, tools=False),
+    "tools_parallel_calls_results": WEATHER,
+    "json_schema": Convo(tools=False, json_schema=True, temperature=None),
+    "reasoning": Convo(tools=False, reasoning=True, temperature=None, max_tokens=16000),
+}
+
+
+def _path(wire: str) -> str | None:
+    return GEMINI_PATH if wire == "gemini" else None
+
+
+def _facts(req: Request) -> dict[str, Any]:
+    msgs = req.messages
+    return {
+        "system": " ".join(s.text for s in req.system or []),
+        "user": [p.text for m in msgs if m.role == "user" for p in m.parts if isinstance(p, TextPart)],
+        "images": sum(isinstance(p, MediaPart) and p.kind == "image" for m in msgs for p in m.parts),
+        "assistant": "".join(
+            p.text for m in msgs if m.role == "assistant" for p in m.parts if isinstance(p, TextPart)
+        ),
+        "calls": [(p.name, p.arguments) for m in msgs for p in m.parts if isinstance(p, ToolCallPart)],
+        "results": [
+            "".join(c.text for c in p.content if isinstance(c, TextPart))
+            for m in msgs
+            for p in m.parts
+            if isinstance(p, ToolResultPart)
+        ],
+        "tools": [(t.name, t.parameters) for t in req.tools or []],
+        "max_tokens": req.max_tokens,
+    }
+
+
+@pytest.mark.parametrize("name", list(CONVOS))
+@pytest.mark.parametrize(("src", "dst"), PAIRS)
+def test_request_direction(src: str, dst: str, name: str) -> None:
+    convo = CONVOS[name]
+    body = request(src, convo)
+    r = cv.convert_request_full(body, src, dst, path=_path(src))  # type: ignore[arg-type]
+    check_request(dst, r.body)
+    if dst == "gemini":
+        assert (
+            r.path == f"/v1beta/models/{cv.parse_request(body, src, path=_path(src)).model}:generateContent"
+        )  # type: ignore[arg-type]
+    back = cv.normalize(cv.parse_request(r.body, dst, path=r.path))  # type: ignore[arg-type]
+    src_ir = cv.normalize(cv.parse_request(body, src, path=_path(src)))  # type: ignore[arg-type]
+    assert _facts(back) == _facts(src_ir)
+    assert _facts(back)["calls"] == [(c.name, c.args) for c in convo.calls]
+    if convo.tools:
+        assert _facts(back)["tools"] == [("get_weather", SCHEMA)]
+    # Every tool result still points at a tool call of the conversation.
+    call_ids = {p.id for m in back.messages for p in m.parts if isinstance(p, ToolCallPart)}
+    for m in back.messages:
+        for p in m.parts:
+            if isinstance(p, ToolResultPart):
+                assert p.tool_call_id in call_ids
+    if convo.temperature is not None:
+        assert back.temperature == convo.temperature
+    if convo.stop and "openai_responses" not in (src, dst):  # Responses has no stop sequences (a logged drop)
+        assert back.stop == convo.stop
+    if convo.json_schema:
+        assert back.response_format is not None and back.response_format.schema_ == OUT_SCHEMA
+    if convo.reasoning:
+        assert back.reasoning is not None and back.reasoning.enabled is not False
+        assert back.reasoning.effort is not None or back.reasoning.budget_tokens is not None
+
+
+def test_anthropic_thinking_gets_room_and_no_temperature() -> None:
+    body = request("openai", Convo(tools=False, reasoning=True, temperature=0.2, max_tokens=None))  # type: ignore[arg-type]
+    body.pop("max_completion_tokens")
+    out = cv.convert_request(body, "openai", "anthropic")
+    assert out["thinking"] == {"type": "enabled", "budget_tokens": 8192}
+    assert out["max_tokens"] > 8192
+    assert "temperature" not in out
+
+
+def test_anthropic_thinking_budget_capped_below_max_tokens() -> None:
+    body = request("gemini", Convo(tools=False, reasoning=True, max_tokens=2048))
+    out = cv.convert_request(body, "gemini", "anthropic", path=GEMINI_PATH)
+    assert out["max_tokens"] == 2048 and out["thinking"]["budget_tokens"] == 2047
+
+
+def test_model_override_and_streaming_paths() -> None:
+    body = request("openai", WEATHER) | {"stream": True}
+    r = cv.convert_request_full(body, "openai", "gemini", model="gemini-2.5-flash")
+    assert r.path == "/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    assert "model" not in r.body and "stream" not in r.body
+    back = cv.convert_request_full(request("gemini", WEATHER), "gemini", "openai", path=r.path)
+    assert back.body["stream"] is True and back.body["stream_options"] == {"include_usage": True}
+    assert back.body["model"] == "gemini-2.5-flash" and back.path == "/v1/chat/completions"
+    same = cv.convert_request_full(
+        body, "openai", "openai", model="other", path="/openai/v1/chat/completions"
+    )
+    assert same.body["model"] == "other" and same.path == "/openai/v1/chat/completions"
+    assert body["model"] == "gpt-4o"  # the input is never mutated
+
+
+ANSWERS = {
+    "text": Answer(),
+    "parallel_tool_calls": Answer(
+        calls=[
+            Call("call_a", "get_weather", {"city": "Paris"}),
+            Call("call_b", "get_weather", {"city": "Rome"}),
+        ],
+        stop="tool_use",
+    ),
+    "max_tokens": Answer(text="It is", stop="max_tokens"),
+    "refusal": Answer(text="I can't help with that.", stop="refusal"),
+    "reasoning": Answer(thinking="The user wants weather.", signature="c2lnbmF0dXJl", stop="end_turn"),
+}
+
+
+@pytest.mark.parametrize("name", list(ANSWERS))
+@pytest.mark.parametrize(("src", "dst"), PAIRS)
+def test_response_direction(src: str, dst: str, name: str) -> None:
+    a = ANSWERS[name]
+    body = response(src, a)
+    out = cv.convert_response(body, src, dst, model="client-model")  # type: ignore[arg-type]
+    check_response(dst, out)
+    back = cv.parse_response(out, dst)  # type: ignore[arg-type]
+    assert "".join(p.text for p in back.parts if isinstance(p, TextPart)) == (a.text or "")
+    assert [(p.name, p.arguments) for p in back.parts if isinstance(p, ToolCallPart)] == [
+        (c.name, c.args) for c in a.calls
+    ]
+    assert back.stop_reason == a.stop
+    assert back.usage is not None
+    u = back.usage
+    assert (u.input_tokens, u.output_tokens, u.cache_read_tokens) == (
+        a.input_tokens,
+        a.output_tokens,
+        a.cached_tokens,
+    )
+    assert u.reasoning_tokens == a.reasoning_tokens
+    if src != dst:
+        assert back.model == "client-model"
+    if a.thinking and src != "openai":
+        # Thinking text reaches every client (Chat as reasoning_content).
+        assert any(p.type == "thinking" and p.text == a.thinking for p in back.parts) or dst == "openai"
