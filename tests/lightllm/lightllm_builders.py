@@ -50,9 +50,7 @@ WEATHER = Convo(
 
 
 def request(wire: str, c: Convo) -> dict[str, Any]:
-    return {"anthropic": _anthropic, "openai": _chat, "openai_responses": _responses, "gemini": _gemini}[
-        wire
-    ](c)
+    return {"anthropic": _anthropic, "openai": _chat, "openai_responses": _responses, "gemini": _gemini}[wire](c)
 
 
 def _anthropic(c: Convo) -> dict[str, Any]:
@@ -151,12 +149,10 @@ def _responses(c: Convo) -> dict[str, Any]:
     if c.assistant_text:
         items.append({"type": "message", "role": "assistant", "content": c.assistant_text})
     items += [
-        {"type": "function_call", "call_id": k.id, "name": k.name, "arguments": json.dumps(k.args)}
-        for k in c.calls
+        {"type": "function_call", "call_id": k.id, "name": k.name, "arguments": json.dumps(k.args)} for k in c.calls
     ]
     items += [
-        {"type": "function_call_output", "call_id": k.id, "output": r}
-        for k, r in zip(c.calls, c.results, strict=False)
+        {"type": "function_call_output", "call_id": k.id, "output": r} for k, r in zip(c.calls, c.results, strict=False)
     ]
     body: dict[str, Any] = {"model": "gpt-5", "input": items, "max_output_tokens": c.max_tokens}
     if c.system:
@@ -175,9 +171,7 @@ def _responses(c: Convo) -> dict[str, Any]:
     if c.temperature is not None:
         body["temperature"] = c.temperature
     if c.json_schema:
-        body["text"] = {
-            "format": {"type": "json_schema", "name": "answer", "schema": OUT_SCHEMA, "strict": True}
-        }
+        body["text"] = {"format": {"type": "json_schema", "name": "answer", "schema": OUT_SCHEMA, "strict": True}}
     if c.reasoning:
         body["reasoning"] = {"effort": "medium", "summary": "auto"}
     return body
@@ -416,8 +410,7 @@ def echo(wire: str, turn1: dict[str, Any], resp: dict[str, Any], results: list[s
             {
                 "role": "user",
                 "content": [
-                    {"type": "tool_result", "tool_use_id": i, "content": r}
-                    for i, r in zip(ids, results, strict=True)
+                    {"type": "tool_result", "tool_use_id": i, "content": r} for i, r in zip(ids, results, strict=True)
                 ],
             },
         ]

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from lightllm_oracles import CORPUS, CORPUS_DIRS, check_request, check_response
 
 from ccproxy.lightllm import convert as cv
 from ccproxy.lightllm.ir import WIRES
+from tests.lightllm.lightllm_oracles import CORPUS, CORPUS_DIRS, check_request, check_response
 
 pytestmark = pytest.mark.skipif(
     CORPUS is None, reason="recorded corpus not found: no shared/corpus next to the repo (set CCPROXY_CORPUS)"
@@ -30,17 +30,13 @@ def _load(f: Path) -> dict[str, Any]:
     return data
 
 
-REQUESTS = [
-    pytest.param(w, f, id=f"{w}/{f.stem}") for w, f in _files() if _load(f)["request"]["body"] is not None
-]
+REQUESTS = [pytest.param(w, f, id=f"{w}/{f.stem}") for w, f in _files() if _load(f)["request"]["body"] is not None]
 RESPONSES = [
     pytest.param(w, f, id=f"{w}/{f.stem}")
     for w, f in _files()
     if not _load(f)["stream"] and _load(f)["response"]["status"] < 400
 ]
-ERRORS = [
-    pytest.param(w, f, id=f"{w}/{f.stem}") for w, f in _files() if _load(f)["response"]["status"] >= 400
-]
+ERRORS = [pytest.param(w, f, id=f"{w}/{f.stem}") for w, f in _files() if _load(f)["response"]["status"] >= 400]
 
 
 def test_corpus_is_not_empty() -> None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from lightllm_builders import OUT_SCHEMA, SCHEMA, WEATHER, Answer, Call, Convo, request, response
-from lightllm_oracles import check_request, check_response
 
 from ccproxy.lightllm import convert as cv
 from ccproxy.lightllm.ir import WIRES, MediaPart, Request, TextPart, ToolCallPart, ToolResultPart
+from tests.lightllm.lightllm_builders import OUT_SCHEMA, SCHEMA, WEATHER, Answer, Call, Convo, request, response
+from tests.lightllm.lightllm_oracles import check_request, check_response
 
 PAIRS = [pytest.param(a, b, id=f"{a}->{b}") for a in WIRES for b in WIRES]
 GEMINI_PATH = "/v1beta/models/gemini-2.5-pro:generateContent"
@@ -35,9 +35,7 @@ def _facts(req: Request) -> dict[str, Any]:
         "system": " ".join(s.text for s in req.system or []),
         "user": [p.text for m in msgs if m.role == "user" for p in m.parts if isinstance(p, TextPart)],
         "images": sum(isinstance(p, MediaPart) and p.kind == "image" for m in msgs for p in m.parts),
-        "assistant": "".join(
-            p.text for m in msgs if m.role == "assistant" for p in m.parts if isinstance(p, TextPart)
-        ),
+        "assistant": "".join(p.text for m in msgs if m.role == "assistant" for p in m.parts if isinstance(p, TextPart)),
         "calls": [(p.name, p.arguments) for m in msgs for p in m.parts if isinstance(p, ToolCallPart)],
         "results": [
             "".join(c.text for c in p.content if isinstance(c, TextPart))
@@ -58,9 +56,7 @@ def test_request_direction(src: str, dst: str, name: str) -> None:
     r = cv.convert_request_full(body, src, dst, path=_path(src))  # type: ignore[arg-type]
     check_request(dst, r.body)
     if dst == "gemini":
-        assert (
-            r.path == f"/v1beta/models/{cv.parse_request(body, src, path=_path(src)).model}:generateContent"
-        )  # type: ignore[arg-type]
+        assert r.path == f"/v1beta/models/{cv.parse_request(body, src, path=_path(src)).model}:generateContent"  # type: ignore[arg-type]
     back = cv.normalize(cv.parse_request(r.body, dst, path=r.path))  # type: ignore[arg-type]
     src_ir = cv.normalize(cv.parse_request(body, src, path=_path(src)))  # type: ignore[arg-type]
     assert _facts(back) == _facts(src_ir)
@@ -107,9 +103,7 @@ def test_model_override_and_streaming_paths() -> None:
     back = cv.convert_request_full(request("gemini", WEATHER), "gemini", "openai", path=r.path)
     assert back.body["stream"] is True and back.body["stream_options"] == {"include_usage": True}
     assert back.body["model"] == "gemini-2.5-flash" and back.path == "/v1/chat/completions"
-    same = cv.convert_request_full(
-        body, "openai", "openai", model="other", path="/openai/v1/chat/completions"
-    )
+    same = cv.convert_request_full(body, "openai", "openai", model="other", path="/openai/v1/chat/completions")
     assert same.body["model"] == "other" and same.path == "/openai/v1/chat/completions"
     assert body["model"] == "gpt-4o"  # the input is never mutated
 

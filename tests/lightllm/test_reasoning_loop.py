@@ -8,12 +8,12 @@ import logging
 from typing import Any
 
 import pytest
-from lightllm_builders import Answer, Call, Convo, echo, request, response
-from lightllm_oracles import check_request, check_response
 
 from ccproxy.lightllm import carrier
 from ccproxy.lightllm import convert as cv
 from ccproxy.lightllm.ir import WIRES, ThinkingPart, ToolCallPart
+from tests.lightllm.lightllm_builders import Answer, Call, Convo, echo, request, response
+from tests.lightllm.lightllm_oracles import check_request, check_response
 
 GEMINI_PATH = "/v1beta/models/gemini-2.5-pro:generateContent"
 SIG = {
@@ -91,9 +91,7 @@ def test_reasoning_survives_a_foreign_client(upstream: str, client: str) -> None
 
 
 def test_chat_client_sees_reasoning_text_and_clean_looking_ids() -> None:
-    up = response(
-        "anthropic", Answer(thinking="hmm", signature=SIG["anthropic"], calls=CALLS, stop="tool_use")
-    )
+    up = response("anthropic", Answer(thinking="hmm", signature=SIG["anthropic"], calls=CALLS, stop="tool_use"))
     out = cv.convert_response(up, "anthropic", "openai")
     msg = out["choices"][0]["message"]
     assert msg["reasoning_content"] == "hmm"

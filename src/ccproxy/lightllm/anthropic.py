@@ -122,9 +122,7 @@ def _parse_block(b: Any, where: str) -> Any:
     elif t in ("image", "document"):
         part = _parse_source(b, t, where)
     elif t == "tool_use":
-        part = ToolCallPart(
-            id=need(b, "id", where, str), name=need(b, "name", where, str), arguments=b.get("input")
-        )
+        part = ToolCallPart(id=need(b, "id", where, str), name=need(b, "name", where, str), arguments=b.get("input"))
         keep(part, W, b, {"type", "id", "name", "input"})
     elif t == "tool_result":
         content = b.get("content")
@@ -284,9 +282,7 @@ def _parse_tool(t: Any, where: str) -> Tool:
 
 
 def _parse_tool_choice(tc: dict[str, Any]) -> ToolChoice:
-    mode = {"auto": "auto", "any": "required", "tool": "tool", "none": "none"}.get(
-        tc.get("type", "auto"), "auto"
-    )
+    mode = {"auto": "auto", "any": "required", "tool": "tool", "none": "none"}.get(tc.get("type", "auto"), "auto")
     dpu = tc.get("disable_parallel_tool_use")
     choice = ToolChoice(mode=mode, name=tc.get("name"), parallel=None if dpu is None else not dpu)  # type: ignore[arg-type]
     keep(choice, W, tc, {"type", "name", "disable_parallel_tool_use"})
@@ -404,9 +400,7 @@ def _render_tool(t: Tool) -> dict[str, Any]:
 
 
 def _render_tool_choice(tc: ToolChoice) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "type": {"auto": "auto", "required": "any", "tool": "tool", "none": "none"}[tc.mode]
-    }
+    out: dict[str, Any] = {"type": {"auto": "auto", "required": "any", "tool": "tool", "none": "none"}[tc.mode]}
     put(out, "name", tc.name if tc.mode == "tool" else None)
     if tc.parallel is not None:
         if tc.mode == "none":
@@ -429,9 +423,7 @@ def parse_response(body: Any) -> Response:
     resp = Response(id=body.get("id"), model=body.get("model"))
     resp.parts = [_parse_block(b, f"content[{i}]") for i, b in enumerate(content)]
     sr = body.get("stop_reason")
-    resp.stop_reason = (
-        sr if sr in _STOP else ("max_tokens" if sr == "model_context_window_exceeded" else None)
-    )
+    resp.stop_reason = sr if sr in _STOP else ("max_tokens" if sr == "model_context_window_exceeded" else None)
     resp.stop_sequence = body.get("stop_sequence")
     hints: dict[str, Any] = {"stop_reason": sr, "has_stop_sequence": "stop_sequence" in body}
     u = body.get("usage")
@@ -467,9 +459,7 @@ def render_response(resp: Response, *, model: str | None = None) -> dict[str, An
         "role": "assistant",
         "model": model or resp.model or "unknown",
     }
-    out["content"] = [
-        b for i, p in enumerate(resp.parts) for b in _render_block(p, "response", f"content[{i}]")
-    ]
+    out["content"] = [b for i, p in enumerate(resp.parts) for b in _render_block(p, "response", f"content[{i}]")]
     sr = resp.stop_reason
     orig = hint(resp, W, "stop_reason")
     same_reason = orig is not None and (orig if orig in _STOP else "max_tokens") == sr

@@ -93,9 +93,7 @@ def restore_ids(messages: list[Message]) -> list[Message]:
 
 def client_call_id(part: ToolCallPart, wire: Wire, direction: Direction, lead: Sequence[Any] = ()) -> str:
     """The tool call id to show on `wire`, carrying state the next turn needs (see carrier)."""
-    call_id = (
-        part.id if part.id or (part.id == "" and wire in part.hints) else f"call_{uuid.uuid4().hex[:24]}"
-    )
+    call_id = part.id if part.id or (part.id == "" and wire in part.hints) else f"call_{uuid.uuid4().hex[:24]}"
     if direction == "request":
         if part.signature is not None and wire != "gemini":
             dropped("Gemini thoughtSignature of a functionCall", wire)
@@ -146,9 +144,7 @@ def counts_shape(d: dict[str, Any], keys: Sequence[str]) -> dict[str, str]:
     return shape
 
 
-def put_count(
-    out: dict[str, Any], key: str, value: int, shape: dict[str, str], *, default: str = "put"
-) -> None:
+def put_count(out: dict[str, Any], key: str, value: int, shape: dict[str, str], *, default: str = "put") -> None:
     form = shape.get(key, default)
     if form == "absent" and value == 0:
         return

@@ -168,9 +168,7 @@ def render_response(resp: Response, wire: Wire, *, model: str | None = None) -> 
     return _RESP_RENDER[_wire(wire, "dst_wire")](resp, model=model)
 
 
-def convert_response(
-    body: Any, src_wire: Wire, dst_wire: Wire, *, model: str | None = None
-) -> dict[str, Any]:
+def convert_response(body: Any, src_wire: Wire, dst_wire: Wire, *, model: str | None = None) -> dict[str, Any]:
     """A non-streamed upstream response body of `src_wire` as the `dst_wire` client expects.
     `model` is the name the client asked for (shown instead of the upstream's)."""
     resp = parse_response(body, src_wire)

@@ -89,9 +89,7 @@ def count_request(body: Any, wire: Wire, path: str = "") -> Request:
         return anthropic.parse_request(body)
     if wire == "gemini":
         inner = body.get("generateContentRequest")
-        return gemini.parse_request(
-            inner if isinstance(inner, dict) else body, model=gemini.model_from_path(path)
-        )
+        return gemini.parse_request(inner if isinstance(inner, dict) else body, model=gemini.model_from_path(path))
     raise ConversionError(f"count_tokens: no count endpoint for wire {wire!r}")
 
 

@@ -47,9 +47,7 @@ def error_body(wire: Wire | None, status: int, message: str) -> dict[str, Any]:
         kind = _ANTHROPIC_TYPES.get(status, "api_error")
         return {"type": "error", "error": {"type": kind, "message": message}}
     if wire == "gemini":
-        return {
-            "error": {"code": status, "message": message, "status": _GOOGLE_STATUS.get(status, "UNKNOWN")}
-        }
+        return {"error": {"code": status, "message": message, "status": _GOOGLE_STATUS.get(status, "UNKNOWN")}}
     kind = _OPENAI_TYPES.get(status, "server_error")
     return {"error": {"message": message, "type": kind, "param": None, "code": None}}
 

@@ -91,9 +91,7 @@ _OPENAI_IN: dict[str, str] = {
 }
 
 # Headers worth keeping on a translated error: retry hints, rate-limit state, request ids.
-_KEEP = re.compile(
-    r"^(retry-after(-ms)?|x-request-id|request-id|x-ratelimit-.*|anthropic-ratelimit-.*)$", re.I
-)
+_KEEP = re.compile(r"^(retry-after(-ms)?|x-request-id|request-id|x-ratelimit-.*|anthropic-ratelimit-.*)$", re.I)
 
 
 def _decode(body: bytes | str | Any) -> Any:
@@ -126,9 +124,7 @@ def parse_error(wire: Wire, status: int, body: bytes | str | Any) -> ErrorInfo:
     elif wire == "gemini":
         gstatus = err.get("status")
         etype = _GOOGLE_IN.get(gstatus, fallback) if isinstance(gstatus, str) else fallback
-        info = ErrorInfo(
-            status=status, type=etype, message=message, code=gstatus if isinstance(gstatus, str) else None
-        )
+        info = ErrorInfo(status=status, type=etype, message=message, code=gstatus if isinstance(gstatus, str) else None)
     else:
         raw_type, code = err.get("type"), err.get("code")
         etype = _OPENAI_IN.get(str(code), _OPENAI_IN.get(str(raw_type), fallback))

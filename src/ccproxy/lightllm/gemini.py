@@ -296,9 +296,7 @@ def _guess_mime(p: MediaPart) -> str:
 def _parse_content(c: Any, where: str) -> Message:
     c = as_obj(c, where)
     role = c.get("role")
-    parts = [
-        _parse_part(x, f"{where}.parts[{i}]") for i, x in enumerate(as_list(c.get("parts") or [], where))
-    ]
+    parts = [_parse_part(x, f"{where}.parts[{i}]") for i, x in enumerate(as_list(c.get("parts") or [], where))]
     msg = Message(role="assistant" if role == "model" else "user", parts=parts)
     keep(
         msg,
@@ -319,9 +317,7 @@ def _render_content(m: Message, direction: Direction, names: dict[str, str], whe
             out["role"] = hint(m, W, "role")
     else:
         out["role"] = "model" if m.role == "assistant" else "user"
-    parts = [
-        b for i, p in enumerate(m.parts) for b in _render_part(p, direction, names, f"{where}.parts[{i}]")
-    ]
+    parts = [b for i, p in enumerate(m.parts) for b in _render_part(p, direction, names, f"{where}.parts[{i}]")]
     if parts or not hint(m, W, "no_parts"):
         out["parts"] = parts
     return {**out, **extras_for(m, W, where)}
@@ -370,9 +366,7 @@ def parse_request(body: Any, *, model: str | None = None, stream: bool | None = 
     mime = g("responseMimeType")
     schema = g("responseJsonSchema") if g("responseJsonSchema") is not None else g("responseSchema")
     if mime == "application/json" or schema is not None:
-        req.response_format = ResponseFormat(
-            type="json_schema" if schema is not None else "json_object", schema=schema
-        )
+        req.response_format = ResponseFormat(type="json_schema" if schema is not None else "json_object", schema=schema)
     tc = g("thinkingConfig")
     if isinstance(tc, dict):
         budget, _ = _get(tc, "thinkingBudget")
@@ -404,9 +398,7 @@ def parse_request(body: Any, *, model: str | None = None, stream: bool | None = 
             decls, snake = _get(t, "functionDeclarations")
             if isinstance(decls, list) and set(t) <= _known("functionDeclarations"):
                 for j, d in enumerate(decls):
-                    req.tools.append(
-                        _parse_decl(as_obj(d, f"tools[{i}].functionDeclarations[{j}]"), i, snake)
-                    )
+                    req.tools.append(_parse_decl(as_obj(d, f"tools[{i}].functionDeclarations[{j}]"), i, snake))
             else:
                 req.tools.append(Tool(name=next(iter(t), "builtin"), builtin=t, builtin_origin=W))
     tcfg, _ = _get(body, "toolConfig")
@@ -448,9 +440,7 @@ def parse_request(body: Any, *, model: str | None = None, stream: bool | None = 
 
 def _parse_decl(d: dict[str, Any], group: int, snake: bool) -> Tool:
     key = next((k for k in ("parametersJsonSchema", "parameters_json_schema", "parameters") if k in d), None)
-    tool = Tool(
-        name=str(d.get("name", "")), description=d.get("description"), parameters=d.get(key) if key else None
-    )
+    tool = Tool(name=str(d.get("name", "")), description=d.get("description"), parameters=d.get(key) if key else None)
     keep(
         tool,
         W,
@@ -468,9 +458,7 @@ def render_request(req: Request, *, model: str | None = None) -> dict[str, Any]:
     same = W in req.hints
     names = tool_names_by_id(req.messages)
     out: dict[str, Any] = {}
-    out["contents"] = [
-        _render_content(m, "request", names, f"contents[{i}]") for i, m in enumerate(req.messages)
-    ]
+    out["contents"] = [_render_content(m, "request", names, f"contents[{i}]") for i, m in enumerate(req.messages)]
     if any(m.role == "system" for m in req.messages):
         dropped("mid-conversation system role (sent as a user turn)", W)
     if req.system is not None:
@@ -485,18 +473,14 @@ def render_request(req: Request, *, model: str | None = None) -> dict[str, Any]:
         }
     if req.tools is not None:
         rendered_tools = _render_tools(req.tools, same)
-        out["tools"] = (
-            rendered_tools[0] if hint(req, W, "tools_obj") and len(rendered_tools) == 1 else rendered_tools
-        )
+        out["tools"] = rendered_tools[0] if hint(req, W, "tools_obj") and len(rendered_tools) == 1 else rendered_tools
     if req.tool_choice is not None:
         raw = hint(req.tool_choice, W, "raw")
         if raw is not None:
             out["toolConfig"] = raw
         else:
             tc = req.tool_choice
-            fcc: dict[str, Any] = {
-                "mode": {"auto": "AUTO", "none": "NONE", "required": "ANY", "tool": "ANY"}[tc.mode]
-            }
+            fcc: dict[str, Any] = {"mode": {"auto": "AUTO", "none": "NONE", "required": "ANY", "tool": "ANY"}[tc.mode]}
             if tc.mode == "tool" and tc.name:
                 fcc["allowedFunctionNames"] = [tc.name]
             out["toolConfig"] = {"functionCallingConfig": fcc}
@@ -535,9 +519,7 @@ def _render_tools(tools: list[Tool], same: bool) -> list[dict[str, Any]]:
             order.append((g, hint(t, W, "snake")))
         groups[g].append({**d, **extras_for(t, W, f"tools[{t.name}]")})
     return [
-        {("function_declarations" if o[1] else "functionDeclarations"): groups[o[0]]}
-        if isinstance(o, tuple)
-        else o
+        {("function_declarations" if o[1] else "functionDeclarations"): groups[o[0]]} if isinstance(o, tuple) else o
         for o in order
     ]
 

@@ -63,10 +63,7 @@ def openai_list(models: Sequence[ModelEntry]) -> dict[str, Any]:
 
 
 def anthropic_list(models: Sequence[ModelEntry]) -> dict[str, Any]:
-    data = [
-        {"type": "model", "id": m.id, "display_name": m.id, "created_at": "1970-01-01T00:00:00Z"}
-        for m in models
-    ]
+    data = [{"type": "model", "id": m.id, "display_name": m.id, "created_at": "1970-01-01T00:00:00Z"} for m in models]
     return {
         "data": data,
         "has_more": False,
@@ -88,9 +85,7 @@ def gemini_list(models: Sequence[ModelEntry]) -> dict[str, Any]:
     }
 
 
-def render(
-    models: Sequence[ModelEntry], headers: Mapping[str, str], path: str = "/v1/models"
-) -> dict[str, Any]:
+def render(models: Sequence[ModelEntry], headers: Mapping[str, str], path: str = "/v1/models") -> dict[str, Any]:
     """The list in the asker's format: Anthropic's when the request has `anthropic-version`,
     Gemini's on /v1beta/models, OpenAI's otherwise."""
     if any(k.lower() == "anthropic-version" for k in headers):

@@ -174,9 +174,7 @@ def _parse_content(m: dict[str, Any], where: str) -> tuple[list[Any], str]:
         return [], "null"
     if isinstance(c, str):
         return [TextPart(text=c)], "str"
-    return [
-        _parse_part(x, f"{where}.content[{i}]") for i, x in enumerate(as_list(c, f"{where}.content"))
-    ], "list"
+    return [_parse_part(x, f"{where}.content[{i}]") for i, x in enumerate(as_list(c, f"{where}.content"))], "list"
 
 
 def _render_content(node: Any, parts: list[Any], where: str, *, assistant: bool = False) -> Any:
@@ -221,8 +219,7 @@ def _parse_message(m: dict[str, Any], where: str) -> Message:
         lead.append(ThinkingPart(text=m[rkey], origin=W))
     refusal = m.get("refusal")
     calls = [
-        _parse_call(c, f"{where}.tool_calls[{i}]")
-        for i, c in enumerate(as_list(m.get("tool_calls") or [], where))
+        _parse_call(c, f"{where}.tool_calls[{i}]") for i, c in enumerate(as_list(m.get("tool_calls") or [], where))
     ]
     msg = Message(role="assistant", parts=[*lead, *parts, *calls])
     if isinstance(refusal, str):
@@ -313,8 +310,7 @@ def _render_assistant(m: Message, direction: Direction, where: str) -> dict[str,
             dropped("reasoning signature (no tool call to carry it)", W)
     if calls:
         out["tool_calls"] = [
-            _render_call(p, direction, lead if i == 0 else [], f"{where}.tool_calls[{i}]")
-            for i, p in enumerate(calls)
+            _render_call(p, direction, lead if i == 0 else [], f"{where}.tool_calls[{i}]") for i, p in enumerate(calls)
         ]
     elif hint(m, W, "tool_calls") == "list":
         out["tool_calls"] = []
@@ -340,9 +336,7 @@ def _render_messages(req: Request) -> list[dict[str, Any]]:
             continue
         if m.role == "system":
             content = _render_content(m, m.parts, f"{where}.content")
-            out.append(
-                {"role": hint(m, W, "role") or "system", "content": content, **extras_for(m, W, where)}
-            )
+            out.append({"role": hint(m, W, "role") or "system", "content": content, **extras_for(m, W, where)})
             continue
         results = [p for p in m.parts if isinstance(p, ToolResultPart)]
         rest = [p for p in m.parts if not isinstance(p, ToolResultPart)]
@@ -449,8 +443,7 @@ def _parse_tool(t: Any, where: str) -> Tool:
         W,
         t,
         {"type", "function"},
-        fn_extra={k: v for k, v in fn.items() if k not in ("name", "description", "parameters", "strict")}
-        or None,
+        fn_extra={k: v for k, v in fn.items() if k not in ("name", "description", "parameters", "strict")} or None,
     )
     return tool
 
@@ -481,8 +474,7 @@ def _parse_format(rf: dict[str, Any]) -> ResponseFormat:
             W,
             rf,
             {"type", "json_schema"},
-            js_extra={k: v for k, v in js.items() if k not in ("schema", "name", "strict", "description")}
-            or None,
+            js_extra={k: v for k, v in js.items() if k not in ("schema", "name", "strict", "description")} or None,
         )
         return out
     out = ResponseFormat(type="json_object" if t == "json_object" else "text")
@@ -589,9 +581,7 @@ def parse_response(body: Any) -> Response:
     hints: dict[str, Any] = {}
     if choices:
         ch = as_obj(choices[0], "choices[0]")
-        msg = _parse_message(
-            as_obj(need(ch, "message", "choices[0]"), "choices[0].message"), "choices[0].message"
-        )
+        msg = _parse_message(as_obj(need(ch, "message", "choices[0]"), "choices[0].message"), "choices[0].message")
         resp.parts = msg.parts
         fr = ch.get("finish_reason")
         stop = _FINISH_IN.get(fr) if isinstance(fr, str) else None

@@ -144,9 +144,7 @@ def _render_part(p: Any, role: str, where: str) -> dict[str, Any] | None:
         elif p.text is not None:
             import base64
 
-            f["file_data"] = data_uri(
-                p.media_type or "text/plain", base64.b64encode(p.text.encode()).decode()
-            )
+            f["file_data"] = data_uri(p.media_type or "text/plain", base64.b64encode(p.text.encode()).decode())
         elif p.url is not None and p.url.startswith("file:"):
             f["file_id"] = p.url[5:]
         elif p.url is not None:
@@ -242,9 +240,7 @@ def _parse_item(it: Any, where: str) -> Message:
             content_parts: list[Any] = [TextPart(text=out)]
             form = "str"
         else:
-            content_parts = [
-                _parse_part(c, f"{where}.output[{i}]") for i, c in enumerate(as_list(out, where))
-            ]
+            content_parts = [_parse_part(c, f"{where}.output[{i}]") for i, c in enumerate(as_list(out, where))]
             form = None
         result = ToolResultPart(tool_call_id=need(it, "call_id", where, str), content=content_parts)
         keep(result, W, it, {"type", "call_id", "output"}, content=form)
@@ -276,9 +272,7 @@ def _render_items(m: Message, direction: Direction, where: str) -> list[dict[str
                     dropped(f"assistant {getattr(p, 'origin', '')} {p.type} part", W)
             content = "".join(p.text for p in pending if isinstance(p, TextPart))
         else:
-            content = [
-                r for i, p in enumerate(pending) if (r := _render_part(p, role, f"{where}[{i}]")) is not None
-            ]
+            content = [r for i, p in enumerate(pending) if (r := _render_part(p, role, f"{where}[{i}]")) is not None]
         item: dict[str, Any] = {"role": role, "content": content}
         if W not in m.hints:
             item = {"type": "message", **item}
@@ -325,9 +319,7 @@ def _render_result(p: ToolResultPart, where: str) -> dict[str, Any]:
     elif W not in p.hints and texts_only:
         out["output"] = "\n".join(c.text for c in p.content if isinstance(c, TextPart))
     else:
-        out["output"] = [
-            r for i, c in enumerate(p.content) if (r := _render_part(c, "user", f"{where}[{i}]"))
-        ]
+        out["output"] = [r for i, c in enumerate(p.content) if (r := _render_part(c, "user", f"{where}[{i}]"))]
     if p.is_error and W not in p.hints:
         dropped("tool_result is_error flag (kept as text)", W)
     return {**out, **extras_for(p, W, where)}
@@ -439,9 +431,7 @@ def render_request(req: Request, *, model: str | None = None) -> dict[str, Any]:
     ):
         out["input"] = req.messages[0].parts[0].text
     elif req.messages or not same or hint(req, W, "has_input"):
-        out["input"] = [
-            it for i, m in enumerate(req.messages) for it in _render_items(m, "request", f"input[{i}]")
-        ]
+        out["input"] = [it for i, m in enumerate(req.messages) for it in _render_items(m, "request", f"input[{i}]")]
     put(out, "max_output_tokens", req.max_tokens)
     put(out, "temperature", req.temperature)
     put(out, "top_p", req.top_p)
@@ -454,9 +444,7 @@ def render_request(req: Request, *, model: str | None = None) -> dict[str, Any]:
     put(out, "user", req.user)
     put(out, "metadata", req.metadata)
     if req.tools is not None:
-        out["tools"] = [
-            _render_tool(t, same) for t in req.tools if t.builtin is None or t.builtin_origin == W
-        ]
+        out["tools"] = [_render_tool(t, same) for t in req.tools if t.builtin is None or t.builtin_origin == W]
         for t in req.tools:
             if t.builtin is not None and t.builtin_origin != W:
                 dropped(f"{t.builtin_origin} built-in tool {t.name!r}", W)
