@@ -63,7 +63,10 @@ def openai_list(models: Sequence[ModelEntry]) -> dict[str, Any]:
 
 
 def anthropic_list(models: Sequence[ModelEntry]) -> dict[str, Any]:
-    data = [{"type": "model", "id": m.id, "display_name": m.id, "created_at": "1970-01-01T00:00:00Z"} for m in models]
+    data = [
+        {"type": "model", "id": m.id, "display_name": m.id, "created_at": "1970-01-01T00:00:00Z", "lifecycle": "active"}
+        for m in models
+    ]
     return {
         "data": data,
         "has_more": False,
