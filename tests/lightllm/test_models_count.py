@@ -5,7 +5,6 @@ from __future__ import annotations
 import anthropic.types as at
 import openai.types as ot
 import pytest
-from google.genai import types as gt
 
 from ccproxy.lightllm import count_tokens, models_list
 from ccproxy.lightllm.ir import ConversionError
@@ -38,7 +37,9 @@ def test_lists_parse_with_the_sdks() -> None:
     assert [at.ModelInfo.model_validate(m).id for m in an["data"]] == [m.id for m in models]
     assert an["first_id"] == models[0].id and an["has_more"] is False
     ge = models_list.render(models, {}, "/v1beta/models")
-    assert gt.ListModelsResponse.model_validate(ge).models[0].name == f"models/{models[0].id}"  # type: ignore[index]
+    # REST shape (the genai SDK's Model class is its own renamed view of it).
+    assert ge["models"][0]["name"] == f"models/{models[0].id}"
+    assert "generateContent" in ge["models"][0]["supportedGenerationMethods"]
     assert models_list.anthropic_list([])["first_id"] is None
 
 
