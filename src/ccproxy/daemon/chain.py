@@ -10,14 +10,18 @@ from __future__ import annotations
 from ccproxy.addons.control import ControlAddon
 from ccproxy.addons.flow_recorder import FlowRecorderAddon
 from ccproxy.addons.inspector import InspectorAddon
+from ccproxy.addons.models_endpoint import ModelsEndpointAddon
 from ccproxy.addons.sse_relay import SseRelayAddon
+from ccproxy.addons.transform import TransformAddon
 from ccproxy.daemon.context import DaemonContext
 
 
 def build_chain(ctx: DaemonContext) -> list[object]:
     return [
         ControlAddon(ctx),  # /health, /flows: answered here, never proxied or recorded
+        ModelsEndpointAddon(ctx.config),  # GET /v1/models: synthetic list, answered here
         InspectorAddon(ctx.config),  # client snapshot, wire format, default route
+        TransformAddon(ctx.config),  # transform rules; lightllm body conversion (after inbound hooks)
         SseRelayAddon(),  # event streams relayed as they arrive, copy kept
         FlowRecorderAddon(ctx.store),  # last: records the flow as finally forwarded/answered
     ]
