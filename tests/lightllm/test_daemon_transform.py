@@ -171,6 +171,10 @@ def test_sdk_through_transform_rule(client: str, upstream: str, daemon: DaemonPr
     assert "client" in rec.headers[slot]
     if upstream != "anthropic":
         assert "anthropic-version" not in rec.headers
+    summary = daemon.flows()[-1]["ccproxy"]
+    assert (summary["client_wire"], summary["upstream_wire"], summary["provider"]) == (client, upstream, upstream)
+    assert summary["transform"]["action"] == "transform"
+    assert summary["transform"]["dest_model"] == f"{upstream}-model"
 
 
 ERRORS = [
