@@ -3,6 +3,7 @@ the destination SDK's typed params / model classes, and parsing it back keeps th
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -149,3 +150,19 @@ def test_response_direction(src: str, dst: str, name: str) -> None:
     if a.thinking and src != "openai":
         # Thinking text reaches every client (Chat as reasoning_content).
         assert any(p.type == "thinking" and p.text == a.thinking for p in back.parts) or dst == "openai"
+
+
+def test_dropped_fields_are_logged_by_name(caplog: pytest.LogCaptureFixture) -> None:
+    gem = request("gemini", WEATHER)
+    gem["generationConfig"]["candidateCount"] = 2
+    gem["safetySettings"] = [{"category": "HARM_CATEGORY_HATE_SPEECH", "threshold": "BLOCK_NONE"}]
+    ant = request("anthropic", WEATHER)
+    ant["messages"][0]["content"][0]["cache_control"] = {"type": "ephemeral"}
+    ant["metadata"] = {"user_id": "u1", "tier": "x"}
+    with caplog.at_level(logging.DEBUG, logger="ccproxy.lightllm"):
+        cv.convert_request(gem, "gemini", "openai", path=GEMINI_PATH)
+        out = cv.convert_request(ant, "anthropic", "openai_responses")
+    assert "candidateCount" in caplog.text and "safetySettings" in caplog.text
+    assert "cache_control" in caplog.text and "'tier'" in caplog.text
+    assert "stop sequences" in caplog.text  # Responses has none
+    assert out["user"] == "u1"

@@ -8,6 +8,7 @@ replaced when asked), so nothing the client sent can be lost.
 from __future__ import annotations
 
 import copy
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,10 +19,12 @@ from ccproxy.lightllm.ir import (
     WIRES,
     ConversionError,
     Message,
+    Node,
     Request,
     Response,
     TextPart,
     Wire,
+    log,
     merge_adjacent,
 )
 
@@ -109,8 +112,40 @@ def normalize(req: Request) -> Request:
     return req.model_copy(update={"messages": merged, "system": system or req.system})
 
 
+# Hints that hold data of their wire (not just its spelling): lost when rendering another wire.
+_DATA_HINTS = {
+    "metadata", "output_config", "source_extra", "fn_extra", "js_extra", "msg_extra", "text", "gen_extra",
+    "fc_extra", "fr_extra", "blob_extra", "more_choices", "more", "cand_extra", "choice_extra", "usage_extra",
+    "image_url", "file",
+}  # fmt: skip
+
+
+def log_foreign(node: Any, dst: Wire, where: str = "") -> None:
+    """Log (DEBUG) every wire-specific datum that a render for `dst` leaves behind."""
+    if isinstance(node, list):
+        for i, n in enumerate(node):
+            log_foreign(n, dst, f"{where}[{i}]")
+        return
+    if not isinstance(node, Node):
+        return
+    for wire, hints in node.hints.items():
+        lost = sorted(
+            sub if isinstance(v, dict) else k
+            for k, v in hints.items()
+            if k in _DATA_HINTS and v and wire != dst
+            for sub in (v if isinstance(v, dict) else [k])
+        )
+        if lost:
+            log.debug("lightllm: dropped %s-only data %s at %s rendering %s", wire, lost, where or "top", dst)
+    for name in type(node).model_fields:
+        if name not in ("extras", "hints"):
+            log_foreign(getattr(node, name), dst, f"{where}.{name}" if where else name)
+
+
 def render_request(req: Request, wire: Wire, *, model: str | None = None) -> dict[str, Any]:
     wire = _wire(wire, "dst_wire")
+    if log.isEnabledFor(logging.DEBUG) and wire not in req.hints:
+        log_foreign(req, wire)
     body = _REQ_RENDER[wire](req, model=model)
     if wire == "openai" and req.stream and "stream_options" not in body and wire not in req.hints:
         # Usage only arrives in a Chat stream when asked for; other formats always send it.
@@ -165,7 +200,10 @@ def parse_response(body: Any, wire: Wire) -> Response:
 
 
 def render_response(resp: Response, wire: Wire, *, model: str | None = None) -> dict[str, Any]:
-    return _RESP_RENDER[_wire(wire, "dst_wire")](resp, model=model)
+    wire = _wire(wire, "dst_wire")
+    if log.isEnabledFor(logging.DEBUG) and wire not in resp.hints:
+        log_foreign(resp, wire)
+    return _RESP_RENDER[wire](resp, model=model)
 
 
 def convert_response(body: Any, src_wire: Wire, dst_wire: Wire, *, model: str | None = None) -> dict[str, Any]:
