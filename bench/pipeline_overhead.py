@@ -53,10 +53,7 @@ def make_hooks() -> dict[str, list[str]]:
 
     sync = [hook(name=f"noop_{i}")(noop) for i in range(10)]
     asyn = [hook(name=f"anoop_{i}")(anoop) for i in range(10)]
-    chain = [
-        hook(name=f"chain_{i}", reads=[f"metadata.k{i}"], writes=[f"metadata.k{i + 1}"])(noop)
-        for i in range(10)
-    ]
+    chain = [hook(name=f"chain_{i}", reads=[f"metadata.k{i}"], writes=[f"metadata.k{i + 1}"])(noop) for i in range(10)]
     guarded = [hook(name=f"guarded_{i}", guard=lambda ctx: False)(noop) for i in range(10)]
     readers = [hook(name=f"reader_{i}", reads=["request.model"])(read_model) for i in range(10)]
     variants: dict[str, list[Any]] = {

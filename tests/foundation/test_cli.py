@@ -20,9 +20,7 @@ def run_cli(tmp_path: Path, *args: str, config: dict | str | None = None) -> sub
         text = config if isinstance(config, str) else yaml.safe_dump(config)
         (cfg_dir / "ccproxy.yaml").write_text(text)
     env = {"CCPROXY_CONFIG_DIR": str(cfg_dir), "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
-    return subprocess.run(
-        [sys.executable, "-m", "ccproxy", *args], env=env, capture_output=True, text=True, timeout=60
-    )
+    return subprocess.run([sys.executable, "-m", "ccproxy", *args], env=env, capture_output=True, text=True, timeout=60)
 
 
 @pytest.mark.parametrize(
@@ -79,9 +77,7 @@ def test_unwritable_config_dir(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
     env = {"CCPROXY_CONFIG_DIR": str(blocker / "sub"), "HOME": str(tmp_path)}
-    r = subprocess.run(
-        [sys.executable, "-m", "ccproxy", "start"], env=env, capture_output=True, text=True, timeout=60
-    )
+    r = subprocess.run([sys.executable, "-m", "ccproxy", "start"], env=env, capture_output=True, text=True, timeout=60)
     assert r.returncode == 1
     assert "Traceback" not in r.stderr
     assert str(blocker / "sub") in r.stderr
@@ -115,9 +111,7 @@ def test_init_writes_template_and_refuses_overwrite(tmp_path: Path) -> None:
 def test_start_without_config_initialises_one(tmp_path: Path) -> None:
     cfg_dir = tmp_path / "fresh"
     env = {"CCPROXY_CONFIG_DIR": str(cfg_dir), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ccproxy", "start"], env=env, stderr=subprocess.PIPE, text=True
-    )
+    proc = subprocess.Popen([sys.executable, "-m", "ccproxy", "start"], env=env, stderr=subprocess.PIPE, text=True)
     try:
         _, err = proc.communicate(timeout=4)
     except subprocess.TimeoutExpired:

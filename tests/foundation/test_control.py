@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.support.daemon import DaemonProcess
 from tests.support.fake_provider import FakeProvider
@@ -92,3 +93,42 @@ def test_store_bounded_by_count(fake: FakeProvider, start_daemon) -> None:
     d.stop()
     d.start()
     assert len(d.flows()) == 3
+
+
+def test_secrets_never_in_logs(fake: FakeProvider, start_daemon) -> None:
+    from tests.conftest import all_wires_providers
+
+    secret = "sk-ant-api03-" + "S3cr3t" * 8
+    d = start_daemon({"ccproxy": {"providers": all_wires_providers(fake), "log_level": "DEBUG"}})
+    httpx.post(d.url + "/v1/messages", json={"model": "m"}, headers={"x-api-key": secret}, trust_env=False)
+    httpx.post(
+        d.url + "/v1/chat/completions",
+        json={"model": "m"},
+        headers={"authorization": f"Bearer {secret}"},
+        trust_env=False,
+    )
+    assert fake.received[0].headers["x-api-key"] == secret  # it did go upstream...
+    d.stop()
+    logs = (d.config_dir / "ccproxy.log").read_text() + d.logs()
+    assert "POST 127.0.0.1/v1/messages -> 200" in logs
+    assert "request headers" in logs and "<redacted>" in logs
+    assert secret not in logs  # ...but never into a log line
+    assert secret[:12] not in logs
+
+
+@pytest.mark.parametrize(
+    ("line", "leaked"),
+    [
+        ("token sk-ant-oat01-abcdefghijklmnopqrstuvwxyz0123", "abcdefghijklmnopqrstuvwxyz0123"),
+        ("key sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX", "ABCDEFGHIJKLMNOPQRSTUVWX"),
+        ("Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.payload.sig", "eyJhbGciOiJIUzI1NiJ9"),
+        ("x-goog-api-key: AIzaSyA1234567890abcdefghijklmnopqrstu", "1234567890abcdefghij"),
+        ("google ya29.a0AfH6SMBx-token-value", "a0AfH6SMBx"),
+    ],
+)
+def test_log_scrubber(line: str, leaked: str) -> None:
+    from ccproxy.daemon.logs import scrub
+
+    cleaned = scrub(line)
+    assert leaked not in cleaned
+    assert "<redacted>" in cleaned

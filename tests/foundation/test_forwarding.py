@@ -18,9 +18,7 @@ from tests.support.fake_provider import FakeProvider, Reply
 
 def test_anthropic_sdk_through_daemon(shared_daemon: DaemonProcess, shared_fake: FakeProvider) -> None:
     client = anthropic.Anthropic(base_url=shared_daemon.url, api_key="sk-ant-client-key", max_retries=0)
-    msg = client.messages.create(
-        model="claude-test", max_tokens=32, messages=[{"role": "user", "content": "hi"}]
-    )
+    msg = client.messages.create(model="claude-test", max_tokens=32, messages=[{"role": "user", "content": "hi"}])
     assert msg.content[0].text == TEXT
     rec = shared_fake.last()
     assert rec.path == "/v1/messages"
@@ -55,9 +53,7 @@ def test_google_genai_sdk(shared_daemon: DaemonProcess, shared_fake: FakeProvide
 
 def test_anthropic_stream_through_daemon(shared_daemon: DaemonProcess) -> None:
     client = anthropic.Anthropic(base_url=shared_daemon.url, api_key="k", max_retries=0)
-    with client.messages.stream(
-        model="claude-test", max_tokens=32, messages=[{"role": "user", "content": "hi"}]
-    ) as s:
+    with client.messages.stream(model="claude-test", max_tokens=32, messages=[{"role": "user", "content": "hi"}]) as s:
         final = s.get_final_message()
     assert final.content[0].text == TEXT
     flows = shared_daemon.flows(bodies="1")
@@ -102,11 +98,7 @@ def test_stream_is_not_buffered(shared_daemon: DaemonProcess, shared_fake: FakeP
 )
 def test_unrouted_request_gets_error_in_wire_format(start_daemon, path: str, expect: dict[str, str]) -> None:
     d = start_daemon(
-        {
-            "ccproxy": {
-                "providers": {"only": {"type": "openai_responses", "host": "127.0.0.1:9", "scheme": "http"}}
-            }
-        }
+        {"ccproxy": {"providers": {"only": {"type": "openai_responses", "host": "127.0.0.1:9", "scheme": "http"}}}}
     )
     r = httpx.post(d.url + path, json={}, trust_env=False)
     assert r.status_code == 404

@@ -44,16 +44,13 @@ async def _serve(up: Upstream, reader: asyncio.StreamReader, writer: asyncio.Str
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
             lines = head.decode("latin-1").split("\r\n")
-            headers = {
-                k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)
-            }
+            headers = {k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:] if ln)}
             body = await reader.readexactly(int(headers.get("content-length", "0")))
             up.received.append((lines[0], headers, body))
             sent = json.loads(body or b"{}")
             out = json.dumps({**MESSAGE, "model": sent.get("model", "echo")}).encode()
             writer.write(
-                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(out)
-                + out
+                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: %d\r\n\r\n" % len(out) + out
             )
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError):
@@ -80,13 +77,9 @@ async def upstream() -> AsyncIterator[Upstream]:
     server.close()
 
 
-async def start_proxy(
-    upstream: Upstream, hooks_config: dict[str, Any]
-) -> tuple[DumpMaster, asyncio.Task[None], int]:
+async def start_proxy(upstream: Upstream, hooks_config: dict[str, Any]) -> tuple[DumpMaster, asyncio.Task[None], int]:
     pipes = build_pipelines(hooks_config)
-    opts = options.Options(
-        mode=[f"reverse:http://127.0.0.1:{upstream.port}"], listen_host="127.0.0.1", listen_port=0
-    )
+    opts = options.Options(mode=[f"reverse:http://127.0.0.1:{upstream.port}"], listen_host="127.0.0.1", listen_port=0)
     master = DumpMaster(opts, with_termlog=False, with_dumper=False)
     master.addons.add(
         HookStageAddon("inbound", pipes["inbound"]),
@@ -188,17 +181,13 @@ async def test_stages_in_the_engine(upstream: Upstream, user_module: ModuleWrite
     assert raw.headers["x-upstream-model"] == "claude-haiku-4-5"
 
 
-async def test_auth_config_error_fails_the_request_locally(
-    upstream: Upstream, user_module: ModuleWriter
-) -> None:
+async def test_auth_config_error_fails_the_request_locally(upstream: Upstream, user_module: ModuleWriter) -> None:
     m = user_module(USER_HOOKS)
     master, task, port = await start_proxy(upstream, {"inbound": [f"{m}.broken_auth", f"{m}.mark_inbound"]})
     try:
         async with sdk(port) as client:
             with pytest.raises(anthropic.InternalServerError) as err:
-                await client.messages.create(
-                    model="m", max_tokens=1, messages=[{"role": "user", "content": "x"}]
-                )
+                await client.messages.create(model="m", max_tokens=1, messages=[{"role": "user", "content": "x"}])
     finally:
         master.shutdown()
         await task
@@ -211,15 +200,11 @@ async def test_auth_config_error_fails_the_request_locally(
 
 
 async def test_hook_exception_does_not_kill_the_flow(upstream: Upstream, user_module: ModuleWriter) -> None:
-    m = user_module(
-        "from ccproxy.pipeline import hook\n\n@hook\ndef explode(ctx):\n    raise RuntimeError('x')\n"
-    )
+    m = user_module("from ccproxy.pipeline import hook\n\n@hook\ndef explode(ctx):\n    raise RuntimeError('x')\n")
     master, task, port = await start_proxy(upstream, {"outbound": [m]})
     try:
         async with sdk(port) as client:
-            msg = await client.messages.create(
-                model="m", max_tokens=1, messages=[{"role": "user", "content": "x"}]
-            )
+            msg = await client.messages.create(model="m", max_tokens=1, messages=[{"role": "user", "content": "x"}])
     finally:
         master.shutdown()
         await task

@@ -75,9 +75,7 @@ def test_session_id_from_user_id(user_id: str, expected: str | None) -> None:
         (None, None),
     ],
 )
-async def test_extract_session_id_on_flow(
-    flow_factory: FlowFactory, body: object, expected: str | None
-) -> None:
+async def test_extract_session_id_on_flow(flow_factory: FlowFactory, body: object, expected: str | None) -> None:
     p = Pipeline.from_config("inbound", ["ccproxy.hooks.extract_session_id"])
     flow = flow_factory(body)
     raw = flow.request.content

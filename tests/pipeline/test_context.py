@@ -182,9 +182,7 @@ def test_response_write_without_response_fails(flow_factory: FlowFactory) -> Non
 DOC = {"a": {"b": [10, {"c": "x"}], "0": "zero"}, "l": [[1, 2], {"k": None}]}
 
 
-@pytest.mark.parametrize(
-    "path", ["a", "a.b", "a.b.0", "a.b.1.c", "a.b.-1.c", "a.0", "l.0.1", "l.1.k", "a.b.7", "zz.y"]
-)
+@pytest.mark.parametrize("path", ["a", "a.b", "a.b.0", "a.b.1.c", "a.b.-1.c", "a.0", "l.0.1", "l.1.k", "a.b.7", "zz.y"])
 def test_path_get_matches_glom(path: str) -> None:
     import glom
 
@@ -206,9 +204,7 @@ def test_path_set_matches_glom(path: str) -> None:
     assert ours == theirs
 
 
-@pytest.mark.parametrize(
-    ("path", "gone"), [("a.b.1.c", True), ("l.0.0", True), ("a.nope", False), ("q.r", False)]
-)
+@pytest.mark.parametrize(("path", "gone"), [("a.b.1.c", True), ("l.0.0", True), ("a.nope", False), ("q.r", False)])
 def test_path_delete(path: str, gone: bool) -> None:
     import copy
 

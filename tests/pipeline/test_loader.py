@@ -49,9 +49,7 @@ def bare(ctx):
         ({"hook": "{m}.bare", "params": {}, "enabled": False}, (), {}),
     ],
 )
-def test_params_bind(
-    user_module: ModuleWriter, entry: Any, args: tuple[Any, ...], kwargs: dict[str, Any]
-) -> None:
+def test_params_bind(user_module: ModuleWriter, entry: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     m = user_module(USER)
     entry = entry.format(m=m) if isinstance(entry, str) else {**entry, "hook": entry["hook"].format(m=m)}
     [h] = load_stage("outbound", [entry])
@@ -84,13 +82,11 @@ def test_pydantic_params_model(user_module: ModuleWriter) -> None:
         ),
         (
             {"hook": "{m}.clamp", "params": {"max_tokens": 0}},
-            "hooks.outbound[0].params: hook 'clamp' ({m}.clamp): param 'max_tokens': "
-            "Input should be greater than 0",
+            "hooks.outbound[0].params: hook 'clamp' ({m}.clamp): param 'max_tokens': Input should be greater than 0",
         ),
         (
             {"hook": "{m}.clamp", "params": {"max_tokens": 5, "mode": "drop"}},
-            "hooks.outbound[0].params: hook 'clamp' ({m}.clamp): param 'mode': "
-            "Input should be 'clamp' or 'reject'",
+            "hooks.outbound[0].params: hook 'clamp' ({m}.clamp): param 'mode': Input should be 'clamp' or 'reject'",
         ),
         (
             {"hook": "{m}.bare", "params": {"x": 1}},
@@ -99,7 +95,7 @@ def test_pydantic_params_model(user_module: ModuleWriter) -> None:
         ("{m}", "hooks.outbound[0]: module '{m}' defines several hooks (rewrite_model, clamp, bare)"),
         (
             "{m}.nothing",
-            "hooks.outbound[0]: cannot import hook '{m}.nothing': {m} has no attribute 'nothing'",
+            "hooks.outbound[0]: cannot import hook '{m}.nothing': no module or attribute 'nothing' in {m}",
         ),
         (
             "no_such_pkg.hooks.x",

@@ -65,9 +65,7 @@ def test_mermaid_shape(pipes: dict) -> None:
         "inbound_lone": "lone",
     }
     transitions = [
-        (m.group(1), m.group(2))
-        for ln in body
-        if (m := re.fullmatch(r"(\[\*\]|\w+) --> (\[\*\]|\w+)(?::.*)?", ln))
+        (m.group(1), m.group(2)) for ln in body if (m := re.fullmatch(r"(\[\*\]|\w+) --> (\[\*\]|\w+)(?::.*)?", ln))
     ]
     # route -> pick_model -> audit; the implied route -> audit edge is left out; lone stands alone.
     assert sorted(transitions) == sorted(
@@ -114,7 +112,7 @@ def test_text_table(pipes: dict) -> None:
     assert level_of["route"] == level_of["lone"] == "0"
     assert level_of["pick_model"] == "1" and level_of["audit"] == "2"
     assert "sk-secret-value" not in text and "api_key='<redacted>'" in text
-    assert "off (enable: x-ccproxy-hooks: +debug)" in text
+    assert "off (per request: +debug)" in text
 
 
 def test_json_description(pipes: dict) -> None:
@@ -125,9 +123,9 @@ def test_json_description(pipes: dict) -> None:
     assert by_name["pick_model"]["params"] == {"api_key": "<redacted>", "to": "haiku"}
     assert by_name["pick_model"]["guard"] is True
     assert by_name["audit"]["reads"] == ["request.body.model", "request.headers"]
-    assert {"from": "route", "to": "audit", "reason": "writes request.headers.authorization"} in inbound[
-        "request"
-    ]["edges"]
+    assert {"from": "route", "to": "audit", "reason": "writes request.headers.authorization"} in inbound["request"][
+        "edges"
+    ]
     out = d["outbound"]
     assert out["hooks"][0]["enabled"] is False
     assert out["hooks"][0]["response"] == {"reads": ["response.status_code"], "writes": []}

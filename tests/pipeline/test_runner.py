@@ -153,9 +153,7 @@ def only_messages(ctx):
 
 
 @pytest.mark.parametrize(("path", "runs"), [("/v1/messages", True), ("/v1/chat/completions", False)])
-async def test_guard_skips_cheaply(
-    user_module: ModuleWriter, flow_factory: FlowFactory, path: str, runs: bool
-) -> None:
+async def test_guard_skips_cheaply(user_module: ModuleWriter, flow_factory: FlowFactory, path: str, runs: bool) -> None:
     mod = user_module(GUARDED)
     p = Pipeline.from_config("inbound", [mod])
     flow = flow_factory({"model": "m"}, path=path)
@@ -203,18 +201,14 @@ async def test_override_header(
     user_module: ModuleWriter, flow_factory: FlowFactory, header: str | None, tags: set[str]
 ) -> None:
     mod = user_module(TAGGERS)
-    p = Pipeline.from_config(
-        "outbound", [f"{mod}.tag_a", f"{mod}.tag_b", {"hook": f"{mod}.tag_c", "enabled": False}]
-    )
+    p = Pipeline.from_config("outbound", [f"{mod}.tag_a", f"{mod}.tag_b", {"hook": f"{mod}.tag_c", "enabled": False}])
     flow = flow_factory({}, headers={} if header is None else {"x-ccproxy-hooks": header})
     await p.run(flow)
     assert {k[len("x-tag-") :] for k in flow.request.headers if k.startswith("x-tag-")} == tags
     assert "x-ccproxy-hooks" not in flow.request.headers
 
 
-async def test_override_header_reaches_the_later_stage(
-    user_module: ModuleWriter, flow_factory: FlowFactory
-) -> None:
+async def test_override_header_reaches_the_later_stage(user_module: ModuleWriter, flow_factory: FlowFactory) -> None:
     mod = user_module(TAGGERS)
     inbound = Pipeline.from_config("inbound", [f"{mod}.tag_a"])
     outbound = Pipeline.from_config("outbound", [f"{mod}.tag_b", {"hook": f"{mod}.tag_c", "enabled": False}])
@@ -257,9 +251,7 @@ async def test_response_handler(user_module: ModuleWriter, flow_factory: FlowFac
     assert json.loads(flow.response.content or b"") == {"id": "r", "note": "m1?"}
 
 
-async def test_cancelling_the_run_cancels_running_hooks(
-    user_module: ModuleWriter, flow_factory: FlowFactory
-) -> None:
+async def test_cancelling_the_run_cancels_running_hooks(user_module: ModuleWriter, flow_factory: FlowFactory) -> None:
     import asyncio
 
     mod = user_module(

@@ -94,9 +94,7 @@ def openai_chat_events(model: str = "gpt-test", text: str = TEXT) -> list[bytes]
             None,
             {
                 **base,
-                "choices": [
-                    {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
-                ],
+                "choices": [{"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}],
             },
         )
     ]
@@ -234,9 +232,7 @@ def openai_response_events(model: str = "gpt-test", text: str = TEXT) -> list[by
 
 def gemini_response(model: str = "gemini-test", text: str = TEXT) -> dict[str, Any]:
     return {
-        "candidates": [
-            {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP", "index": 0}
-        ],
+        "candidates": [{"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": "STOP", "index": 0}],
         "usageMetadata": {"promptTokenCount": 12, "candidatesTokenCount": 7, "totalTokenCount": 19},
         "modelVersion": model,
         "responseId": "fake01",

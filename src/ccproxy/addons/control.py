@@ -60,10 +60,7 @@ class ControlAddon:
             return json_response(200, self.health())
         if path == "/flows":
             if method == "GET":
-                flows = [
-                    flow_json(f, bodies=_flag(req, "bodies"), reveal=_flag(req, "reveal"))
-                    for f in self.ctx.store
-                ]
+                flows = [flow_json(f, bodies=_flag(req, "bodies"), reveal=_flag(req, "reveal")) for f in self.ctx.store]
                 return json_response(200, flows)
             if method == "DELETE":
                 raw_ids = req.query.get("ids")

@@ -32,9 +32,7 @@ def fail_with_auth_error(flow: http.HTTPFlow, err: AuthConfigError) -> None:
 
 
 class HookStageAddon:
-    def __init__(
-        self, stage: str, pipeline: Pipeline, on_auth_error: AuthErrorHandler = fail_with_auth_error
-    ) -> None:
+    def __init__(self, stage: str, pipeline: Pipeline, on_auth_error: AuthErrorHandler = fail_with_auth_error) -> None:
         # mitmproxy refuses two addons with one name; there is one instance per stage.
         self.name = f"hooks_{stage}"
         self.stage = stage

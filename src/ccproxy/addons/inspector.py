@@ -21,9 +21,7 @@ from ccproxy.providers.destination import apply_destination, provider_for_wire, 
 
 log = logging.getLogger(__name__)
 
-_GEMINI = re.compile(
-    r"/v1(?:beta|alpha)?/models/[^/:]+:(?:generateContent|streamGenerateContent|countTokens)"
-)
+_GEMINI = re.compile(r"/v1(?:beta|alpha)?/models/[^/:]+:(?:generateContent|streamGenerateContent|countTokens)")
 
 
 def guess_wire(path: str) -> Wire | None:

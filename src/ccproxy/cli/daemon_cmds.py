@@ -66,10 +66,25 @@ def probe(config_url: str) -> dict | None:
 @click.option("--proxy", "want_proxy", is_flag=True, help="Check the reverse-proxy listener.")
 @click.option("--inspect", "want_inspect", is_flag=True, help="Check the WireGuard jail listener.")
 @click.option("--mcp", "want_mcp", is_flag=True, help="Check the MCP server.")
+@click.option("--mermaid", is_flag=True, help="Print the hook pipeline as mermaid stateDiagram-v2 and exit.")
 @click.pass_context
-def status(ctx: click.Context, as_json: bool, want_proxy: bool, want_inspect: bool, want_mcp: bool) -> None:
-    """Show what is running. Exit code: bitmask of what is down (1 proxy, 2 inspect, 4 MCP)."""
+def status(
+    ctx: click.Context, as_json: bool, want_proxy: bool, want_inspect: bool, want_mcp: bool, mermaid: bool
+) -> None:
+    """Show what is running and the hook pipeline.
+
+    Exit code: bitmask of what is down (1 proxy, 2 inspect, 4 MCP)."""
+    from ccproxy.pipeline import build_pipelines
+    from ccproxy.pipeline.render import describe, print_pipelines
+
     config = get_config(ctx)
+    try:
+        pipelines = build_pipelines(config.ccproxy.hooks)
+    except ValueError as e:
+        fail(str(e))
+    if mermaid:
+        print_pipelines(Console(), pipelines, mermaid=True)
+        return
     url = daemon_url(config)
     health = probe(url)
     listeners = (health or {}).get("listeners", {})
@@ -81,7 +96,13 @@ def status(ctx: click.Context, as_json: bool, want_proxy: bool, want_inspect: bo
     for name, bit in (("proxy", DOWN_PROXY), ("inspect", DOWN_INSPECT), ("mcp", DOWN_MCP)):
         if name in selected and not up[name]:
             code |= bit
-    report = {"url": url, "running": health is not None, "components": up, "health": health}
+    report = {
+        "url": url,
+        "running": health is not None,
+        "components": up,
+        "health": health,
+        "pipeline": describe(pipelines),
+    }
     if as_json:
         click.echo(json.dumps(report, indent=2))
     else:
@@ -97,6 +118,10 @@ def status(ctx: click.Context, as_json: bool, want_proxy: bool, want_inspect: bo
         console.print(table)
         if health:
             console.print(f"flows: {health.get('flows')}  uptime: {health.get('uptime_s')}s")
+        web_file = config.state_dir / "web-inspector.url"
+        if "web" in listeners and web_file.exists():
+            console.print(f"inspector web UI: {web_file.read_text().strip()}")
+        print_pipelines(console, pipelines)
     ctx.exit(code)
 
 

@@ -9,6 +9,7 @@ import click
 
 from ccproxy import __version__
 from ccproxy.cli.daemon_cmds import init, logs, start, status
+from ccproxy.cli.flows import flows
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,7 +27,7 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     ctx.ensure_object(dict)["config_path"] = config_path
 
 
-for command in (init, start, status, logs):
+for command in (init, start, status, logs, flows):
     cli.add_command(command)
 
 

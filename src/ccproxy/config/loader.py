@@ -124,8 +124,6 @@ def apply_env(config: Config) -> Config:
     if level:
         level = level.upper()
         if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-            raise ConfigError(
-                f"LOG_LEVEL: invalid value {level!r} (valid: DEBUG, INFO, WARNING, ERROR, CRITICAL)"
-            )
+            raise ConfigError(f"LOG_LEVEL: invalid value {level!r} (valid: DEBUG, INFO, WARNING, ERROR, CRITICAL)")
         config.ccproxy.log_level = level  # type: ignore[assignment]
     return config

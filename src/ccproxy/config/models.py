@@ -144,7 +144,8 @@ HookSpec = str | HookEntry
 
 
 def _default_inbound() -> list[HookSpec]:
-    return ["ccproxy.hooks.inject_auth", "ccproxy.hooks.extract_session_id"]
+    # ccproxy.hooks.inject_auth joins here with the providers work.
+    return ["ccproxy.hooks.extract_session_id"]
 
 
 def _default_outbound() -> list[HookSpec]:
@@ -238,8 +239,7 @@ class CcproxySection(Strict):
             if rule.dest_provider and rule.dest_provider not in self.providers:
                 known = ", ".join(sorted(self.providers)) or "none configured"
                 raise ValueError(
-                    f"transforms[{i}].dest_provider: unknown provider {rule.dest_provider!r} "
-                    f"(configured: {known})"
+                    f"transforms[{i}].dest_provider: unknown provider {rule.dest_provider!r} (configured: {known})"
                 )
         return self
 

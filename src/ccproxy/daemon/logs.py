@@ -62,7 +62,5 @@ def setup_logging(config: Config, *, console: bool = True) -> Path:
         root.addHandler(stream)
     root.setLevel(config.ccproxy.log_level)
     # mitmproxy logs every client connect at INFO; keep them for DEBUG.
-    logging.getLogger("mitmproxy").setLevel(
-        logging.DEBUG if config.ccproxy.log_level == "DEBUG" else logging.WARNING
-    )
+    logging.getLogger("mitmproxy").setLevel(logging.DEBUG if config.ccproxy.log_level == "DEBUG" else logging.WARNING)
     return path

@@ -41,9 +41,7 @@ def parse(value: str) -> Overrides:
         name = token.lstrip("+-").strip()
         if name:
             state[name] = on
-    return Overrides(
-        frozenset(k for k, v in state.items() if v), frozenset(k for k, v in state.items() if not v)
-    )
+    return Overrides(frozenset(k for k, v in state.items() if v), frozenset(k for k, v in state.items() if not v))
 
 
 def take(flow: http.HTTPFlow) -> Overrides:

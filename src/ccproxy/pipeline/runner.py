@@ -40,7 +40,8 @@ class Plan:
         try:
             layers = levels_of([h.name for h in members], edges)
         except CycleError as e:
-            raise HookConfigError(f"hooks.{stage}: {e}") from e
+            where = f"hooks.{stage}" if phase == "request" else f"hooks.{stage} (response handlers)"
+            raise HookConfigError(f"{where}: {e}") from e
         return cls(
             members,
             [[members[i] for i in layer] for layer in layers],
@@ -107,9 +108,7 @@ class Pipeline:
                 elif async_hooks:
                     # Eager tasks: a hook that never suspends finishes without a trip through the loop.
                     loop = asyncio.get_running_loop()
-                    tasks = [
-                        asyncio.eager_task_factory(loop, self._call_async(h, ctx, phase)) for h in async_hooks
-                    ]
+                    tasks = [asyncio.eager_task_factory(loop, self._call_async(h, ctx, phase)) for h in async_hooks]
                     if not all(t.done() for t in tasks):
                         try:
                             await asyncio.wait(tasks)
