@@ -222,9 +222,9 @@ class TransformAddon:
             body = json.loads(req.content or b"")
             rendered = cv.convert_request_full(body, client_wire, dest_wire, model=dest_model, path=snap.path)
             path = upstream_path(provider, dest_wire, rendered.model, rendered.stream)
-        except ValueError as e:
+        except Exception as e:  # never forward a body the destination cannot read
             message = f"ccproxy: cannot convert this {client_wire} request for a {dest_wire} provider: {e}"
-            log.warning("flow %s: %s", flow.id, message)
+            log.warning("flow %s: %s", flow.id, message, exc_info=not isinstance(e, ValueError))
             status, err = lerr.failure(client_wire, message, 400)
             flow.response = _json_response(status, err)
             flow.metadata[meta.ERROR] = message
@@ -272,9 +272,9 @@ class TransformAddon:
             try:
                 body = cv.convert_response(json.loads(resp.content or b""), upstream_wire, client_wire)
                 status = resp.status_code
-            except ValueError as e:
+            except Exception as e:  # never pass the untransformed body on
                 message = f"ccproxy: cannot convert the {upstream_wire} response for a {client_wire} client: {e}"
-                log.warning("flow %s: %s", flow.id, message)
+                log.warning("flow %s: %s", flow.id, message, exc_info=not isinstance(e, ValueError))
                 flow.metadata[meta.ERROR] = message
                 status, body = lerr.failure(client_wire, message)
         out = _json_response(status, body, kept)

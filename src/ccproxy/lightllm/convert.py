@@ -11,7 +11,7 @@ import copy
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ccproxy.lightllm import anthropic, gemini, openai_chat, openai_responses
 from ccproxy.lightllm.errors import convert_error
@@ -72,6 +72,18 @@ PATHS: dict[str, str] = {
 }
 
 
+_T = TypeVar("_T")
+
+
+def _guarded(what: str, fn: Callable[[], _T]) -> _T:
+    """Shape errors deep in a body (a list where an object belongs, ...) as ConversionError:
+    the wire parsers name key paths for what they check; this catches the rest."""
+    try:
+        return fn()
+    except (TypeError, KeyError, AttributeError, IndexError) as e:
+        raise ConversionError(f"{what}: malformed body ({type(e).__name__}: {e})") from e
+
+
 def _wire(w: str, what: str) -> Wire:
     if w not in WIRES:
         raise ConversionError(f"{what}: unknown wire format {w!r} (known: {', '.join(WIRES)})")
@@ -90,6 +102,10 @@ def request_path(wire: Wire, model: str | None, stream: bool, *, gemini_version:
 def parse_request(
     body: Any, wire: Wire, *, path: str | None = None, model: str | None = None, stream: bool | None = None
 ) -> Request:
+    return _guarded(f"{wire} request", lambda: _parse_request(body, wire, path, model, stream))
+
+
+def _parse_request(body: Any, wire: Wire, path: str | None, model: str | None, stream: bool | None) -> Request:
     wire = _wire(wire, "src_wire")
     if wire == "gemini":
         parsed = gemini.parse_path(path or "")
@@ -146,7 +162,7 @@ def render_request(req: Request, wire: Wire, *, model: str | None = None) -> dic
     wire = _wire(wire, "dst_wire")
     if log.isEnabledFor(logging.DEBUG) and wire not in req.hints:
         log_foreign(req, wire)
-    body = _REQ_RENDER[wire](req, model=model)
+    body = _guarded(f"{wire} request", lambda: _REQ_RENDER[wire](req, model=model))
     if wire == "openai" and req.stream and "stream_options" not in body and wire not in req.hints:
         # Usage only arrives in a Chat stream when asked for; other formats always send it.
         body["stream_options"] = {"include_usage": True}
@@ -176,6 +192,8 @@ def convert_request_full(
     wire, and for Gemini with the model and streaming."""
     req = parse_request(body, src_wire, path=path)
     target_model = model or req.model
+    if target_model is not None and not isinstance(target_model, str):
+        raise ConversionError("model: expected a string")
     stream = bool(req.stream)
     if src_wire == dst_wire:
         out = copy.deepcopy(body)
@@ -196,14 +214,15 @@ def convert_request(
 
 
 def parse_response(body: Any, wire: Wire) -> Response:
-    return _RESP_PARSE[_wire(wire, "src_wire")](body)
+    parse = _RESP_PARSE[_wire(wire, "src_wire")]
+    return _guarded(f"{wire} response", lambda: parse(body))
 
 
 def render_response(resp: Response, wire: Wire, *, model: str | None = None) -> dict[str, Any]:
     wire = _wire(wire, "dst_wire")
     if log.isEnabledFor(logging.DEBUG) and wire not in resp.hints:
         log_foreign(resp, wire)
-    return _RESP_RENDER[wire](resp, model=model)
+    return _guarded(f"{wire} response", lambda: _RESP_RENDER[wire](resp, model=model))
 
 
 def convert_response(body: Any, src_wire: Wire, dst_wire: Wire, *, model: str | None = None) -> dict[str, Any]:
