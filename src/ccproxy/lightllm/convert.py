@@ -11,7 +11,7 @@ import copy
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 from ccproxy.lightllm import anthropic, gemini, openai_chat, openai_responses
 from ccproxy.lightllm.errors import convert_error
@@ -72,10 +72,7 @@ PATHS: dict[str, str] = {
 }
 
 
-_T = TypeVar("_T")
-
-
-def _guarded(what: str, fn: Callable[[], _T]) -> _T:
+def _guarded[T](what: str, fn: Callable[[], T]) -> T:
     """Shape errors deep in a body (a list where an object belongs, ...) as ConversionError:
     the wire parsers name key paths for what they check; this catches the rest."""
     try:
