@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any, Literal
 
 from ccproxy.lightllm import carrier
 from ccproxy.lightllm.ir import (
     Message,
-    Node,
     Part,
     RedactedThinkingPart,
     ThinkingPart,
@@ -156,18 +155,3 @@ def put_count(out: dict[str, Any], key: str, value: int, shape: dict[str, str], 
 
 def int_or0(v: Any) -> int:
     return v if isinstance(v, int) else 0
-
-
-def first_of(d: dict[str, Any], *keys: str) -> tuple[str | None, Any]:
-    for k in keys:
-        if k in d:
-            return k, d[k]
-    return None, None
-
-
-def same_or(node: Node, wire: Wire, key: str, derived: Any, parse: Callable[[Any], Any]) -> Any:
-    """The original value stored in hints when it still parses to `derived`'s meaning."""
-    orig = node.hints.get(wire, {}).get(key)
-    if orig is not None and parse(orig) == parse(derived):
-        return orig
-    return derived

@@ -329,7 +329,3 @@ def merge_adjacent(messages: list[Message]) -> list[Message]:
 
 def tool_names_by_id(messages: Iterable[Message]) -> dict[str, str]:
     return {p.id: p.name for m in messages for p in m.parts if isinstance(p, ToolCallPart) and p.id is not None}
-
-
-def result_text(p: ToolResultPart) -> str:
-    return "\n".join(c.text for c in p.content if isinstance(c, TextPart))

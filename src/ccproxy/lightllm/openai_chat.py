@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 
@@ -161,8 +162,6 @@ def _render_part(p: Any, where: str) -> dict[str, Any] | None:
 
 
 def _b64(text: str) -> str:
-    import base64
-
     return base64.b64encode(text.encode()).decode()
 
 
@@ -597,8 +596,6 @@ def parse_response(body: Any) -> Response:
             choice_extra={k: v for k, v in ch.items() if k not in ("message", "finish_reason")},
             more_choices=choices[1:] or None,
         )
-        if len(choices) > 1:
-            hints["more_choices"] = choices[1:]
     u = body.get("usage")
     if isinstance(u, dict):
         resp.usage = _parse_usage(u)

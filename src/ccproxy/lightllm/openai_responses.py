@@ -5,6 +5,7 @@ one tool call); converting to another wire merges adjacent same-role messages fi
 
 from __future__ import annotations
 
+import base64
 import time
 from typing import Any
 
@@ -142,8 +143,6 @@ def _render_part(p: Any, role: str, where: str) -> dict[str, Any] | None:
         if p.data is not None:
             f["file_data"] = hint(p, W, "raw_data") or data_uri(p.media_type, p.data)
         elif p.text is not None:
-            import base64
-
             f["file_data"] = data_uri(p.media_type or "text/plain", base64.b64encode(p.text.encode()).decode())
         elif p.url is not None and p.url.startswith("file:"):
             f["file_id"] = p.url[5:]
