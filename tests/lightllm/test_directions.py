@@ -3,6 +3,7 @@ the destination SDK's typed params / model classes, and parsing it back keeps th
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -166,3 +167,21 @@ def test_dropped_fields_are_logged_by_name(caplog: pytest.LogCaptureFixture) -> 
     assert "cache_control" in caplog.text and "'tier'" in caplog.text
     assert "stop sequences" in caplog.text  # Responses has none
     assert out["user"] == "u1"
+
+
+@pytest.mark.parametrize("dst", ["anthropic", "gemini", "openai"])
+def test_empty_text_and_emptied_turns_are_not_sent(dst: str) -> None:
+    chat = request("openai", WEATHER)
+    chat["messages"][2]["content"] = ""  # what many Chat clients send next to tool calls
+    out = cv.convert_request(chat, "openai", dst)  # type: ignore[arg-type]
+    check_request(dst, out)
+    assert '"text": ""' not in json.dumps(out)
+    ant = request("anthropic", Convo(tools=False))
+    ant["messages"] += [
+        {"role": "assistant", "content": [{"type": "thinking", "thinking": "t", "signature": "s"}]},
+        {"role": "user", "content": "next"},
+    ]
+    if dst != "anthropic":
+        out = cv.convert_request(ant, "anthropic", dst)  # type: ignore[arg-type]
+        turns = out.get("messages") or out.get("contents")
+        assert len(turns) == (3 if dst == "openai" else 2)  # system message + 2 user turns for Chat

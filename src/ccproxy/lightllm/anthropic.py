@@ -298,14 +298,15 @@ def render_request(req: Request, *, model: str | None = None) -> dict[str, Any]:
     if thinking is not None and thinking.get("type") == "enabled" and req.max_tokens is None and not same:
         max_tokens = max(DEFAULT_MAX_TOKENS, thinking["budget_tokens"] + 4096)
     put(out, "max_tokens", max_tokens)
-    out["messages"] = [
-        {
-            "role": "user" if m.role == "system" else m.role,
-            "content": _render_content(m, m.parts, "request", f"messages[{i}].content"),
-            **extras_for(m, W, f"messages[{i}]"),
-        }
-        for i, m in enumerate(req.messages)
-    ]
+    out["messages"] = []
+    for i, m in enumerate(req.messages):
+        content = _render_content(m, m.parts, "request", f"messages[{i}].content")
+        if content == [] and not same:
+            # Everything in it was another provider's (reasoning state): Anthropic rejects empty turns.
+            dropped(f"messages[{i}] (nothing left for Anthropic)", W)
+            continue
+        role = "user" if m.role == "system" else m.role
+        out["messages"].append({"role": role, "content": content, **extras_for(m, W, f"messages[{i}]")})
     if any(m.role == "system" for m in req.messages):
         dropped("mid-conversation system role (sent as a user turn)", W)
     if req.system is not None:

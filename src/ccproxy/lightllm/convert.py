@@ -116,8 +116,12 @@ def _parse_request(body: Any, wire: Wire, path: str | None, model: str | None, s
 
 def normalize(req: Request) -> Request:
     """Make a parsed request fit any other wire: leading system messages become the system
-    prompt, adjacent same-role turns merge, tool results lead their user turn."""
-    messages = list(req.messages)
+    prompt, empty text parts go (Chat clients send `content: ""` next to tool calls; Anthropic
+    rejects empty text blocks), adjacent same-role turns merge, tool results lead their turn."""
+    messages = []
+    for m in req.messages:
+        parts = [p for p in m.parts if not (isinstance(p, TextPart) and not p.text and p.signature is None)]
+        messages.append(m.model_copy(update={"parts": parts or m.parts}))
     system = list(req.system or [])
     while messages and messages[0].role == "system":
         system.extend(p for p in messages.pop(0).parts if isinstance(p, TextPart))

@@ -458,7 +458,14 @@ def render_request(req: Request, *, model: str | None = None) -> dict[str, Any]:
     same = W in req.hints
     names = tool_names_by_id(req.messages)
     out: dict[str, Any] = {}
-    out["contents"] = [_render_content(m, "request", names, f"contents[{i}]") for i, m in enumerate(req.messages)]
+    out["contents"] = []
+    for i, m in enumerate(req.messages):
+        content = _render_content(m, "request", names, f"contents[{i}]")
+        if not content.get("parts") and not same:
+            # Only another provider's reasoning state was in it; Gemini rejects empty parts.
+            dropped(f"contents[{i}] (nothing left for Gemini)", W)
+            continue
+        out["contents"].append(content)
     if any(m.role == "system" for m in req.messages):
         dropped("mid-conversation system role (sent as a user turn)", W)
     if req.system is not None:

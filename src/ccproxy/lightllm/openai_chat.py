@@ -331,7 +331,12 @@ def _render_messages(req: Request) -> list[dict[str, Any]]:
     for i, m in enumerate(req.messages):
         where = f"messages[{i}]"
         if m.role == "assistant":
-            out.append(_render_assistant(m, "request", where))
+            a = _render_assistant(m, "request", where)
+            if W not in m.hints and a.get("content") is None and not a.get("tool_calls"):
+                # Only another provider's reasoning state was in it: an empty turn is rejected.
+                dropped(f"{where} (nothing left for OpenAI Chat)", W)
+                continue
+            out.append(a)
             continue
         if m.role == "system":
             content = _render_content(m, m.parts, f"{where}.content")
