@@ -185,3 +185,19 @@ def test_empty_text_and_emptied_turns_are_not_sent(dst: str) -> None:
         out = cv.convert_request(ant, "anthropic", dst)  # type: ignore[arg-type]
         turns = out.get("messages") or out.get("contents")
         assert len(turns) == (3 if dst == "openai" else 2)  # system message + 2 user turns for Chat
+
+
+@pytest.mark.parametrize("dst", ["anthropic", "openai", "openai_responses"])
+def test_gemini_calls_without_ids_are_paired_by_name_and_order(dst: str) -> None:
+    gem = request("gemini", WEATHER)
+    for part in gem["contents"][1]["parts"][1:] + gem["contents"][2]["parts"]:
+        next(iter(v for k, v in part.items() if k.startswith("function"))).pop("id")
+    out = cv.convert_request(gem, "gemini", dst, path=GEMINI_PATH)  # type: ignore[arg-type]
+    check_request(dst, out)
+    back = cv.normalize(cv.parse_request(out, dst))  # type: ignore[arg-type]
+    calls = [p for m in back.messages for p in m.parts if isinstance(p, ToolCallPart)]
+    results = [p for m in back.messages for p in m.parts if isinstance(p, ToolResultPart)]
+    assert [r.tool_call_id for r in results] == [c.id for c in calls] and len(set(r.tool_call_id for r in results)) == 2
+    # Back to Gemini the synthetic ids are gone again.
+    same = cv.render_request(cv.parse_request(gem, "gemini", path=GEMINI_PATH), "gemini")
+    assert same == gem

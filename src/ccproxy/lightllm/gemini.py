@@ -237,7 +237,7 @@ def _render_part(p: Any, direction: Direction, names: dict[str, str], where: str
         fc: dict[str, Any] = {}
         call_id = client_call_id(p, W, direction) if (p.id is not None or direction == "response") else None
         if W in p.hints:
-            call_id = p.id
+            call_id = None if hint(p, W, "synthetic_id") else p.id
         put(fc, "id", call_id)
         fc["name"] = p.name
         if hint(p, W, "has_args", True) or p.arguments:
@@ -260,7 +260,7 @@ def _render_part(p: Any, direction: Direction, names: dict[str, str], where: str
                 parsed = None
             resp = parsed if isinstance(parsed, dict) else {"error" if p.is_error else "result": text}
         fr: dict[str, Any] = {}
-        put(fr, "id", p.tool_call_id)
+        put(fr, "id", None if hint(p, W, "synthetic_id") else p.tool_call_id)
         fr |= {"name": name, "response": resp}
         fr.update(hint(p, W, "fr_extra") or {})
         media = [c for c in p.content if isinstance(c, MediaPart)]
@@ -345,8 +345,8 @@ def parse_request(body: Any, *, model: str | None = None, stream: bool | None = 
     body = as_obj(body, "request")
     req = Request(model=model, stream=stream)
     contents, _ = _get(body, "contents")
-    req.messages = restore_ids(
-        [_parse_content(c, f"contents[{i}]") for i, c in enumerate(as_list(contents or [], "contents"))]
+    req.messages = _pair_ids(
+        restore_ids([_parse_content(c, f"contents[{i}]") for i, c in enumerate(as_list(contents or [], "contents"))])
     )
     si, si_snake = _get(body, "systemInstruction")
     if si is not None:
@@ -436,6 +436,30 @@ def parse_request(body: Any, *, model: str | None = None, stream: bool | None = 
         stop_null=("stopSequences" in gen and req.stop is None) or None,
     )
     return req
+
+
+def _pair_ids(messages: list[Message]) -> list[Message]:
+    """Gemini often sends functionCall/functionResponse without ids (it matches by name and
+    order); other formats link results to calls by id. Give id-less calls an id and each
+    id-less response the id of the earliest unanswered call of the same name. The ids are
+    marked synthetic so a Gemini render leaves them out again."""
+    open_calls: list[ToolCallPart] = []
+    for mi, m in enumerate(messages):
+        for pi, p in enumerate(m.parts):
+            if isinstance(p, ToolCallPart):
+                if p.id is None:
+                    p.id = f"gemini_call_{mi}_{pi}"
+                    p.hints.setdefault(W, {})["synthetic_id"] = True
+                open_calls.append(p)
+            elif isinstance(p, ToolResultPart) and p.tool_call_id is None:
+                match = next((c for c in open_calls if c.name == p.name), None)
+                if match is not None:
+                    open_calls.remove(match)
+                    p.tool_call_id = match.id
+                    p.hints.setdefault(W, {})["synthetic_id"] = True
+            elif isinstance(p, ToolResultPart):
+                open_calls = [c for c in open_calls if c.id != p.tool_call_id]
+    return messages
 
 
 def _parse_decl(d: dict[str, Any], group: int, snake: bool) -> Tool:
