@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Iterable
 from typing import Any
 
 import argon2
@@ -106,6 +107,12 @@ class WebInspector:
             raise OSError(e.errno, f"inspector web UI cannot listen on {self.host}:{self.port}: {e.strerror}") from e
         self._server = server
         logger.info("Inspector web UI at http://%s:%s/ (token in `ccproxy status`)", self.host, self.port)
+
+    def forget(self, flow_ids: Iterable[str]) -> None:
+        """Drop flows the store deleted (DELETE /flows), so the UI keeps matching the CLI."""
+        gone = [f for f in (self.view.get_by_id(i) for i in flow_ids) if f is not None]
+        if gone:
+            self.view.remove(gone)
 
     def done(self) -> None:
         if self._server is not None:

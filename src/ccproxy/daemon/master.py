@@ -98,6 +98,7 @@ class Daemon:
 
             self.web = WebInspector(master, port=c.inspector.port, host=c.host)
             master.addons.add(self.web)
+            self.ctx.on_delete.append(self.web.forget)
         opts.update(
             mode=self.plan.modes,
             confdir=str(self.config.config_dir),
