@@ -127,3 +127,15 @@ def test_client_key_moves_to_the_destination_slot(
     assert req.headers[want[0]] == want[1]
     assert "key" not in req.query
     assert len([k for k in req.headers if k in ("authorization", "x-api-key", "x-goog-api-key")]) == 1
+
+
+async def test_no_route_answer_stands_unless_a_rule_names_a_provider() -> None:
+    rules = [{"match_model": "^gpt", "dest_model": "x"}, {"match_model": "^claude", "dest_provider": "claude"}]
+    addon = TransformAddon(_config(rules))
+    for model, routed in (("gpt-4o", False), ("claude-x", True), ("other", False)):
+        f = _flow("/v1/messages", request("anthropic", WEATHER) | {"model": model})
+        f.response = http.Response.make(404, b"{}", {})
+        f.metadata[meta.ERROR] = "no route"
+        await addon.request(f)
+        assert (f.response is None) == routed
+        assert (f.request.host == "api.anthropic.com") == routed

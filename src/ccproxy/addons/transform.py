@@ -146,8 +146,8 @@ class TransformAddon:
                 provider, dest_wire = named, named.type
             action = effective_action(r.action, client_wire, dest_wire)
             flow.metadata[meta.TRANSFORM] = {"rules": where, **describe(rule, action, dest_wire)}
-            if action == "passthrough":
-                return
+            if action == "passthrough" or (rescued and named is None):
+                return  # forwarded unchanged / still nowhere to send it
             if rescued:
                 flow.response = None
                 flow.metadata.pop(meta.ERROR, None)
