@@ -201,3 +201,17 @@ def test_gemini_calls_without_ids_are_paired_by_name_and_order(dst: str) -> None
     # Back to Gemini the synthetic ids are gone again.
     same = cv.render_request(cv.parse_request(gem, "gemini", path=GEMINI_PATH), "gemini")
     assert same == gem
+
+
+def test_several_user_text_blocks_stay_separate_in_chat() -> None:
+    ant = request("anthropic", Convo(tools=False))
+    ant["messages"][0]["content"] = [
+        {"type": "text", "text": "<system-reminder>x</system-reminder>"},
+        {"type": "text", "text": "hello"},
+    ]
+    out = cv.convert_request(ant, "anthropic", "openai")
+    check_request("openai", out)
+    assert out["messages"][1]["content"] == [
+        {"type": "text", "text": "<system-reminder>x</system-reminder>"},
+        {"type": "text", "text": "hello"},
+    ]

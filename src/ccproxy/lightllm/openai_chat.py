@@ -183,8 +183,9 @@ def _render_content(node: Any, parts: list[Any], where: str, *, assistant: bool 
         return parts[0].text
     if form in ("null", "absent") and not parts:
         return None
-    if form is None and plain:
-        # Across formats text is joined into one string: the form every client accepts.
+    if form is None and plain and (assistant or len(parts) <= 1):
+        # An answer's text blocks are contiguous: one string, the form every client reads.
+        # Several user blocks (e.g. reminders + prompt) stay separate parts.
         return "".join(p.text for p in parts) if parts else (None if assistant else "")
     rendered = [r for i, p in enumerate(parts) if (r := _render_part(p, f"{where}[{i}]")) is not None]
     return rendered
