@@ -60,7 +60,7 @@ def main() -> None:
                     raw = it[0] if isinstance(it, tuple) else it
                     json.dumps(json.loads(raw)).encode()
 
-            def same(items: Any = items, kind: str = kind) -> None:
+            def same(items: Any = items, kind: str = kind, wire: Any = wire) -> None:
                 for it in items:
                     if kind == "request":
                         raw, path = it
@@ -68,7 +68,7 @@ def main() -> None:
                     else:
                         json.dumps(cv.render_response(cv.parse_response(json.loads(it), wire), wire))  # type: ignore[arg-type]
 
-            def cross(items: Any = items, kind: str = kind) -> None:
+            def cross(items: Any = items, kind: str = kind, wire: Any = wire, others: Any = others) -> None:
                 for it in items:
                     for dst in others:
                         if kind == "request":
