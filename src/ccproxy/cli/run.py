@@ -95,7 +95,9 @@ def run_inspect(cmd: Sequence[str], config: Config, provider: str | None) -> int
     for module in ("ccproxy.jail.inspect", "ccproxy.jail"):
         try:
             fn = getattr(importlib.import_module(module), "run_inspect", None)
-        except ImportError:
+        except ModuleNotFoundError as e:
+            if e.name != module:
+                raise  # the jail is there but broken: that is a bug to see, not a missing feature
             fn = None
         if fn is None:
             continue

@@ -14,7 +14,9 @@ from ccproxy.addons.egress import EgressSanitizerAddon
 from ccproxy.addons.flow_recorder import FlowRecorderAddon
 from ccproxy.addons.hooks import stage_addons
 from ccproxy.addons.inspector import InspectorAddon
+from ccproxy.addons.models_endpoint import ModelsEndpointAddon
 from ccproxy.addons.sse_relay import SseRelayAddon
+from ccproxy.addons.transform import TransformAddon
 from ccproxy.daemon.context import DaemonContext
 
 
@@ -23,9 +25,11 @@ def build_chain(ctx: DaemonContext) -> list[object]:
     inbound, outbound = stage_addons(ctx.config.ccproxy.hooks)
     return [
         ControlAddon(ctx),  # /health, /flows: answered here, never proxied or recorded
+        ModelsEndpointAddon(ctx.config),  # GET /v1/models: synthetic list, answered here
         InspectorAddon(ctx.config),  # client snapshot, wire format, default route
         CredentialsAddon(ctx.credentials),  # the credential registry for the inject_auth hook; log redaction
         inbound,  # inbound hook DAG (inject_auth, extract_session_id, ...)
+        TransformAddon(ctx.config),  # transform rules; lightllm body conversion
         outbound,  # outbound hook DAG (verbose_mode, ...)
         SseRelayAddon(),  # event streams relayed as they arrive, copy kept
         AuthAddon(ctx.credentials, ctx.config),  # upstream 401 -> fresh credential -> replay once

@@ -13,7 +13,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[3]))
 
-from tests.support.fake_provider import FakeProvider  # noqa: E402
+from tests.support.fake_provider import FakeProvider
 
 SHOWN = ("x-api-key", "authorization", "x-goog-api-key", "user-agent", "chatgpt-account-id")
 
