@@ -18,6 +18,7 @@ from ccproxy.addons.models_endpoint import ModelsEndpointAddon
 from ccproxy.addons.sse_relay import SseRelayAddon
 from ccproxy.addons.transform import TransformAddon
 from ccproxy.daemon.context import DaemonContext
+from ccproxy.providers.inject import route_injector
 
 
 def build_chain(ctx: DaemonContext) -> list[object]:
@@ -28,11 +29,13 @@ def build_chain(ctx: DaemonContext) -> list[object]:
         ModelsEndpointAddon(ctx.config),  # GET /v1/models: synthetic list, answered here
         InspectorAddon(ctx.config),  # client snapshot, wire format, default route
         CredentialsAddon(ctx.credentials),  # the credential registry for the inject_auth hook; log redaction
+        # Response-only: upstream 401 -> fresh credential -> replay once. It sits before every addon
+        # that rewrites responses so that they (transform, hooks) see the replayed answer.
+        AuthAddon(ctx.credentials, ctx.config),
         inbound,  # inbound hook DAG (inject_auth, extract_session_id, ...)
-        TransformAddon(ctx.config),  # transform rules; lightllm body conversion
+        TransformAddon(ctx.config, route_injector(ctx.credentials)),  # transform rules; lightllm body conversion
         outbound,  # outbound hook DAG (verbose_mode, ...)
         SseRelayAddon(),  # event streams relayed as they arrive, copy kept
-        AuthAddon(ctx.credentials, ctx.config),  # upstream 401 -> fresh credential -> replay once
         EgressSanitizerAddon(),  # last on the request path: no sentinel, no x-ccproxy-* header leaves
         FlowRecorderAddon(ctx.store),  # last: records the flow as finally forwarded/answered
     ]

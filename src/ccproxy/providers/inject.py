@@ -7,10 +7,14 @@ is answered locally in the client's wire format.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Awaitable, Callable
+
 from mitmproxy import http
 
 from ccproxy.config.models import Provider
 from ccproxy.flows import meta
+from ccproxy.lightllm.error_bodies import error_response
 from ccproxy.lightllm.ir import Wire
 from ccproxy.providers.auth import Credential
 from ccproxy.providers.destination import apply_destination, rewrite_path
@@ -18,6 +22,8 @@ from ccproxy.providers.errors import AuthConfigError
 from ccproxy.providers.redact import redact
 from ccproxy.providers.registry import CredentialRegistry
 from ccproxy.providers.sentinel import PREFIX, credential_slot, find_sentinel, strip_sentinels
+
+log = logging.getLogger(__name__)
 
 
 def slot_for(provider: Provider) -> tuple[str, str]:
@@ -79,3 +85,42 @@ async def inject_auth(flow: http.HTTPFlow, registry: CredentialRegistry) -> bool
     flow.metadata[meta.CREDENTIAL_INJECTED] = True
     flow.metadata[meta.CREDENTIAL_HEADER] = header
     return True
+
+
+async def inject_for_route(flow: http.HTTPFlow, registry: CredentialRegistry, name: str, provider: Provider) -> None:
+    """Credential for a provider that a transform rule routed the flow to (`dest_provider`).
+
+    A credential injected earlier for another provider (by sentinel) is removed first: it
+    must never reach a different provider. On an auth failure the flow is answered locally.
+    """
+    previous = flow.metadata.get(meta.CREDENTIAL_HEADER) if flow.metadata.get(meta.CREDENTIAL_INJECTED) else None
+    if isinstance(previous, str):
+        flow.request.headers.pop(previous, None)
+        flow.metadata[meta.CREDENTIAL_INJECTED] = False
+        flow.metadata.pop(meta.CREDENTIAL_HEADER, None)
+    if registry.source(name) is None:
+        if previous:
+            log.warning("flow %s: routed to provider %r, which has no auth: no credential sent", flow.id, name)
+        return
+    try:
+        cred = await registry.resolve(name)
+    except AuthConfigError as e:
+        message = redact(f"ccproxy: {e}", registry.secrets())
+        log.error("flow %s: auth for provider %r failed: %s", flow.id, name, message)
+        strip_sentinels(flow.request)
+        flow.metadata[meta.ERROR] = message
+        flow.response = error_response(client_wire_of(flow), e.status, message)
+        return
+    flow.metadata[meta.CREDENTIAL_HEADER] = put_credential(flow.request, provider, cred)
+    flow.metadata[meta.CREDENTIAL_INJECTED] = True
+
+
+def route_injector(
+    registry: CredentialRegistry,
+) -> Callable[[http.HTTPFlow, str, Provider], Awaitable[None]]:
+    """The credential hook TransformAddon calls after a rule picked `dest_provider`."""
+
+    async def inject(flow: http.HTTPFlow, name: str, provider: Provider) -> None:
+        await inject_for_route(flow, registry, name, provider)
+
+    return inject
