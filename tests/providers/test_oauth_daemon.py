@@ -202,3 +202,30 @@ def test_egress_sanitizer_stops_a_leaking_hook(
     assert "x-ccproxy-internal" not in rec.headers and "x-debug-key" not in rec.headers
     assert rec.path == "/v1/messages?ok=1"
     assert "egress: stripped" in d.logs()
+
+
+def test_replay_dials_pinned_host(
+    fake: FakeProvider, start_daemon: Callable[..., DaemonProcess], tmp_path: Path
+) -> None:
+    """inspector.resolve pins the provider's name to the fake; the replay must dial the same."""
+    key = tmp_path / "key"
+    key.write_text("k1")
+    entry = {
+        "type": "anthropic",
+        "host": "api.provider.test",
+        "scheme": "http",
+        "auth": {"type": "file", "file_path": str(key)},
+    }
+    d = start_daemon(
+        {"ccproxy": {"providers": {"p": entry}, "inspector": {"resolve": {"api.provider.test": fake.hostport}}}}
+    )
+
+    def rotate(rec: Recorded) -> Reply:
+        key.write_text("k2")
+        return UNAUTHORIZED
+
+    fake.queue(rotate)
+    r = httpx.post(d.url + "/v1/messages", json=BODY, headers={"x-api-key": SENT + "p"}, timeout=30)
+    assert r.status_code == 200, r.text
+    assert [rec.headers["x-api-key"] for rec in fake.received] == ["k1", "k2"]
+    assert fake.last().headers["host"] == "api.provider.test"

@@ -13,6 +13,7 @@ import time
 import httpx
 from mitmproxy import http
 
+from ccproxy.addons.resolve import parse_resolve
 from ccproxy.config.models import Config
 from ccproxy.flows import meta
 from ccproxy.providers.egress import sanitize_request
@@ -35,6 +36,8 @@ class AuthAddon:
         self.registry = registry
         self.verify = config.ccproxy.inspector.ssl_verify
         self.timeout = timeout
+        # inspector.resolve pins hosts for mitmproxy's upstream connections; the replay dials the same.
+        self.overrides = parse_resolve(config.ccproxy.inspector.resolve)
 
     async def response(self, flow: http.HTTPFlow) -> None:
         resp = flow.response
@@ -70,10 +73,19 @@ class AuthAddon:
 
     async def _send(self, req: http.Request) -> http.Response:
         headers = [(k, v) for k, v in req.headers.items(multi=True) if k.lower() not in _DROP_REQUEST]
+        url, extensions = req.url, {}
+        pinned = self.overrides.get(req.host.lower().rstrip("."))
+        if pinned is not None:
+            address = f"[{pinned.address}]" if ":" in pinned.address else pinned.address
+            url = f"{req.scheme}://{address}:{pinned.port or req.port}{req.path}"
+            default_port = 443 if req.scheme == "https" else 80
+            headers.append(("host", req.host if req.port == default_port else f"{req.host}:{req.port}"))
+            if req.scheme == "https":
+                extensions["sni_hostname"] = req.host
         start = time.time()
         async with (
             httpx.AsyncClient(verify=self.verify, timeout=self.timeout, trust_env=False) as client,
-            client.stream(req.method, req.url, headers=headers, content=req.raw_content or b"") as r,
+            client.stream(req.method, url, headers=headers, content=req.raw_content or b"", extensions=extensions) as r,
         ):
             # Raw bytes: the body keeps its content-encoding, as mitmproxy would have relayed it.
             raw = b"".join([chunk async for chunk in r.aiter_raw()])
