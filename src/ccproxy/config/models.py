@@ -26,7 +26,8 @@ class Strict(BaseModel):
 class CommandAuth(Strict):
     type: Literal["command"]
     command: str
-    timeout: float = 10.0
+    # Seconds before the command (and its children) are killed and the request fails.
+    timeout: float = Field(default=10.0, gt=0)
 
 
 class FileAuth(Strict):
@@ -42,7 +43,7 @@ class OAuthBase(Strict):
     token_url: str
     client_id: str
     # Refresh this many seconds before expiry (the seeds' 60 s window).
-    refresh_margin: float = 60.0
+    refresh_margin: float = Field(default=60.0, ge=0)
 
 
 class AnthropicOAuth(OAuthBase):
