@@ -17,6 +17,7 @@ from ccproxy.addons.inspector import InspectorAddon
 from ccproxy.addons.models_endpoint import ModelsEndpointAddon
 from ccproxy.addons.sse_relay import SseRelayAddon
 from ccproxy.addons.transform import TransformAddon
+from ccproxy.addons.unrouted import UnroutedAddon
 from ccproxy.daemon.context import DaemonContext
 from ccproxy.providers.inject import route_injector
 
@@ -35,6 +36,7 @@ def build_chain(ctx: DaemonContext) -> list[object]:
         inbound,  # inbound hook DAG (inject_auth, extract_session_id, ...)
         TransformAddon(ctx.config, route_injector(ctx.credentials)),  # transform rules; lightllm body conversion
         outbound,  # outbound hook DAG (verbose_mode, ...)
+        UnroutedAddon(),  # 404 in the client's format for what nothing above routed
         SseRelayAddon(),  # event streams relayed as they arrive, copy kept
         EgressSanitizerAddon(),  # last on the request path: no sentinel, no x-ccproxy-* header leaves
         FlowRecorderAddon(ctx.store),  # last: records the flow as finally forwarded/answered
