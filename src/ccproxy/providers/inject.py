@@ -14,6 +14,7 @@ from mitmproxy import http
 
 from ccproxy.config.models import Provider
 from ccproxy.flows import meta
+from ccproxy.lightllm.detect import routing_wire
 from ccproxy.lightllm.error_bodies import error_response
 from ccproxy.lightllm.ir import Wire
 from ccproxy.providers.auth import Credential
@@ -40,10 +41,8 @@ def put_credential(request: http.Request, provider: Provider, cred: Credential) 
 
 
 def client_wire_of(flow: http.HTTPFlow) -> Wire | None:
-    from ccproxy.addons.inspector import guess_wire
-
     wire: Wire | None = flow.metadata.get(meta.CLIENT_WIRE)
-    return wire or guess_wire(flow.request.path)
+    return wire or routing_wire(flow.request.method, flow.request.path, flow.request.headers)
 
 
 def unknown_provider_message(name: str, providers: dict[str, Provider]) -> str:
