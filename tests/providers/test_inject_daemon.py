@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from ccproxy.lightllm.error_bodies import error_response
 from tests.support.daemon import DaemonProcess, provider_entry
 from tests.support.fake_provider import FakeProvider
 
@@ -130,7 +131,7 @@ def test_client_key_without_sentinel_passes_through(pd: DaemonProcess, mfake: Fa
         ("/v1/messages", {"x-api-key": SENT + "nope"}, ANTHROPIC_BODY,
          lambda j: j["type"] == "error" and j["error"]["type"] == "authentication_error" and j["error"]["message"]),
         ("/v1/chat/completions", {"authorization": f"Bearer {SENT}nope"}, OPENAI_BODY,
-         lambda j: j["error"]["type"] == "authentication_error" and j["error"]["message"]),
+         lambda j: j["error"]["code"] == "invalid_api_key" and j["error"]["message"]),  # as OpenAI's own 401
         (GEMINI_PATH + f"?key={SENT}nope", {}, GEMINI_BODY,
          lambda j: j["error"]["status"] == "UNAUTHENTICATED" and j["error"]["message"]),
     ],
@@ -165,7 +166,9 @@ def test_provider_without_auth_is_502(pd: DaemonProcess, mfake: FakeProvider) ->
     r = httpx.post(
         pd.url + "/v1/chat/completions", json=OPENAI_BODY, headers={"authorization": f"Bearer {SENT}plain"}, timeout=10
     )
-    assert r.status_code == 502
+    # OpenAI's and Gemini's APIs report server-side failures as 500: the error table maps 502 so.
+    assert r.status_code == error_response("openai", 502, "x").status_code == 500
+    assert r.json()["error"]["type"] == "server_error"
     assert "provider 'plain' has no `auth:` configured" in r.json()["error"]["message"]
     assert len(mfake.received) == before
 
