@@ -43,6 +43,8 @@ class AuthAddon:
         resp = flow.response
         if resp is None or resp.status_code != 401 or flow.metadata.get(meta.CONTROL):
             return
+        if resp.stream:
+            return  # already relayed to the client as it arrived: too late to answer differently
         if not flow.metadata.get(meta.CREDENTIAL_INJECTED) or flow.metadata.get(AUTH_REPLAYED):
             return
         name = flow.metadata.get(meta.PROVIDER)
