@@ -219,8 +219,11 @@ class GeminiRenderer(Renderer):
                 return b""
             try:
                 args = json.loads(call["args"]) if call["args"].strip() else {}
-            except ValueError as e:
-                raise ConversionError(f"tool call {call['name']!r} arguments are not JSON") from e
+            except ValueError:
+                # only a stream cut short (max_tokens) leaves partial JSON; Gemini never sends a
+                # partial functionCall, so the broken call is dropped and the stop reason stands
+                log.info("gemini render: tool call %r dropped, arguments are not complete JSON", call["name"])
+                return b""
             fc = {"name": call["name"], "args": args, "id": call["id"]}
             return self._chunk([{"functionCall": fc}])
         if isinstance(ev, UsageUpdate):

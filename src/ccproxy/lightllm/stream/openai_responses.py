@@ -289,7 +289,6 @@ class OpenAIResponsesRenderer(Renderer):
                 self._usage = ev.usage
             return b"" if self._started else self._start(ev.id, ev.model)
         pre = b"" if self._started or isinstance(ev, (UsageUpdate, StreamError)) else self._start()
-        oi = len(self._output)
         if isinstance(ev, TextDelta):
             if not ev.text:
                 return pre
@@ -309,7 +308,7 @@ class OpenAIResponsesRenderer(Renderer):
                 {
                     "type": "response.output_text.delta",
                     "item_id": self._open["id"],
-                    "output_index": oi,
+                    "output_index": len(self._output),
                     "content_index": 0,
                     "delta": ev.text,
                     "logprobs": [],
@@ -328,7 +327,7 @@ class OpenAIResponsesRenderer(Renderer):
                 {
                     "type": "response.reasoning_summary_text.delta",
                     "item_id": self._open["id"],
-                    "output_index": oi,
+                    "output_index": len(self._output),
                     "summary_index": 0,
                     "delta": ev.text,
                 }
@@ -358,7 +357,7 @@ class OpenAIResponsesRenderer(Renderer):
                 {
                     "type": "response.function_call_arguments.delta",
                     "item_id": item["id"],
-                    "output_index": oi,
+                    "output_index": len(self._output),
                     "delta": ev.arguments,
                 }
             )
@@ -390,6 +389,12 @@ class OpenAIResponsesRenderer(Renderer):
 
     def error(self, message: str, type_: str = "api_error") -> bytes:
         self.done = True
-        # The OpenAI SDK raises APIError on an `error` event; nothing may follow it.
+        # `error` is the API's own stream-error event; `response.failed` closes the response so
+        # clients that track the lifecycle (Codex) see a terminal state rather than a cut stream.
         code = {"api_error": "server_error", "overloaded_error": "server_error"}.get(type_, type_)
-        return self._ev({"type": "error", "code": code, "message": message, "param": None})
+        out = self._ev({"type": "error", "code": code, "message": message, "param": None})
+        if self._started:
+            resp = self._response("failed", self._output, usage_to_responses(self._usage))
+            resp["error"] = {"code": code, "message": message}
+            out += self._ev({"type": "response.failed", "response": resp})
+        return out
