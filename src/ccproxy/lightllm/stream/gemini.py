@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from typing import Any
@@ -40,6 +41,14 @@ _STATUS = {
     500: "INTERNAL",
     503: "UNAVAILABLE",
 }
+
+
+def _is_base64(s: str) -> bool:
+    try:
+        base64.b64decode(s, validate=True)
+    except ValueError:
+        return False
+    return True
 
 
 def usage_from_gemini(u: dict[str, Any]) -> Usage:
@@ -199,6 +208,10 @@ class GeminiRenderer(Renderer):
         if isinstance(ev, ThinkingDelta):
             return self._chunk([{"text": ev.text, "thought": True}]) if ev.text else b""
         if isinstance(ev, ThinkingSignature):
+            if not _is_base64(ev.signature):
+                # thoughtSignature is typed bytes (base64): anything else would break the client's parse
+                self.drop_signature_once("gemini (signature is not base64)")
+                return b""
             # Gemini attaches the signature to a part; an empty thought part carries it
             return self._chunk([{"text": "", "thought": True, "thoughtSignature": ev.signature}])
         if isinstance(ev, RedactedThinking):
