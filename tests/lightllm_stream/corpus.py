@@ -10,7 +10,12 @@ REPO = Path(__file__).resolve().parents[2]
 _CANDIDATES = [REPO.parent / "shared" / "corpus", REPO.parent.parent / "shared" / "corpus"]
 CORPUS = next((c for c in _CANDIDATES if c.is_dir()), _CANDIDATES[0])
 # corpus wire names → ccproxy wire names (provider `type:`)
-_WIRES = {"anthropic": "anthropic", "openai_chat": "openai", "openai_responses": "openai_responses", "gemini": "gemini"}
+_WIRES = {
+    "anthropic": "anthropic",
+    "openai_chat": "openai",
+    "openai_responses": "openai_responses",
+    "gemini": "gemini",
+}
 
 
 def corpus_streams() -> list[tuple[str, str, bytes, str]]:

@@ -10,18 +10,18 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from anthropic._models import construct_type as anthropic_construct
 from anthropic._streaming import SSEDecoder as AnthropicSSEDecoder
 from anthropic.lib.streaming._messages import accumulate_event
 from anthropic.types import RawMessageStreamEvent
 from google.genai import types as gtypes
 from google.genai.models import _GenerateContentResponse_from_mldev as _gemini_from_mldev
+from openai._models import construct_type as openai_construct
 from openai._streaming import SSEDecoder as OpenAISSEDecoder
 from openai.lib.streaming.chat import ChatCompletionStreamState
 from openai.lib.streaming.responses._responses import ResponseStreamState
 from openai.types.chat import ChatCompletionChunk
 from openai.types.responses import ResponseStreamEvent
-from anthropic._models import construct_type as anthropic_construct
-from openai._models import construct_type as openai_construct
 
 
 class StreamErrorSeen(Exception):
@@ -82,9 +82,13 @@ def anthropic_summary(raw: bytes) -> Summary:
             # the SDK parses partial JSON; a call cut by max_tokens is compared by its raw text
             raw_json = bufs.get(i)
             s.tool_calls.append((block.name, _args(raw_json.decode()) if raw_json else block.input))
-    s.stop = {"max_tokens": "max", "tool_use": "tool", "refusal": "refusal"}.get(snap.stop_reason or "", "end")
-    s.usage_in = snap.usage.input_tokens + (snap.usage.cache_read_input_tokens or 0) + (
-        snap.usage.cache_creation_input_tokens or 0
+    s.stop = {"max_tokens": "max", "tool_use": "tool", "refusal": "refusal"}.get(
+        snap.stop_reason or "", "end"
+    )
+    s.usage_in = (
+        snap.usage.input_tokens
+        + (snap.usage.cache_read_input_tokens or 0)
+        + (snap.usage.cache_creation_input_tokens or 0)
     )
     s.usage_out = snap.usage.output_tokens
     return s
@@ -113,7 +117,9 @@ def openai_chat_summary(raw: bytes) -> Summary:
     s.thinking = extra.get("reasoning_content") or extra.get("reasoning") or ""
     for tc in choice.message.tool_calls or ():
         s.tool_calls.append((tc.function.name, _args(tc.function.arguments)))
-    s.stop = {"length": "max", "tool_calls": "tool", "content_filter": "refusal"}.get(choice.finish_reason, "end")
+    s.stop = {"length": "max", "tool_calls": "tool", "content_filter": "refusal"}.get(
+        choice.finish_reason, "end"
+    )
     if choice.message.refusal and s.stop == "end":
         s.stop = "refusal"
     if usage is not None:
@@ -181,9 +187,7 @@ def gemini_summary(raw: bytes, strict: bool = False) -> Summary:
         if strict:
             resp = gtypes.GenerateContentResponse.model_validate(obj)
         else:
-            resp = gtypes.GenerateContentResponse._from_response(
-                response=_gemini_from_mldev(obj), kwargs={}
-            )
+            resp = gtypes.GenerateContentResponse._from_response(response=_gemini_from_mldev(obj), kwargs={})
         if resp.usage_metadata is not None:
             u = resp.usage_metadata
             s.usage_in = u.prompt_token_count or 0

@@ -24,7 +24,7 @@ def feed_split(raw: bytes, cuts: list[int]) -> list[SSEEvent]:
     p = SSEParser()
     out: list[SSEEvent] = []
     prev = 0
-    for cut in sorted(cuts) + [len(raw)]:
+    for cut in [*sorted(cuts), len(raw)]:
         out += p.feed(raw[prev:cut])
         prev = cut
     return out + p.close()
@@ -62,7 +62,7 @@ def test_id_persists_and_event_resets() -> None:
 
 
 MIXED = (
-    b"\xef\xbb\xbfevent: message_start\r\ndata: {\"t\": \"caf\xc3\xa9\"}\r\n\r\n"
+    b'\xef\xbb\xbfevent: message_start\r\ndata: {"t": "caf\xc3\xa9"}\r\n\r\n'
     b": comment\n\nevent: x\rdata: a\rdata: \xf0\x9f\x98\x80\r\r"
     b"id: 3\ndata: multi\ndata: line\n\n"
 )
@@ -117,7 +117,7 @@ def feed_array(raw: bytes, cuts: list[int]) -> list[object]:
     p = JSONArrayStreamParser()
     out: list[object] = []
     prev = 0
-    for cut in sorted(cuts) + [len(raw)]:
+    for cut in [*sorted(cuts), len(raw)]:
         out += p.feed(raw[prev:cut])
         prev = cut
     assert p.finished
@@ -133,7 +133,9 @@ def test_json_array_every_split() -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(
-    st.lists(st.dictionaries(st.text(max_size=5), st.text(max_size=8) | st.integers(), max_size=4), max_size=5),
+    st.lists(
+        st.dictionaries(st.text(max_size=5), st.text(max_size=8) | st.integers(), max_size=4), max_size=5
+    ),
     st.lists(st.floats(0, 1), max_size=10),
 )
 def test_json_array_roundtrip(elements: list[dict[str, object]], fractions: list[float]) -> None:
