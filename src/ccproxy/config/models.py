@@ -1,0 +1,257 @@
+"""Pydantic models of ccproxy.yaml.
+
+Every model forbids unknown keys: a typo in a config file is an error that
+names the key path, never a silently ignored setting.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+from ccproxy.lightllm.ir import Wire
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+# --- auth sources -----------------------------------------------------------
+
+
+class CommandAuth(Strict):
+    type: Literal["command"]
+    command: str
+    timeout: float = 10.0
+
+
+class FileAuth(Strict):
+    type: Literal["file"]
+    file_path: str
+
+
+class OAuthBase(Strict):
+    file_path: str
+    access_path: str
+    refresh_path: str
+    expiry_path: str
+    token_url: str
+    client_id: str
+    # Refresh this many seconds before expiry (the seeds' 60 s window).
+    refresh_margin: float = 60.0
+
+
+class AnthropicOAuth(OAuthBase):
+    type: Literal["anthropic_oauth"]
+    file_path: str = "~/.claude/.credentials.json"
+    access_path: str = "claudeAiOauth.accessToken"
+    refresh_path: str = "claudeAiOauth.refreshToken"
+    expiry_path: str = "claudeAiOauth.expiresAt"
+    token_url: str = "https://console.anthropic.com/v1/oauth/token"
+    client_id: str = "9d1c250a-e61b-44d9-88ed-5944d1962f5e"
+
+
+class GoogleOAuth(OAuthBase):
+    type: Literal["google_oauth"]
+    file_path: str = "~/.gemini/oauth_creds.json"
+    access_path: str = "access_token"
+    refresh_path: str = "refresh_token"
+    expiry_path: str = "expiry_date"
+    token_url: str = "https://oauth2.googleapis.com/token"
+    # gemini-cli's installed-app client; Google documents installed-app secrets as non-confidential.
+    client_id: str = "681255809395-oo8ft2oprdrnp9e3aqf6av3hmdib135j.apps.googleusercontent.com"
+    client_secret: str | None = None
+
+
+class CodexOAuth(OAuthBase):
+    type: Literal["codex_oauth"]
+    file_path: str = "~/.codex/auth.json"
+    access_path: str = "tokens.access_token"
+    refresh_path: str = "tokens.refresh_token"
+    # Codex's file has no expiry field: the access token is a JWT and its `exp` claim is used.
+    expiry_path: str = ""
+    account_id_path: str = "tokens.account_id"
+    account_header: str = "chatgpt-account-id"
+    token_url: str = "https://auth.openai.com/oauth/token"
+    client_id: str = "app_EMoamEEZ73f0CkXaXp7hrann"
+
+
+AuthConfig = Annotated[
+    CommandAuth | FileAuth | AnthropicOAuth | GoogleOAuth | CodexOAuth,
+    Field(discriminator="type"),
+]
+
+# --- providers & routing ----------------------------------------------------
+
+DEFAULT_PATHS: dict[str, str] = {
+    "anthropic": "/v1/messages",
+    "openai": "/v1/chat/completions",
+    "openai_responses": "/v1/responses",
+    "gemini": "/v1beta/models",
+}
+
+
+class Provider(Strict):
+    type: Wire = "anthropic"
+    # host may carry a port ("127.0.0.1:8080") so a provider can point at a local server.
+    host: str
+    path: str | None = None
+    scheme: Literal["https", "http"] = "https"
+    # Header that carries the real credential; None = the wire type's default slot.
+    header: str | None = None
+    auth: AuthConfig | None = None
+
+    @property
+    def hostname(self) -> str:
+        return self.host.rsplit(":", 1)[0] if self._has_port() else self.host
+
+    @property
+    def port(self) -> int:
+        if self._has_port():
+            return int(self.host.rsplit(":", 1)[1])
+        return 443 if self.scheme == "https" else 80
+
+    def _has_port(self) -> bool:
+        head, sep, tail = self.host.rpartition(":")
+        return bool(sep) and tail.isdigit() and "]" not in tail
+
+    @property
+    def base_path(self) -> str:
+        return self.path if self.path is not None else DEFAULT_PATHS[self.type]
+
+
+def builtin_providers() -> dict[str, Provider]:
+    """Used when the config names no providers: clients' own keys pass through unchanged."""
+    return {
+        "anthropic": Provider(type="anthropic", host="api.anthropic.com"),
+        "openai": Provider(type="openai", host="api.openai.com"),
+        "openai_responses": Provider(type="openai_responses", host="api.openai.com"),
+        "gemini": Provider(type="gemini", host="generativelanguage.googleapis.com"),
+    }
+
+
+class HookEntry(Strict):
+    hook: str
+    params: dict[str, Any] = Field(default_factory=dict)
+    enabled: bool = True
+
+
+HookSpec = str | HookEntry
+
+
+class Hooks(Strict):
+    inbound: list[HookSpec] = Field(
+        default_factory=lambda: ["ccproxy.hooks.inject_auth", "ccproxy.hooks.extract_session_id"]
+    )
+    outbound: list[HookSpec] = Field(default_factory=lambda: ["ccproxy.hooks.verbose_mode"])
+
+
+class TransformRule(Strict):
+    match_host: str | None = None
+    match_path: str = ".*"
+    match_model: str | None = None
+    action: Literal["redirect", "transform", "passthrough"] = "redirect"
+    dest_provider: str | None = None
+    dest_model: str | None = None
+
+
+class Lightllm(Strict):
+    transforms: list[TransformRule] = Field(default_factory=list)
+    # Seconds an upstream stream may stay silent before the client gets an error event.
+    stream_idle_timeout: float = 300.0
+
+
+class Inspector(Strict):
+    # mitmproxy's web UI (off by default), bound to loopback.
+    web: bool = False
+    port: int = 8083
+    wireguard: bool = True
+    wireguard_port: int = 51820
+    # host -> "address[:port]" overrides (like curl --resolve) for DNS answers and upstream connects.
+    resolve: dict[str, str] = Field(default_factory=dict)
+    keylog: bool = False
+    # Older spelling of lightllm.transforms, accepted and merged.
+    transforms: list[TransformRule] = Field(default_factory=list)
+    # Verify upstream TLS certificates (turn off only for local test upstreams).
+    ssl_verify: bool = True
+
+
+class Flows(Strict):
+    default_jq_filters: list[str] = Field(default_factory=list)
+    max_flows: int = Field(default=5000, ge=1)
+    max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    persist: bool = True
+
+
+class Otel(Strict):
+    enabled: bool = False
+    endpoint: str = "http://127.0.0.1:4318"
+    service_name: str = "ccproxy"
+
+
+class Mcp(Strict):
+    enabled: bool = True
+    port: int = 4030
+
+
+class Shaping(Strict):
+    enabled: bool = True
+    shapes_dir: str | None = None
+
+
+class GeminiCapacity(Strict):
+    enabled: bool = True
+    max_retries: int = 2
+    fallback_models: list[str] = Field(default_factory=list)
+
+
+class CcproxySection(Strict):
+    host: str = "127.0.0.1"
+    port: int = Field(default=4000, ge=0, le=65535)
+    log_level: LogLevel = "INFO"
+    log_file: str | None = None
+    # Flows file, WireGuard keys, keylogs; default: the config directory.
+    state_dir: str | None = None
+    providers: dict[str, Provider] = Field(default_factory=builtin_providers)
+    hooks: Hooks = Field(default_factory=Hooks)
+    lightllm: Lightllm = Field(default_factory=Lightllm)
+    inspector: Inspector = Field(default_factory=Inspector)
+    flows: Flows = Field(default_factory=Flows)
+    otel: Otel = Field(default_factory=Otel)
+    mcp: Mcp = Field(default_factory=Mcp)
+    shaping: Shaping = Field(default_factory=Shaping)
+    gemini_capacity: GeminiCapacity = Field(default_factory=GeminiCapacity)
+
+    @model_validator(mode="after")
+    def _check_rules(self) -> CcproxySection:
+        for i, rule in enumerate(self.transform_rules):
+            if rule.dest_provider and rule.dest_provider not in self.providers:
+                known = ", ".join(sorted(self.providers)) or "none configured"
+                raise ValueError(
+                    f"transforms[{i}].dest_provider: unknown provider {rule.dest_provider!r} "
+                    f"(configured: {known})"
+                )
+        return self
+
+    @property
+    def transform_rules(self) -> list[TransformRule]:
+        return [*self.lightllm.transforms, *self.inspector.transforms]
+
+
+class Config(Strict):
+    ccproxy: CcproxySection = Field(default_factory=CcproxySection)
+    # Where this config was read from; the directory holds the CA and (by default) the state.
+    _config_dir: Path = PrivateAttr(default=Path("."))
+
+    @property
+    def config_dir(self) -> Path:
+        return self._config_dir
+
+    @property
+    def state_dir(self) -> Path:
+        raw = self.ccproxy.state_dir
+        return Path(raw).expanduser() if raw else self.config_dir
