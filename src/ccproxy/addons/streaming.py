@@ -87,7 +87,13 @@ class StreamTap:
         self._client_total = 0
         self.first_byte_at: float | None = None
 
-    def __call__(self, chunk: bytes) -> bytes:
+    def __call__(self, chunk: bytes) -> list[bytes]:
+        # A list, never b"": mitmproxy would send an empty bytes as a zero-length HTTP/1 chunk,
+        # which ends the chunked body for the client.
+        out = self._convert(chunk)
+        return [out] if out else []
+
+    def _convert(self, chunk: bytes) -> bytes:
         self.last_activity = time.monotonic()
         if self.ended:
             return b""
@@ -103,10 +109,9 @@ class StreamTap:
         try:
             data = self.decoder(chunk) if self.decoder is not None else chunk
         except Exception as e:  # zlib.error, brotli.error, zstd errors: all mean corrupt input
-            out = self.fail(f"upstream body could not be decoded: {e}")
-        else:
-            out = self.converter.feed(data) if self.converter is not None else data
-            self._note_error()
+            return self.fail(f"upstream body could not be decoded: {e}")
+        out = self.converter.feed(data) if self.converter is not None else data
+        self._note_error()
         self._record_client(out)
         return out
 

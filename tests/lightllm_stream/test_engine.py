@@ -1,0 +1,139 @@
+"""Through the real mitmproxy engine: SDK clients of every format, a fake upstream of every
+other format, streamed event by event; latency, faults and the idle timeout."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from ccproxy.lightllm.ir import WIRES
+from ccproxy.lightllm.stream import RequestContext
+from ccproxy.lightllm.stream.converter import make_renderer
+from ccproxy.lightllm.stream.events import StreamEvent
+
+from .clients import stream_with_sdk
+from .engine import FakeProvider, Proxy, Script, Step, running_proxy
+from .oracles import rendered_summary
+from .test_convert import SCENARIOS
+
+pytestmark = pytest.mark.timeout(60)
+
+
+def upstream_events(wire: str, events: list[StreamEvent]) -> list[bytes]:
+    """The scenario in the upstream's format, one wire event per chunk."""
+    r = make_renderer(wire, RequestContext(model="upstream-model", include_usage=True))  # type: ignore[arg-type]
+    chunks = [r.render([ev]) for ev in events]
+    return [c for c in chunks if c]
+
+
+def content_type(wire: str) -> str:
+    return "text/event-stream"
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeProvider]:
+    f = FakeProvider()
+    await f.start()
+    yield f
+    await f.stop()
+
+
+@pytest.fixture
+async def proxy(fake: FakeProvider) -> AsyncIterator[Proxy]:
+    async with running_proxy(fake.port, idle_timeout=0.6) as p:
+        yield p
+
+
+def route(proxy: Proxy, client: str, upstream: str) -> None:
+    proxy.tagger.client_wire = client
+    proxy.tagger.upstream_wire = upstream
+
+
+@pytest.mark.parametrize("upstream", WIRES)
+@pytest.mark.parametrize("client", WIRES)
+async def test_sdk_clients_through_engine(proxy: Proxy, fake: FakeProvider, client: str, upstream: str) -> None:
+    chunks = upstream_events(upstream, SCENARIOS["parallel_tools"])
+    fake.script = Script([Step(c) for c in chunks])
+    route(proxy, client, upstream)
+    run = await stream_with_sdk(client, proxy.url)
+    assert run.error is None
+    expected = rendered_summary(upstream, b"".join(chunks))
+    assert run.summary is not None
+    assert run.summary.core() == expected.core()
+    flow = proxy.tagger.flows[-1]
+    assert flow.metadata["ccproxy.stream_upstream"] == b"".join(chunks)
+    assert flow.metadata["ccproxy.stream"]["converted"] is (client != upstream)
+    assert rendered_summary(client, flow.response.content).core() == expected.core()
+    assert "ccproxy.error" not in flow.metadata
+
+
+@pytest.mark.parametrize(("client", "upstream"), [(c, u) for c in WIRES for u in WIRES if c != u][::3])
+async def test_first_event_arrives_before_upstream_pause_ends(
+    proxy: Proxy, fake: FakeProvider, client: str, upstream: str
+) -> None:
+    proxy.streaming.idle_timeout = 10
+    chunks = upstream_events(upstream, SCENARIOS["text"])
+    # message start and the first text delta, then a long silence, then the rest
+    fake.script = Script([Step(chunks[0]), Step(chunks[1], pause=1.5), *(Step(c) for c in chunks[2:])])
+    route(proxy, client, upstream)
+    t0 = time.monotonic()
+    run = await stream_with_sdk(client, proxy.url)
+    assert run.error is None and run.first_event_at is not None
+    assert run.first_event_at - t0 < 1.0, "the converted first event waited for the upstream pause"
+    assert time.monotonic() - t0 >= 1.5
+
+
+FAULT_CLIENTS = [("anthropic", "openai"), ("openai", "gemini"), ("openai_responses", "anthropic"), ("gemini", "openai_responses")]
+
+
+@pytest.mark.parametrize(("client", "upstream"), FAULT_CLIENTS)
+async def test_upstream_reset_mid_stream(proxy: Proxy, fake: FakeProvider, client: str, upstream: str) -> None:
+    chunks = upstream_events(upstream, SCENARIOS["parallel_tools"])
+    fake.script = Script([Step(c) for c in chunks[:3]] + [Step(pause=0.05, reset=True)])
+    route(proxy, client, upstream)
+    run = await stream_with_sdk(client, proxy.url)
+    assert run.error is not None and "upstream" in run.error
+    assert "upstream stream failed" in proxy.tagger.flows[-1].metadata["ccproxy.error"]
+
+
+@pytest.mark.parametrize(("client", "upstream"), FAULT_CLIENTS)
+async def test_garbage_event(proxy: Proxy, fake: FakeProvider, client: str, upstream: str) -> None:
+    chunks = upstream_events(upstream, SCENARIOS["text"])
+    fake.script = Script([Step(chunks[0]), Step(b"data: {this is not json\n\n", pause=2.0), *(Step(c) for c in chunks[1:])])
+    route(proxy, client, upstream)
+    t0 = time.monotonic()
+    run = await stream_with_sdk(client, proxy.url)
+    assert run.error is not None and "not JSON" in run.error
+    # the client's stream ends at once, not when the upstream finally finishes
+    assert time.monotonic() - t0 < 1.5
+    assert "not JSON" in proxy.tagger.flows[-1].metadata["ccproxy.error"]
+
+
+@pytest.mark.parametrize(("client", "upstream"), [*FAULT_CLIENTS, ("anthropic", "anthropic")])
+async def test_idle_upstream_times_out(proxy: Proxy, fake: FakeProvider, client: str, upstream: str) -> None:
+    chunks = upstream_events(upstream, SCENARIOS["text"])
+    fake.script = Script([Step(chunks[0]), Step(chunks[1], pause=5.0), *(Step(c) for c in chunks[2:])])
+    route(proxy, client, upstream)
+    t0 = time.monotonic()
+    run = await stream_with_sdk(client, proxy.url)
+    elapsed = time.monotonic() - t0
+    assert run.error is not None and "idle" in run.error
+    assert 0.5 <= elapsed < 3.0
+    assert "idle for more than" in proxy.tagger.flows[-1].metadata["ccproxy.error"]
+
+
+async def test_connection_is_reusable_after_a_fault(proxy: Proxy, fake: FakeProvider) -> None:
+    """After an idle timeout the client's keep-alive connection still serves the next request."""
+    import httpx
+
+    chunks = upstream_events("openai", SCENARIOS["text"])
+    route(proxy, "anthropic", "openai")
+    async with httpx.AsyncClient(base_url=proxy.url) as http:
+        fake.script = Script([Step(chunks[0], pause=5.0), *(Step(c) for c in chunks[1:])])
+        r1 = await http.post("/v1/messages", json={"model": "m", "stream": True})
+        assert b"event: error" in r1.content and b"idle" in r1.content
+        fake.script = Script([Step(c) for c in chunks])
+        r2 = await http.post("/v1/messages", json={"model": "m", "stream": True})
+        assert rendered_summary("anthropic", r2.content).text == "Hello, wörld ✓"
