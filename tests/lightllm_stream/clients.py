@@ -68,7 +68,9 @@ async def _anthropic_stream(client: anthropic.AsyncAnthropic, run: ClientRun) ->
             summ.thinking += b.thinking
         elif b.type == "tool_use":
             summ.tool_calls.append((b.name, b.input))
-    summ.stop = {"max_tokens": "max", "tool_use": "tool", "refusal": "refusal"}.get(m.stop_reason or "", "end")
+    summ.stop = {"max_tokens": "max", "tool_use": "tool", "refusal": "refusal"}.get(
+        m.stop_reason or "", "end"
+    )
     run.summary = summ
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
@@ -40,6 +41,7 @@ class FakeProvider:
 
     script: Script = field(default_factory=lambda: Script([]))
     requests: list[bytes] = field(default_factory=list)
+    pause_ends: list[float] = field(default_factory=list)  # monotonic time each pause ended
     port: int = 0
     _server: asyncio.Server | None = None
 
@@ -84,6 +86,7 @@ class FakeProvider:
                 await writer.drain()
             if step.pause:
                 await asyncio.sleep(step.pause)
+                self.pause_ends.append(time.monotonic())
             if step.reset:
                 writer.transport.abort()
                 return False
