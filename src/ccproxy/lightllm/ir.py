@@ -15,9 +15,7 @@ Wire = Literal["anthropic", "openai", "openai_responses", "gemini"]
 WIRES: tuple[Wire, ...] = ("anthropic", "openai", "openai_responses", "gemini")
 
 # Anthropic's stop reasons are the richest set; other formats map onto them.
-StopReason = Literal[
-    "end_turn", "max_tokens", "stop_sequence", "tool_use", "refusal", "pause_turn", "error"
-]
+StopReason = Literal["end_turn", "max_tokens", "stop_sequence", "tool_use", "refusal", "pause_turn", "error"]
 
 
 class Usage(BaseModel):

@@ -228,9 +228,11 @@ class AnthropicRenderer(Renderer):
         )
 
     def _delta(self, delta: dict[str, Any]) -> bytes:
-        return _event(
-            "content_block_delta", {"type": "content_block_delta", "index": self._index, "delta": delta}
-        )
+        # the hot path: one of these per token, so the fixed part is not re-encoded
+        return (
+            'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,"delta":%s}\n\n'
+            % (self._index, dumps(delta))
+        ).encode()
 
     def event(self, ev: StreamEvent) -> bytes:
         if isinstance(ev, MessageStart):

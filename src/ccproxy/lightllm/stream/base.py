@@ -22,8 +22,12 @@ def loads(data: str) -> dict[str, Any]:
     return obj
 
 
+# one encoder, built once: json.dumps with options would construct a new one per call
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODE(obj)
 
 
 class SSEIntake:

@@ -175,26 +175,31 @@ class GeminiRenderer(Renderer):
         self._model = ctx.model
         self._usage: Usage | None = None
         self._tools: dict[int, dict[str, Any]] = {}
+        self._tail: str | None = None
 
-    def _frame(self, obj: dict[str, Any]) -> bytes:
+    def _frame(self, obj: dict[str, Any] | str) -> bytes:
+        text = obj if isinstance(obj, str) else dumps(obj)
         if self._sse:
             # Gemini frames its own SSE with CRLF pairs
-            return b"data: " + dumps(obj).encode() + b"\r\n\r\n"
-        head = b"[" if self._first else b",\r\n"
+            return ("data: " + text + "\r\n\r\n").encode()
+        head = "[" if self._first else ",\r\n"
         self._first = False
-        return head + dumps(obj).encode()
+        return (head + text).encode()
 
     def _chunk(self, parts: list[dict[str, Any]], finish: str | None = None) -> bytes:
-        cand: dict[str, Any] = {"content": {"role": "model", "parts": parts}, "index": 0}
+        # built as text: the tail (usage, model, id) only changes when usage does
+        cand = '{"candidates":[{"content":{"role":"model","parts":' + dumps(parts) + "},"
         if finish:
-            cand["finishReason"] = finish
-        obj: dict[str, Any] = {"candidates": [cand]}
-        if self._usage is not None or finish:
-            obj["usageMetadata"] = usage_to_gemini(self._usage)
-        obj["modelVersion"] = self._model
-        obj["responseId"] = self._id or uuid.uuid4().hex[:22]
-        self._id = obj["responseId"]
-        return self._frame(obj)
+            cand += '"finishReason":' + dumps(finish) + ","
+        if self._tail is None or finish:
+            self._id = self._id or uuid.uuid4().hex[:22]
+            tail = ""
+            if self._usage is not None or finish:
+                tail = ',"usageMetadata":' + dumps(usage_to_gemini(self._usage))
+            self._tail = (
+                tail + ',"modelVersion":' + dumps(self._model) + ',"responseId":' + dumps(self._id) + "}"
+            )
+        return self._frame(cand + '"index":0}]' + self._tail)
 
     def event(self, ev: StreamEvent) -> bytes:
         if isinstance(ev, MessageStart):
@@ -202,6 +207,7 @@ class GeminiRenderer(Renderer):
             self._model = ev.model or self._model
             if ev.usage is not None:
                 self._usage = ev.usage
+            self._tail = None
             return b""
         if isinstance(ev, TextDelta):
             return self._chunk([{"text": ev.text}]) if ev.text else b""
@@ -241,6 +247,7 @@ class GeminiRenderer(Renderer):
             return self._chunk([{"functionCall": fc}])
         if isinstance(ev, UsageUpdate):
             self._usage = ev.usage
+            self._tail = None
             return b""
         if isinstance(ev, Stop):
             out = b"".join(self.event(ToolCallEnd(i)) for i in list(self._tools))

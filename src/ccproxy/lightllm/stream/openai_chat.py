@@ -154,16 +154,20 @@ class OpenAIChatRenderer(Renderer):
         self._started = False
         self._usage: Usage | None = None
         self._tool_seen: set[int] = set()
+        self._prefix: str | None = None
 
     def _chunk(self, delta: dict[str, Any], finish: str | None = None) -> bytes:
-        chunk = {
-            "id": self._id,
-            "object": "chat.completion.chunk",
-            "created": self._ctx.created,
-            "model": self._model,
-            "choices": [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
-        }
-        return b"data: " + dumps(chunk).encode() + b"\n\n"
+        if self._prefix is None:
+            # every chunk repeats id/created/model: build that part of the JSON once
+            head = {"id": self._id, "object": "chat.completion.chunk", "created": self._ctx.created}
+            self._prefix = "data: " + dumps(head)[:-1] + ',"model":' + dumps(self._model) + ","
+            self._prefix += '"choices":[{"index":0,"delta":'
+        tail = (
+            ',"logprobs":null,"finish_reason":null}]}\n\n'
+            if finish is None
+            else (',"logprobs":null,"finish_reason":' + dumps(finish) + "}]}\n\n")
+        )
+        return (self._prefix + dumps(delta) + tail).encode()
 
     def _start(self, msg_id: str = "", model: str = "") -> bytes:
         self._started = True

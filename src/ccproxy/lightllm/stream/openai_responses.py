@@ -184,6 +184,16 @@ class OpenAIResponsesRenderer(Renderer):
             {"type": "response.created", "response": self._response("in_progress", [], None)}
         ) + self._ev({"type": "response.in_progress", "response": self._response("in_progress", [], None)})
 
+    def _delta_ev(self, kind: str, item_id: str, index_field: str, delta: str, extra: str = "") -> bytes:
+        # the per-token events, formatted directly (ids are generated hex, safe to embed)
+        seq = self._seq
+        self._seq += 1
+        return (
+            f'event: {kind}\ndata: {{"type":"{kind}","item_id":"{item_id}",'
+            f'"output_index":{len(self._output)},{index_field}"delta":{dumps(delta)}{extra},'
+            f'"sequence_number":{seq}}}\n\n'
+        ).encode()
+
     def _item_id(self, prefix: str) -> str:
         return f"{prefix}_{uuid.uuid4().hex}"
 
@@ -304,15 +314,12 @@ class OpenAIResponsesRenderer(Renderer):
                 )
             self._text += ev.text
             assert self._open is not None
-            return pre + self._ev(
-                {
-                    "type": "response.output_text.delta",
-                    "item_id": self._open["id"],
-                    "output_index": len(self._output),
-                    "content_index": 0,
-                    "delta": ev.text,
-                    "logprobs": [],
-                }
+            return pre + self._delta_ev(
+                "response.output_text.delta",
+                self._open["id"],
+                '"content_index":0,',
+                ev.text,
+                ',"logprobs":[]',
             )
         if isinstance(ev, (ThinkingDelta, ThinkingSignature)):
             if self._open_kind != "reasoning" or self._open is None or self._open.get("encrypted_content"):
@@ -323,14 +330,8 @@ class OpenAIResponsesRenderer(Renderer):
                 self._open["encrypted_content"] = ev.signature
                 return pre
             self._text += ev.text
-            return pre + self._ev(
-                {
-                    "type": "response.reasoning_summary_text.delta",
-                    "item_id": self._open["id"],
-                    "output_index": len(self._output),
-                    "summary_index": 0,
-                    "delta": ev.text,
-                }
+            return pre + self._delta_ev(
+                "response.reasoning_summary_text.delta", self._open["id"], '"summary_index":0,', ev.text
             )
         if isinstance(ev, RedactedThinking):
             redacted = {"type": "reasoning", "id": self._item_id("rs"), "encrypted_content": ev.data}
@@ -353,13 +354,8 @@ class OpenAIResponsesRenderer(Renderer):
             if not ev.arguments:
                 return pre
             item["arguments"] += ev.arguments
-            return pre + self._ev(
-                {
-                    "type": "response.function_call_arguments.delta",
-                    "item_id": item["id"],
-                    "output_index": len(self._output),
-                    "delta": ev.arguments,
-                }
+            return pre + self._delta_ev(
+                "response.function_call_arguments.delta", item["id"], "", ev.arguments
             )
         if isinstance(ev, ToolCallEnd):
             if self._open is not None and self._open is self._tools.get(ev.index):
