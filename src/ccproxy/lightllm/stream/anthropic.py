@@ -230,8 +230,8 @@ class AnthropicRenderer(Renderer):
     def _delta(self, delta: dict[str, Any]) -> bytes:
         # the hot path: one of these per token, so the fixed part is not re-encoded
         return (
-            'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,"delta":%s}\n\n'
-            % (self._index, dumps(delta))
+            "event: content_block_delta\n"
+            f'data: {{"type":"content_block_delta","index":{self._index},"delta":{dumps(delta)}}}\n\n'
         ).encode()
 
     def event(self, ev: StreamEvent) -> bytes:
