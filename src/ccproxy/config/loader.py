@@ -39,7 +39,7 @@ def _loc_to_path(loc: tuple[int | str, ...]) -> str:
     for item in loc:
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif item.startswith("function-") or "[" in item and item.endswith("]"):
+        elif item.startswith("function-") or ("[" in item and item.endswith("]")):
             # pydantic adds union-member / discriminator tags to locations; users never wrote those.
             continue
         else:
@@ -95,9 +95,12 @@ def load_config(explicit: str | os.PathLike[str] | None = None, *, create: bool 
         if create:
             from ccproxy.config.template import write_template
 
-            write_template(path)
+            try:
+                write_template(path)
+            except OSError as e:
+                raise ConfigError(f"cannot create config {path}: {e.strerror or e}") from e
         else:
-            return parse_config({}, path.parent)
+            return apply_env(parse_config({}, path.parent))
     try:
         text = path.read_text()
     except OSError as e:
@@ -112,6 +115,11 @@ def load_config(explicit: str | os.PathLike[str] | None = None, *, create: bool 
         config = parse_config(data, path.parent)
     except ConfigError as e:
         raise ConfigError(f"{path}: {e}") from e
+    return apply_env(config)
+
+
+def apply_env(config: Config) -> Config:
+    """Environment overrides: LOG_LEVEL beats ccproxy.log_level."""
     level = os.environ.get("LOG_LEVEL")
     if level:
         level = level.upper()

@@ -116,7 +116,7 @@ class Provider(Strict):
         return 443 if self.scheme == "https" else 80
 
     def _has_port(self) -> bool:
-        head, sep, tail = self.host.rpartition(":")
+        _head, sep, tail = self.host.rpartition(":")
         return bool(sep) and tail.isdigit() and "]" not in tail
 
     @property
@@ -143,11 +143,18 @@ class HookEntry(Strict):
 HookSpec = str | HookEntry
 
 
+def _default_inbound() -> list[HookSpec]:
+    # ccproxy.hooks.inject_auth joins here with the providers work.
+    return ["ccproxy.hooks.extract_session_id"]
+
+
+def _default_outbound() -> list[HookSpec]:
+    return ["ccproxy.hooks.verbose_mode"]
+
+
 class Hooks(Strict):
-    inbound: list[HookSpec] = Field(
-        default_factory=lambda: ["ccproxy.hooks.inject_auth", "ccproxy.hooks.extract_session_id"]
-    )
-    outbound: list[HookSpec] = Field(default_factory=lambda: ["ccproxy.hooks.verbose_mode"])
+    inbound: list[HookSpec] = Field(default_factory=_default_inbound)
+    outbound: list[HookSpec] = Field(default_factory=_default_outbound)
 
 
 class TransformRule(Strict):
@@ -232,8 +239,7 @@ class CcproxySection(Strict):
             if rule.dest_provider and rule.dest_provider not in self.providers:
                 known = ", ".join(sorted(self.providers)) or "none configured"
                 raise ValueError(
-                    f"transforms[{i}].dest_provider: unknown provider {rule.dest_provider!r} "
-                    f"(configured: {known})"
+                    f"transforms[{i}].dest_provider: unknown provider {rule.dest_provider!r} (configured: {known})"
                 )
         return self
 

@@ -51,7 +51,6 @@ ccproxy:
 
   hooks:
     inbound:
-      - ccproxy.hooks.inject_auth
       - ccproxy.hooks.extract_session_id
     outbound:
       - ccproxy.hooks.verbose_mode

@@ -1,0 +1,3 @@
+from ccproxy.cli.main import main
+
+main()

@@ -1,0 +1,78 @@
+"""Control endpoints on the reverse listener: /, /health, /flows.
+
+They are answered before any other addon sees the flow, and such flows are not
+recorded. Only the reverse (loopback) listener serves them: a jailed program
+talking to a real host never reaches them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from mitmproxy import http
+
+from ccproxy import __version__
+from ccproxy.addons.listener import is_reverse
+from ccproxy.daemon.context import DaemonContext
+from ccproxy.flows import meta
+from ccproxy.flows.serialize import flow_json
+
+
+def json_response(status: int, payload: Any) -> http.Response:
+    return http.Response.make(status, json.dumps(payload).encode(), {"content-type": "application/json"})
+
+
+def _flag(req: http.Request, name: str) -> bool:
+    return req.query.get(name, "").lower() in ("1", "true", "yes")
+
+
+class ControlAddon:
+    def __init__(self, ctx: DaemonContext) -> None:
+        self.ctx = ctx
+
+    def health(self) -> dict[str, Any]:
+        return {
+            "status": "ok",
+            "version": __version__,
+            "uptime_s": round(time.time() - self.ctx.started_at, 3),
+            "listeners": self.ctx.listeners,
+            "flows": len(self.ctx.store),
+        }
+
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error or not is_reverse(flow):
+            return
+        req = flow.request
+        path = req.path.split("?", 1)[0].rstrip("/") or "/"
+        answer = self._route(req, path)
+        if answer is not None:
+            flow.metadata[meta.CONTROL] = True
+            flow.response = answer
+
+    def _route(self, req: http.Request, path: str) -> http.Response | None:
+        method = req.method
+        if path == "/" and method in ("GET", "HEAD"):
+            # Some clients probe the base URL before their first request.
+            return json_response(200, {"name": "ccproxy", "version": __version__})
+        if path == "/health" and method in ("GET", "HEAD"):
+            return json_response(200, self.health())
+        if path == "/flows":
+            if method == "GET":
+                flows = [flow_json(f, bodies=_flag(req, "bodies"), reveal=_flag(req, "reveal")) for f in self.ctx.store]
+                return json_response(200, flows)
+            if method == "DELETE":
+                raw_ids = req.query.get("ids")
+                ids = [i for i in raw_ids.split(",") if i] if raw_ids is not None else None
+                return json_response(200, {"deleted": self.ctx.store.delete(ids)})
+            return json_response(405, {"error": f"{method} not allowed on /flows"})
+        if path.startswith("/flows/"):
+            flow = self.ctx.store.find(path.removeprefix("/flows/"))
+            if flow is None:
+                return json_response(404, {"error": f"no flow {path.removeprefix('/flows/')!r}"})
+            if method == "GET":
+                return json_response(200, flow_json(flow, bodies=True, reveal=_flag(req, "reveal")))
+            if method == "DELETE":
+                return json_response(200, {"deleted": self.ctx.store.delete([flow.id])})
+        return None

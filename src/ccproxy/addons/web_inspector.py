@@ -1,0 +1,148 @@
+"""mitmproxy's own web UI (mitmweb) served by the daemon's master, on loopback, behind a token.
+
+mitmweb normally *is* the master (``WebMaster``).  Here the daemon keeps its own master and
+this addon brings the pieces WebMaster adds: a ``View`` of flows, an ``EventStore`` for the
+log, the web options and token check (``WebAddon``, ``WebAuth``), and the tornado
+``Application``, which is handed a small facade exposing the attributes it reads from a
+WebMaster (``view``, ``events``, ``proxyserver``; everything else comes from the real master).
+
+Usage (inside the running event loop, before or after the master starts)::
+
+    inspector = WebInspector(master, port=config.ccproxy.inspector.port)
+    master.addons.add(inspector)  # its sub-addons (view, event store, web options) come along
+    ...  # inspector.url is the address with the token, for the user
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from typing import Any
+
+import argon2
+import tornado.httpserver
+from mitmproxy import flow as mflow
+from mitmproxy import log, optmanager
+from mitmproxy.addons import eventstore, view
+from mitmproxy.master import Master
+from mitmproxy.tools.web import app, webaddons
+
+logger = logging.getLogger(__name__)
+
+
+class _WebMasterFacade:
+    """What ``mitmproxy.tools.web.app`` reads from ``WebMaster``, over an ordinary master."""
+
+    def __init__(self, master: Master, flows: view.View, events: eventstore.EventStore) -> None:
+        self._master = master
+        self.view = flows
+        self.events = events
+
+    @property
+    def proxyserver(self) -> Any:
+        return self._master.addons.get("proxyserver")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._master, name)
+
+
+class WebInspector:
+    """Addon: start/stop the web UI with the master; ``addons()`` lists what to register."""
+
+    def __init__(self, master: Master, port: int = 8083, host: str = "127.0.0.1", token: str | None = None):
+        self.master = master
+        self.port = port
+        self.host = host
+        # The UI can replay and edit flows, so even on loopback it requires a token.
+        self.token = token or secrets.token_urlsafe(24)
+        self.view = view.View()
+        self.events = eventstore.EventStore()  # needs the running event loop
+        # mitmproxy registers an addon's `addons` attribute as its sub-addons.
+        self.addons: list[Any] = [webaddons.WebAddon(), webaddons.WebAuth(), self.view, self.events]
+        self._server: tornado.httpserver.HTTPServer | None = None
+        self._connect_signals()
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/?token={self.token}"
+
+    # -- addon events ---------------------------------------------------------------------
+
+    async def running(self) -> None:
+        if self._server is not None:
+            return
+        # Set here, not in load(): the sub-addons that declare these options load after us.
+        # An argon2 hash keeps mitmweb from warning about a plaintext password.
+        self.master.options.update(
+            web_host=self.host,
+            web_port=self.port,
+            web_open_browser=False,
+            web_password=argon2.PasswordHasher().hash(self.token),
+        )
+        application = app.Application(_WebMasterFacade(self.master, self.view, self.events), debug=False)  # type: ignore[arg-type]
+        server = tornado.httpserver.HTTPServer(application, max_buffer_size=2**32)
+        try:
+            server.listen(self.port, self.host)
+        except OSError as e:
+            raise OSError(
+                e.errno, f"inspector web UI cannot listen on {self.host}:{self.port}: {e.strerror}"
+            ) from e
+        self._server = server
+        logger.info("Inspector web UI at http://%s:%s/ (token in `ccproxy status`)", self.host, self.port)
+
+    def done(self) -> None:
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+        self._disconnect_signals()
+
+    # -- broadcasting to connected browsers (what WebMaster does in its constructor) ----------
+
+    def _signal_handlers(self) -> list[tuple[Any, Any]]:
+        return [
+            (self.view.sig_view_add, self._on_add),
+            (self.view.sig_view_update, self._on_update),
+            (self.view.sig_view_remove, self._on_remove),
+            (self.view.sig_view_refresh, self._on_refresh),
+            (self.events.sig_add, self._on_event),
+            (self.events.sig_refresh, self._on_events_refresh),
+            (self.master.options.changed, self._on_options),
+        ]
+
+    def _connect_signals(self) -> None:
+        for signal, handler in self._signal_handlers():
+            signal.connect(handler)
+
+    def _disconnect_signals(self) -> None:
+        for signal, handler in self._signal_handlers():
+            signal.disconnect(handler)
+
+    @staticmethod
+    def _on_add(flow: mflow.Flow) -> None:
+        app.ClientConnection.broadcast_flow("flows/add", flow)
+
+    @staticmethod
+    def _on_update(flow: mflow.Flow) -> None:
+        app.ClientConnection.broadcast_flow("flows/update", flow)
+
+    @staticmethod
+    def _on_remove(flow: mflow.Flow, index: int) -> None:
+        app.ClientConnection.broadcast(type="flows/remove", payload=flow.id)
+
+    @staticmethod
+    def _on_refresh() -> None:
+        app.ClientConnection.broadcast_flow_reset()
+
+    @staticmethod
+    def _on_event(entry: log.LogEntry) -> None:
+        app.ClientConnection.broadcast(type="events/add", payload=app.logentry_to_json(entry))
+
+    @staticmethod
+    def _on_events_refresh() -> None:
+        app.ClientConnection.broadcast(type="events/reset")
+
+    def _on_options(self, updated: set[str]) -> None:
+        app.ClientConnection.broadcast(
+            type="options/update", payload=optmanager.dump_dicts(self.master.options, updated)
+        )

@@ -1,0 +1,45 @@
+"""Shared CLI plumbing: config loading, one-line errors, the daemon's HTTP client."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, NoReturn
+
+import click
+import httpx
+
+from ccproxy.config import Config, ConfigError, load_config
+
+
+def fail(message: str, code: int = 1) -> NoReturn:
+    click.echo(f"ccproxy: error: {message}", err=True)
+    sys.exit(code)
+
+
+def get_config(ctx: click.Context, *, create: bool = False) -> Config:
+    obj = ctx.ensure_object(dict)
+    if "config" not in obj:
+        try:
+            obj["config"] = load_config(obj.get("config_path"), create=create)
+        except ConfigError as e:
+            fail(str(e))
+    config: Config = obj["config"]
+    return config
+
+
+def daemon_url(config: Config) -> str:
+    host = config.ccproxy.host
+    if ":" in host and not host.startswith("["):
+        host = f"[{host}]"
+    return f"http://{host}:{config.ccproxy.port}"
+
+
+def daemon_request(config: Config, method: str, path: str, **kw: Any) -> httpx.Response:
+    """Call a control endpoint; a daemon that is not running is a one-line error."""
+    url = daemon_url(config) + path
+    try:
+        return httpx.request(method, url, timeout=kw.pop("timeout", 30.0), trust_env=False, **kw)
+    except httpx.ConnectError:
+        fail(f"ccproxy is not running at {daemon_url(config)} (start it with `ccproxy start`)")
+    except httpx.HTTPError as e:
+        fail(f"request to {url} failed: {e}")

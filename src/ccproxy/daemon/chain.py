@@ -1,0 +1,28 @@
+"""The addon chain: ONE ordered list, the order requests pass through.
+
+mitmproxy calls addons in registration order for every event, so this list is
+the pipeline. Responses run through the same order; addons that must see the
+final response (the recorder) therefore sit at the end.
+"""
+
+from __future__ import annotations
+
+from ccproxy.addons.control import ControlAddon
+from ccproxy.addons.flow_recorder import FlowRecorderAddon
+from ccproxy.addons.hooks import stage_addons
+from ccproxy.addons.inspector import InspectorAddon
+from ccproxy.addons.sse_relay import SseRelayAddon
+from ccproxy.daemon.context import DaemonContext
+
+
+def build_chain(ctx: DaemonContext) -> list[object]:
+    """Raises HookConfigError (a ValueError) when the hooks config is wrong."""
+    inbound, outbound = stage_addons(ctx.config.ccproxy.hooks)
+    return [
+        ControlAddon(ctx),  # /health, /flows: answered here, never proxied or recorded
+        InspectorAddon(ctx.config),  # client snapshot, wire format, default route
+        inbound,  # inbound hook DAG (inject_auth, extract_session_id, ...)
+        outbound,  # outbound hook DAG (verbose_mode, ...)
+        SseRelayAddon(),  # event streams relayed as they arrive, copy kept
+        FlowRecorderAddon(ctx.store),  # last: records the flow as finally forwarded/answered
+    ]

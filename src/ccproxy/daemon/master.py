@@ -1,0 +1,144 @@
+"""Builds and runs the embedded mitmproxy master: listeners, addon chain, shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import logging
+import signal
+from dataclasses import dataclass, field
+
+from mitmproxy import options
+from mitmproxy.addons import core, disable_h2c, dns_resolver, next_layer, proxyserver, tlsconfig
+from mitmproxy.master import Master
+
+from ccproxy.config.models import Config
+from ccproxy.daemon.chain import build_chain
+from ccproxy.daemon.context import DaemonContext
+from ccproxy.flows.store import FLOWS_FILE, FlowStore
+
+log = logging.getLogger(__name__)
+
+# The reverse mode needs an upstream; every request is routed explicitly by the
+# inspector, and connections are lazy, so this address is never dialled.
+_UNROUTED_UPSTREAM = "http://127.0.0.1:9"
+
+
+class StartupError(Exception):
+    """The daemon cannot start; the message is one line for the user."""
+
+
+@dataclass
+class ListenerPlan:
+    modes: list[str] = field(default_factory=list)
+    names: dict[str, str] = field(default_factory=dict)  # mode spec -> listener name
+
+
+def plan_listeners(config: Config) -> ListenerPlan:
+    c = config.ccproxy
+    plan = ListenerPlan()
+    reverse = f"reverse:{_UNROUTED_UPSTREAM}@{c.host}:{c.port}"
+    plan.modes.append(reverse)
+    plan.names[reverse] = "proxy"
+    return plan
+
+
+def prepare_dirs(config: Config) -> None:
+    for what, path in (("config/CA directory", config.config_dir), ("state directory", config.state_dir)):
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise StartupError(f"cannot create {what} {path}: {e.strerror}") from e
+        if not path.is_dir():
+            raise StartupError(f"{what} {path} is not a directory")
+
+
+def make_store(config: Config) -> FlowStore:
+    f = config.ccproxy.flows
+    path = config.state_dir / FLOWS_FILE if f.persist else None
+    store = FlowStore(path, max_flows=f.max_flows, max_bytes=f.max_bytes)
+    loaded = store.load()
+    if loaded:
+        log.info("reloaded %d flow(s) from %s", loaded, path)
+    return store
+
+
+class Daemon:
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        prepare_dirs(config)
+        self.ctx = DaemonContext(config=config, store=make_store(config))
+        self.plan = plan_listeners(config)
+        try:
+            self.chain = build_chain(self.ctx)
+        except ValueError as e:  # HookConfigError and friends: already one line naming the hook
+            raise StartupError(str(e)) from e
+        self.master: Master | None = None
+
+    def _build(self, loop: asyncio.AbstractEventLoop) -> Master:
+        c = self.config.ccproxy
+        opts = options.Options()
+        master = Master(opts, event_loop=loop, with_termlog=False)
+        master.addons.add(
+            core.Core(),
+            disable_h2c.DisableH2C(),
+            proxyserver.Proxyserver(),
+            dns_resolver.DnsResolver(),
+            next_layer.NextLayer(),
+            tlsconfig.TlsConfig(),
+        )
+        master.addons.add(*self.chain)
+        opts.update(
+            mode=self.plan.modes,
+            confdir=str(self.config.config_dir),
+            connection_strategy="lazy",
+            ssl_insecure=not c.inspector.ssl_verify,
+            # The client's Host header stays in the snapshot; the inspector sets it per route.
+            keep_host_header=True,
+        )
+        return master
+
+    async def run(self) -> None:
+        loop = asyncio.get_running_loop()
+        master = self._build(loop)
+        self.master = master
+        ps = master.addons.get("proxyserver")
+        # A bind failure is reported once, as our own one-line error, not also by mitmproxy.
+        ps_log = logging.getLogger("mitmproxy.addons.proxyserver")
+        previous = ps_log.level
+        ps_log.setLevel(logging.CRITICAL)
+        try:
+            ok = await ps.setup_servers()
+        finally:
+            ps_log.setLevel(previous)
+        if not ok:
+            raise StartupError(self._startup_failure(ps))
+        for instance in ps.servers:
+            addrs = ", ".join(f"{a[0]}:{a[1]}" for a in instance.listen_addrs)
+            self.ctx.listeners[self.plan.names.get(instance.mode.full_spec, instance.mode.type_name)] = addrs
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, master.shutdown)
+        await master.running()
+        log.info("ccproxy listening on %s", ", ".join(f"{k}={v}" for k, v in self.ctx.listeners.items()))
+        try:
+            await master.should_exit.wait()
+        finally:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.remove_signal_handler(sig)
+            await ps.servers.update([])
+            await master.done()
+            log.info("ccproxy stopped")
+
+    def _startup_failure(self, ps: proxyserver.Proxyserver) -> str:
+        for instance in ps.servers:
+            exc = instance.last_exception
+            if exc is None:
+                continue
+            name = self.plan.names.get(instance.mode.full_spec, instance.mode.type_name)
+            host = instance.mode.listen_host("") or "*"
+            port = instance.mode.listen_port(None)
+            if isinstance(exc, OSError) and exc.errno == errno.EADDRINUSE:
+                return f"{name} listener: {host}:{port} is already in use (set ccproxy.port or stop the other process)"
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return f"{name} listener on {host}:{port} failed: {first}"
+        return "listeners failed to start"

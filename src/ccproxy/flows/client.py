@@ -1,0 +1,118 @@
+"""The CLI's view of the daemon's ``/flows`` endpoints (see docs/flows.md for the contract)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from ccproxy.config import Config
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 4000
+
+
+class DaemonUnavailable(RuntimeError):
+    """The daemon could not be reached or answered with an error."""
+
+
+@dataclass(frozen=True)
+class FlowsSettings:
+    """What the flows commands need from configuration."""
+
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    default_jq_filters: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+
+def settings_from_config(config: Config | None, port: int | None = None, host: str | None = None) -> FlowsSettings:
+    """Where the daemon listens and the default filters: options, then env, then config."""
+    section = config.ccproxy if config is not None else None
+    env_port = os.environ.get("CCPROXY_PORT")
+    if port is None and env_port:
+        try:
+            port = int(env_port)
+        except ValueError as e:
+            raise ValueError(f"CCPROXY_PORT: invalid port {env_port!r}") from e
+    return FlowsSettings(
+        host=host or os.environ.get("CCPROXY_HOST") or (section.host if section else DEFAULT_HOST),
+        port=port if port is not None else (section.port if section else DEFAULT_PORT),
+        default_jq_filters=tuple(section.flows.default_jq_filters) if section else (),
+    )
+
+
+class FlowClient:
+    """Thin synchronous httpx wrapper; every failure becomes :class:`DaemonUnavailable`."""
+
+    def __init__(self, base_url: str, timeout: float = 30.0, transport: httpx.BaseTransport | None = None):
+        self.base_url = base_url.rstrip("/")
+        # trust_env=False: the daemon is local; a user's HTTP(S)_PROXY must not capture it.
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport, trust_env=False)
+
+    def __enter__(self) -> FlowClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def _request(self, method: str, path: str, params: dict[str, str] | None = None) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, params=params)
+        except httpx.ConnectError as e:
+            raise DaemonUnavailable(f"ccproxy is not running at {self.base_url} (start it with `ccproxy start`)") from e
+        except httpx.HTTPError as e:
+            raise DaemonUnavailable(f"ccproxy daemon at {self.base_url} failed: {e}") from e
+        if response.status_code == 404 and path.startswith("/flows/"):
+            return response
+        if response.status_code >= 400:
+            raise DaemonUnavailable(
+                f"ccproxy daemon at {self.base_url}: {method} {path} -> HTTP {response.status_code}"
+            )
+        return response
+
+    def list_text(self, bodies: bool = False, reveal: bool = False) -> str:
+        """The flow array as the daemon's JSON text (cheapest input for the jq chain)."""
+        params = {}
+        if bodies:
+            params["bodies"] = "1"
+        if reveal:
+            params["reveal"] = "1"
+        return self._request("GET", "/flows", params).text
+
+    def list_flows(self, bodies: bool = False, reveal: bool = False) -> list[dict[str, Any]]:
+        data = json.loads(self.list_text(bodies=bodies, reveal=reveal))
+        if not isinstance(data, list):
+            raise DaemonUnavailable(f"ccproxy daemon at {self.base_url}: /flows did not return a JSON array")
+        return data
+
+    def get_flow(self, flow_id: str, reveal: bool = False) -> dict[str, Any] | None:
+        params = {"reveal": "1"} if reveal else None
+        response = self._request("GET", f"/flows/{flow_id}", params)
+        if response.status_code == 404:
+            return None
+        result: dict[str, Any] = response.json()
+        return result
+
+    def delete_flows(self, ids: list[str] | None = None) -> int | None:
+        """Delete ``ids`` (all flows when None); the daemon's count when it reports one."""
+        params = None if ids is None else {"ids": ",".join(ids)}
+        response = self._request("DELETE", "/flows", params)
+        try:
+            body = response.json()
+        except ValueError:
+            return None
+        for key in ("cleared", "deleted", "count"):
+            if isinstance(body, dict) and isinstance(body.get(key), int):
+                return int(body[key])
+        return None

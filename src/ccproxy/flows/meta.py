@@ -1,0 +1,49 @@
+"""Keys under which ccproxy keeps per-flow state in `flow.metadata`.
+
+mitmproxy persists metadata in its flow file, so values stay plain data
+(str, int, bool, dict, list, bytes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from mitmproxy import http
+
+CLIENT_REQUEST = "ccproxy.client_request"
+CLIENT_RESPONSE = "ccproxy.client_response"
+PROVIDER = "ccproxy.provider"
+SESSION_ID = "ccproxy.session_id"
+CLIENT_WIRE = "ccproxy.client_wire"
+UPSTREAM_WIRE = "ccproxy.upstream_wire"
+TRANSFORM = "ccproxy.transform"
+LISTENER = "ccproxy.listener"
+CREDENTIAL_INJECTED = "ccproxy.credential_injected"
+ERROR = "ccproxy.error"
+# Set on flows answered by ccproxy itself (control endpoints, routing errors): not stored.
+CONTROL = "ccproxy.control"
+
+
+def client_request(flow: http.HTTPFlow) -> http.Request | None:
+    """The request as the client sent it, before any hook or transform."""
+    state = flow.metadata.get(CLIENT_REQUEST)
+    return http.Request.from_state(state) if state else None
+
+
+def client_response(flow: http.HTTPFlow) -> http.Response | None:
+    """The response the client received: the converted one when it differs from upstream's."""
+    state = flow.metadata.get(CLIENT_RESPONSE)
+    if state:
+        return http.Response.from_state(state)
+    return flow.response
+
+
+def summary(flow: http.HTTPFlow) -> dict[str, Any]:
+    md = flow.metadata
+    return {
+        "provider": md.get(PROVIDER),
+        "session_id": md.get(SESSION_ID),
+        "client_wire": md.get(CLIENT_WIRE),
+        "upstream_wire": md.get(UPSTREAM_WIRE),
+        "transform": md.get(TRANSFORM),
+    }

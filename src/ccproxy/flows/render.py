@@ -1,0 +1,223 @@
+"""Terminal tables for flow sets.
+
+Rich's Table measures and wraps every cell, which takes seconds for thousands of rows;
+this renderer draws the same heavy-head box with one line per row, truncating cells with
+an ellipsis so the table fits the terminal width.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from rich.cells import cell_len, set_cell_size
+from rich.console import Console
+from rich.panel import Panel
+from rich.text import Text
+
+from ccproxy.flows.compare import FlowComparison
+from ccproxy.flows.conversations import Conversation
+
+ELLIPSIS = "…"
+FLOW_HEADERS = ("ID", "Method", "Code", "Host", "Path", "UA", "Time")
+# Columns that give up width first when the table is too wide, in order of preference.
+FLOW_FLEX = ("UA", "Path", "Host")
+
+
+def _width(text: str) -> int:
+    return len(text) if text.isascii() else cell_len(text)
+
+
+def _fit(text: str, width: int) -> str:
+    """Pad or truncate ``text`` to exactly ``width`` cells."""
+    w = _width(text)
+    if w <= width:
+        return text + " " * (width - w)
+    if width <= 1:
+        return ELLIPSIS[:width]
+    if text.isascii():
+        return text[: width - 1] + ELLIPSIS
+    return set_cell_size(text, width - 1) + ELLIPSIS
+
+
+def _column_widths(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], max_width: int, flex: Sequence[str]
+) -> list[int]:
+    widths = [_width(h) for h in headers]
+    for row in rows:
+        for i, cell in enumerate(row):
+            w = _width(cell)
+            if w > widths[i]:
+                widths[i] = w
+    # Each column costs its content plus "│ " and " ", and the row ends with "│".
+    excess = sum(widths) + 3 * len(widths) + 1 - max_width
+    if excess <= 0:
+        return widths
+    minimum = [max(3, min(_width(h), 8)) for h in headers]
+    order = [headers.index(name) for name in flex if name in headers]
+    order += [i for i in range(len(headers)) if i not in order]
+    # Lower the widest flexible column one cell at a time (a falling water level), so
+    # long columns shrink before short ones lose anything.
+    while excess > 0:
+        candidates = [i for i in order[: len(flex)] if widths[i] > minimum[i]]
+        if not candidates:
+            candidates = [i for i in order if widths[i] > minimum[i]]
+        if not candidates:
+            break
+        widest = max(candidates, key=lambda i: widths[i])
+        widths[widest] -= 1
+        excess -= 1
+    return widths
+
+
+def render_table(
+    headers: Sequence[str], rows: Sequence[Sequence[str]], max_width: int = 80, flex: Sequence[str] = ()
+) -> str:
+    """A heavy-head box table (rich's HEAVY_HEAD look) fitted to ``max_width`` cells."""
+    widths = _column_widths(headers, rows, max_width, flex)
+    top = "┏" + "┳".join("━" * (w + 2) for w in widths) + "┓"
+    head = "┃" + "┃".join(f" {_fit(h, w)} " for h, w in zip(headers, widths, strict=True)) + "┃"
+    sep = "┡" + "╇".join("━" * (w + 2) for w in widths) + "┩"
+    bottom = "└" + "┴".join("─" * (w + 2) for w in widths) + "┘"
+    lines = [top, head, sep]
+    lines.extend("│" + "│".join(f" {_fit(c, w)} " for c, w in zip(row, widths, strict=True)) + "│" for row in rows)
+    lines.append(bottom)
+    return "\n".join(lines)
+
+
+def ago(timestamp: float | None, now: float | None = None) -> str:
+    """'42 seconds ago' style age of a Unix timestamp."""
+    if timestamp is None:
+        return "-"
+    now = time.time() if now is None else now
+    seconds = int(now - timestamp)
+    if seconds < 0:
+        return "in the future"
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = seconds // size
+            return f"{n} {unit}{'' if n == 1 else 's'} ago"
+    return f"{seconds} second{'' if seconds == 1 else 's'} ago"
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 1:
+        return f"{seconds * 1000:.0f} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(seconds), 60)
+    if minutes < 60:
+        return f"{minutes}m {secs:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}h {minutes:02d}m"
+
+
+def _header(message: dict[str, Any] | None, name: str) -> str:
+    if not message:
+        return ""
+    headers = message.get("headers") or {}
+    value = headers.get(name)
+    if value is None:
+        # The contract lowercases names; tolerate a producer that did not.
+        for key, val in headers.items():
+            if key.lower() == name:
+                return str(val)
+        return ""
+    return str(value)
+
+
+# What flow_row reads, as a jq projection: lets the jq run return small rows for big sets.
+ROW_PROJECTION = (
+    'def ua: {"user-agent": .headers["user-agent"]};'
+    " map({id, timestamp_start, error,"
+    " request: (.request | {method, pretty_host, host, path, headers: ua}),"
+    " client_request: (.client_request | if . then {headers: ua} else null end),"
+    " response: (.response | if . then {status_code} else null end)})"
+)
+
+
+def flow_row(flow: dict[str, Any], now: float) -> tuple[str, ...]:
+    request = flow.get("request") or {}
+    response = flow.get("response")
+    if response:
+        code = str(response.get("status_code", ""))
+    elif flow.get("error"):
+        code = "ERR"
+    else:
+        code = "…"
+    # The user agent the client sent, before shape replay may have replaced it.
+    ua = _header(flow.get("client_request"), "user-agent") or _header(request, "user-agent")
+    host = request.get("pretty_host") or request.get("host") or ""
+    return (
+        str(flow.get("id", ""))[:8],
+        str(request.get("method", "")),
+        code,
+        str(host),
+        str(request.get("path", "")),
+        ua,
+        ago(flow.get("timestamp_start"), now),
+    )
+
+
+def render_flows(flows: Sequence[dict[str, Any]], max_width: int = 80, now: float | None = None) -> str:
+    now = time.time() if now is None else now
+    rows = [flow_row(f, now) for f in flows]
+    return render_table(FLOW_HEADERS, rows, max_width, FLOW_FLEX)
+
+
+def diff_text(lines: Sequence[str]) -> Text:
+    """Unified diff lines as rich Text, coloured the way `git diff` does."""
+    text = Text()
+    for i, line in enumerate(lines):
+        if i:
+            text.append("\n")
+        if line.startswith(("+++", "---")):
+            style = "bold"
+        elif line.startswith("@@"):
+            style = "cyan"
+        elif line.startswith("+"):
+            style = "green"
+        elif line.startswith("-"):
+            style = "red"
+        else:
+            style = ""
+        text.append(line, style=style)
+    return text
+
+
+def print_comparisons(console: Console, comparisons: Sequence[FlowComparison]) -> None:
+    for c in comparisons:
+        if c.missing_snapshot:
+            console.print(Text(f"{c.flow_id}: no client request snapshot recorded."))
+            continue
+        if c.url_change:
+            before, after = c.url_change
+            console.print(Panel(diff_text([f"- {before}", f"+ {after}"]), title=f"URL change — {c.flow_id}"))
+        if c.body_diff:
+            console.print(Panel(diff_text(c.body_diff), title=f"Body diff — {c.flow_id}"))
+        else:
+            console.print(Text(f"{c.flow_id}: request bodies are identical."))
+
+
+CONVERSATION_HEADERS = ("ID", "Source", "Session", "Turns", "Tokens in/out", "Duration", "Model", "Started")
+
+
+def render_conversations(conversations: Sequence[Conversation], max_width: int = 80, now: float | None = None) -> str:
+    now = time.time() if now is None else now
+    rows = [
+        (
+            str(c.flows[0].get("id", ""))[:8],
+            c.source,
+            c.key,
+            str(c.turns),
+            f"{c.usage.input_tokens}/{c.usage.output_tokens}",
+            duration(c.duration),
+            c.model or "-",
+            ago(c.started, now),
+        )
+        for c in conversations
+    ]
+    return render_table(CONVERSATION_HEADERS, rows, max_width, ("Session", "Model"))

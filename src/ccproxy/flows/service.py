@@ -1,0 +1,31 @@
+"""Resolving the flow set: fetch from the daemon, then run the jq chain."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ccproxy.flows.client import FlowClient
+from ccproxy.flows.jqchain import compile_chain
+
+
+def resolve_flow_set(
+    client: FlowClient,
+    filters: Sequence[str],
+    bodies: bool = False,
+    reveal: bool = False,
+    projection: str | None = None,
+) -> list[dict[str, Any]]:
+    """GET /flows → filters (config defaults first, then the CLI's) → the final set.
+
+    ``projection`` (a jq ``map(...)``) trims each flow to what the caller reads, inside the
+    same jq run, so a large set is not serialized again only to be parsed by Python.
+    Without filters Python's own parser is faster than libjq's, so jq is skipped.
+    """
+    chain = compile_chain(filters, tail=projection if filters else None)  # a typo fails before any request
+    text = client.list_text(bodies=bodies, reveal=reveal)
+    result = chain.run(text) if filters else json.loads(text)
+    if not isinstance(result, list):
+        raise ValueError("/flows did not return a JSON array")
+    return result

@@ -1,0 +1,17 @@
+"""Errors the providers layer raises through the hook pipeline."""
+
+from __future__ import annotations
+
+
+class AuthConfigError(Exception):
+    """A provider's credential cannot be resolved.
+
+    The pipeline lets this one through (every other hook error is logged and
+    swallowed) because forwarding the request unauthenticated would only earn a
+    confusing 401 upstream; the request fails here with a clear message instead.
+    """
+
+    def __init__(self, message: str, *, provider: str | None = None, status: int = 502) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.status = status

@@ -1,0 +1,96 @@
+"""Runs the real daemon (`python -m ccproxy start`) as a subprocess for tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import yaml
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def provider_entry(fake_hostport: str, wire: str, scheme: str = "http", **extra: Any) -> dict[str, Any]:
+    return {"type": wire, "host": fake_hostport, "scheme": scheme, **extra}
+
+
+class DaemonProcess:
+    def __init__(self, config_dir: Path, config: dict[str, Any], env: dict[str, str] | None = None) -> None:
+        self.config_dir = config_dir
+        section = config.setdefault("ccproxy", {})
+        section.setdefault("port", free_port())
+        inspector = section.setdefault("inspector", {})
+        inspector.setdefault("wireguard_port", free_port(socket.SOCK_DGRAM))
+        self.port: int = section["port"]
+        self.config = config
+        config_dir.mkdir(parents=True, exist_ok=True)
+        (config_dir / "ccproxy.yaml").write_text(yaml.safe_dump(config))
+        self.env = {**os.environ, "CCPROXY_CONFIG_DIR": str(config_dir), **(env or {})}
+        self.env.pop("LOG_LEVEL", None)
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log_file = config_dir / "daemon.stderr"
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def cli(self, *args: str, input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "ccproxy", *args],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            input=input,
+            timeout=timeout,
+        )
+
+    def start(self, timeout: float = 20.0) -> DaemonProcess:
+        with self.log_file.open("ab") as err:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "ccproxy", "start"],
+                env=self.env,
+                stdout=err,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+            )
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"daemon exited with {self.proc.returncode}:\n{self.log_file.read_text()}")
+            try:
+                if httpx.get(self.url + "/health", timeout=0.5, trust_env=False).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"daemon not ready after {timeout}s:\n{self.log_file.read_text()}")
+
+    def stop(self, timeout: float = 10.0) -> int | None:
+        if self.proc is None or self.proc.poll() is not None:
+            return self.proc.returncode if self.proc else None
+        self.proc.terminate()
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            return self.proc.wait()
+
+    def flows(self, **params: str) -> list[dict[str, Any]]:
+        r = httpx.get(self.url + "/flows", params=params, timeout=10, trust_env=False)
+        r.raise_for_status()
+        result: list[dict[str, Any]] = r.json()
+        return result
+
+    def logs(self) -> str:
+        return self.log_file.read_text()
