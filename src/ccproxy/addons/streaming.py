@@ -101,7 +101,7 @@ class StreamTap:
             out = self.converter.close() if self.converter is not None else b""
             self._note_error()
             self._record_client(out)
-            self._finish()
+            self.finish()
             return out
         self._upstream_total += len(chunk)
         if len(self._upstream) < self.record_limit:
@@ -123,7 +123,7 @@ class StreamTap:
             self.error = message
         out = self.converter.fail(message) if self.converter is not None else b""
         self._record_client(out)
-        self._finish()
+        self.finish()
         return out
 
     def _note_error(self) -> None:
@@ -137,7 +137,8 @@ class StreamTap:
         if len(self._client) < self.record_limit:
             self._client += out[: self.record_limit - len(self._client)]
 
-    def _finish(self) -> None:
+    def finish(self) -> None:
+        """Record both sides in the flow; called once, at the end or on a fault."""
         self.ended = True
         md = self.flow.metadata
         md["ccproxy.stream_upstream"] = bytes(self._upstream)
@@ -207,9 +208,7 @@ def _text(v: object, default: str) -> str:
 
 
 class StreamingAddon:
-    def __init__(
-        self, idle_timeout: float = DEFAULT_IDLE_TIMEOUT, record_limit: int = DEFAULT_RECORD_LIMIT
-    ) -> None:
+    def __init__(self, idle_timeout: float = DEFAULT_IDLE_TIMEOUT, record_limit: int = DEFAULT_RECORD_LIMIT) -> None:
         self.idle_timeout = idle_timeout
         self.record_limit = record_limit
 
@@ -242,9 +241,7 @@ class StreamingAddon:
                 del flow.response.headers["content-encoding"]
             if not converter.passthrough:
                 gemini_array = client == "gemini" and not rctx.gemini_sse
-                ctype = (
-                    "application/json; charset=UTF-8" if gemini_array else "text/event-stream; charset=utf-8"
-                )
+                ctype = "application/json; charset=UTF-8" if gemini_array else "text/event-stream; charset=utf-8"
                 flow.response.headers["content-type"] = ctype
                 flow.response.headers.pop("content-length", None)
         tap = StreamTap(
@@ -259,3 +256,11 @@ class StreamingAddon:
         }
         if converter is not None and not guard_stream(ctx.master, flow):
             log.warning("stream fault handling unavailable for %s", flow.request.pretty_url)
+
+    def error(self, flow: http.HTTPFlow) -> None:
+        # an unguarded stream (wire formats unknown) that broke: keep what was relayed
+        tap = flow.response.stream if flow.response is not None else None
+        if isinstance(tap, StreamTap) and not tap.ended:
+            if tap.error is None and flow.error is not None:
+                tap.error = f"upstream stream failed: {flow.error.msg}"
+            tap.finish()

@@ -85,9 +85,7 @@ class WebInspector:
         try:
             server.listen(self.port, self.host)
         except OSError as e:
-            raise OSError(
-                e.errno, f"inspector web UI cannot listen on {self.host}:{self.port}: {e.strerror}"
-            ) from e
+            raise OSError(e.errno, f"inspector web UI cannot listen on {self.host}:{self.port}: {e.strerror}") from e
         self._server = server
         logger.info("Inspector web UI at http://%s:%s/ (token in `ccproxy status`)", self.host, self.port)
 

@@ -11,7 +11,7 @@ from ccproxy.addons.control import ControlAddon
 from ccproxy.addons.flow_recorder import FlowRecorderAddon
 from ccproxy.addons.hooks import stage_addons
 from ccproxy.addons.inspector import InspectorAddon
-from ccproxy.addons.sse_relay import SseRelayAddon
+from ccproxy.addons.streaming import StreamingAddon
 from ccproxy.daemon.context import DaemonContext
 
 
@@ -23,6 +23,7 @@ def build_chain(ctx: DaemonContext) -> list[object]:
         InspectorAddon(ctx.config),  # client snapshot, wire format, default route
         inbound,  # inbound hook DAG (inject_auth, extract_session_id, ...)
         outbound,  # outbound hook DAG (verbose_mode, ...)
-        SseRelayAddon(),  # event streams relayed as they arrive, copy kept
+        # event streams relayed as they arrive, converted across wire formats, faults as error events
+        StreamingAddon(idle_timeout=ctx.config.ccproxy.lightllm.stream_idle_timeout),
         FlowRecorderAddon(ctx.store),  # last: records the flow as finally forwarded/answered
     ]
