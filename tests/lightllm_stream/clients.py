@@ -20,21 +20,23 @@ from .oracles import Summary
 class ClientRun:
     summary: Summary | None = None
     error: str | None = None  # a clean, typed stream error the SDK surfaced
-    first_event_at: float | None = None  # monotonic time of the first content event
+    first_event_at: float | None = None  # monotonic time of the first event
+    first_event_wall: float | None = None  # the same as time.time(), to compare across processes
     events: list[str] = field(default_factory=list)
 
 
-async def stream_with_sdk(wire: str, url: str) -> ClientRun:
+async def stream_with_sdk(wire: str, url: str, headers: dict[str, str] | None = None) -> ClientRun:
     run = ClientRun()
+    h = headers or {}
     try:
         if wire == "anthropic":
-            await _anthropic(url, run)
+            await _anthropic(url, run, h)
         elif wire == "openai":
-            await _openai_chat(url, run)
+            await _openai_chat(url, run, h)
         elif wire == "openai_responses":
-            await _openai_responses(url, run)
+            await _openai_responses(url, run, h)
         else:
-            await _gemini(url, run)
+            await _gemini(url, run, h)
     except (anthropic.APIStatusError, openai.APIError, genai.errors.APIError) as e:
         if isinstance(e, (anthropic.APIConnectionError, openai.APIConnectionError)):
             raise
@@ -45,10 +47,13 @@ async def stream_with_sdk(wire: str, url: str) -> ClientRun:
 def _first(run: ClientRun) -> None:
     if run.first_event_at is None:
         run.first_event_at = time.monotonic()
+        run.first_event_wall = time.time()
 
 
-async def _anthropic(url: str, run: ClientRun) -> None:
-    async with anthropic.AsyncAnthropic(api_key="sk-ant-test", base_url=url, max_retries=0) as client:
+async def _anthropic(url: str, run: ClientRun, headers: dict[str, str]) -> None:
+    async with anthropic.AsyncAnthropic(
+        api_key="sk-ant-test", base_url=url, max_retries=0, default_headers=headers
+    ) as client:
         await _anthropic_stream(client, run)
 
 
@@ -68,14 +73,14 @@ async def _anthropic_stream(client: anthropic.AsyncAnthropic, run: ClientRun) ->
             summ.thinking += b.thinking
         elif b.type == "tool_use":
             summ.tool_calls.append((b.name, b.input))
-    summ.stop = {"max_tokens": "max", "tool_use": "tool", "refusal": "refusal"}.get(
-        m.stop_reason or "", "end"
-    )
+    summ.stop = {"max_tokens": "max", "tool_use": "tool", "refusal": "refusal"}.get(m.stop_reason or "", "end")
     run.summary = summ
 
 
-async def _openai_chat(url: str, run: ClientRun) -> None:
-    async with openai.AsyncOpenAI(api_key="sk-test", base_url=url + "/v1", max_retries=0) as client:
+async def _openai_chat(url: str, run: ClientRun, headers: dict[str, str]) -> None:
+    async with openai.AsyncOpenAI(
+        api_key="sk-test", base_url=url + "/v1", max_retries=0, default_headers=headers
+    ) as client:
         await _openai_chat_stream(client, run)
 
 
@@ -95,14 +100,14 @@ async def _openai_chat_stream(client: openai.AsyncOpenAI, run: ClientRun) -> Non
     summ = Summary(text=choice.message.content or "")
     for tc in choice.message.tool_calls or ():
         summ.tool_calls.append((tc.function.name, json.loads(tc.function.arguments or "{}")))
-    summ.stop = {"length": "max", "tool_calls": "tool", "content_filter": "refusal"}.get(
-        choice.finish_reason, "end"
-    )
+    summ.stop = {"length": "max", "tool_calls": "tool", "content_filter": "refusal"}.get(choice.finish_reason, "end")
     run.summary = summ
 
 
-async def _openai_responses(url: str, run: ClientRun) -> None:
-    async with openai.AsyncOpenAI(api_key="sk-test", base_url=url + "/v1", max_retries=0) as client:
+async def _openai_responses(url: str, run: ClientRun, headers: dict[str, str]) -> None:
+    async with openai.AsyncOpenAI(
+        api_key="sk-test", base_url=url + "/v1", max_retries=0, default_headers=headers
+    ) as client:
         await _openai_responses_stream(client, run)
 
 
@@ -126,8 +131,8 @@ async def _openai_responses_stream(client: openai.AsyncOpenAI, run: ClientRun) -
     run.summary = summ
 
 
-async def _gemini(url: str, run: ClientRun) -> None:
-    client = genai.Client(api_key="test-key", http_options=gtypes.HttpOptions(base_url=url))
+async def _gemini(url: str, run: ClientRun, headers: dict[str, str]) -> None:
+    client = genai.Client(api_key="test-key", http_options=gtypes.HttpOptions(base_url=url, headers=headers))
     try:
         await _gemini_stream(client, run)
     finally:

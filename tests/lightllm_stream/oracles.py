@@ -82,9 +82,7 @@ def anthropic_summary(raw: bytes) -> Summary:
             # the SDK parses partial JSON; a call cut by max_tokens is compared by its raw text
             raw_json = bufs.get(i)
             s.tool_calls.append((block.name, _args(raw_json.decode()) if raw_json else block.input))
-    s.stop = {"max_tokens": "max", "tool_use": "tool", "refusal": "refusal"}.get(
-        snap.stop_reason or "", "end"
-    )
+    s.stop = {"max_tokens": "max", "tool_use": "tool", "refusal": "refusal"}.get(snap.stop_reason or "", "end")
     s.usage_in = (
         snap.usage.input_tokens
         + (snap.usage.cache_read_input_tokens or 0)
@@ -117,9 +115,7 @@ def openai_chat_summary(raw: bytes) -> Summary:
     s.thinking = extra.get("reasoning_content") or extra.get("reasoning") or ""
     for tc in choice.message.tool_calls or ():
         s.tool_calls.append((tc.function.name, _args(tc.function.arguments)))
-    s.stop = {"length": "max", "tool_calls": "tool", "content_filter": "refusal"}.get(
-        choice.finish_reason, "end"
-    )
+    s.stop = {"length": "max", "tool_calls": "tool", "content_filter": "refusal"}.get(choice.finish_reason, "end")
     if choice.message.refusal and s.stop == "end":
         s.stop = "refusal"
     if usage is not None:
@@ -153,9 +149,7 @@ def openai_responses_summary(raw: bytes) -> Summary:
             for part in item.content:
                 s.text += getattr(part, "text", None) or getattr(part, "refusal", "") or ""
         elif item.type == "reasoning":
-            s.thinking += "\n\n".join(p.text for p in item.summary) or "".join(
-                c.text for c in (item.content or ())
-            )
+            s.thinking += "\n\n".join(p.text for p in item.summary) or "".join(c.text for c in (item.content or ()))
             s.signatures += bool(item.encrypted_content)
         elif item.type == "function_call":
             s.tool_calls.append((item.name, _args(item.arguments)))

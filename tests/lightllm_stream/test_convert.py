@@ -120,9 +120,7 @@ def test_matrix(scenario: str, src: str, dst: str) -> None:
     check_same(src_sum, dst_sum, dst)
     if src == dst:
         assert out == raw  # same format: byte for byte
-    if scenario in ("text", "thinking_then_text", "parallel_tools") and (
-        dst != "openai" or ctx.include_usage
-    ):
+    if scenario in ("text", "thinking_then_text", "parallel_tools") and (dst != "openai" or ctx.include_usage):
         assert (dst_sum.usage_in, dst_sum.usage_out) == (src_sum.usage_in, src_sum.usage_out)
 
 

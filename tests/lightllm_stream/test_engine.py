@@ -53,9 +53,7 @@ def route(proxy: Proxy, client: str, upstream: str) -> None:
 
 @pytest.mark.parametrize("upstream", WIRES)
 @pytest.mark.parametrize("client", WIRES)
-async def test_sdk_clients_through_engine(
-    proxy: Proxy, fake: FakeProvider, client: str, upstream: str
-) -> None:
+async def test_sdk_clients_through_engine(proxy: Proxy, fake: FakeProvider, client: str, upstream: str) -> None:
     chunks = upstream_events(upstream, SCENARIOS["parallel_tools"])
     fake.script = Script([Step(c) for c in chunks])
     route(proxy, client, upstream)
@@ -65,9 +63,15 @@ async def test_sdk_clients_through_engine(
     assert run.summary is not None
     assert run.summary.core() == expected.core()
     flow = proxy.tagger.flows[-1]
-    assert flow.metadata["ccproxy.stream_upstream"] == b"".join(chunks)
+    # the flow keeps the upstream's answer, and the client's when it differs
+    assert flow.response.content == b"".join(chunks)
+    assert flow.response.headers["content-type"] == "text/event-stream"
     assert flow.metadata["ccproxy.stream"]["converted"] is (client != upstream)
-    assert rendered_summary(client, flow.response.content).core() == expected.core()
+    sent = flow.metadata.get("ccproxy.client_response")
+    if client == upstream:
+        assert sent is None
+    else:
+        assert rendered_summary(client, sent["content"]).core() == expected.core()
     assert "ccproxy.error" not in flow.metadata
 
 
@@ -98,9 +102,7 @@ FAULT_CLIENTS = [
 
 
 @pytest.mark.parametrize(("client", "upstream"), FAULT_CLIENTS)
-async def test_upstream_reset_mid_stream(
-    proxy: Proxy, fake: FakeProvider, client: str, upstream: str
-) -> None:
+async def test_upstream_reset_mid_stream(proxy: Proxy, fake: FakeProvider, client: str, upstream: str) -> None:
     chunks = upstream_events(upstream, SCENARIOS["parallel_tools"])
     fake.script = Script([Step(c) for c in chunks[:3]] + [Step(pause=0.05, reset=True)])
     route(proxy, client, upstream)

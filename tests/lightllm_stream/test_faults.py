@@ -78,11 +78,9 @@ def test_garbage_event(src: str, dst: str) -> None:
 
 
 UPSTREAM_ERRORS = {
-    "anthropic": b"event: error\n"
-    b'data: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n',
+    "anthropic": b'event: error\ndata: {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}\n\n',
     "openai": b'data: {"error":{"message":"Overloaded","type":"server_error","code":null}}\n\n',
-    "openai_responses": b"event: error\n"
-    b'data: {"type":"error","code":"server_error","message":"Overloaded"}\n\n',
+    "openai_responses": b'event: error\ndata: {"type":"error","code":"server_error","message":"Overloaded"}\n\n',
     "gemini": b'data: {"error":{"code":503,"message":"Overloaded","status":"UNAVAILABLE"}}\r\n\r\n',
 }
 

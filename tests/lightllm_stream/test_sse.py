@@ -133,9 +133,7 @@ def test_json_array_every_split() -> None:
 
 @settings(max_examples=100, deadline=None)
 @given(
-    st.lists(
-        st.dictionaries(st.text(max_size=5), st.text(max_size=8) | st.integers(), max_size=4), max_size=5
-    ),
+    st.lists(st.dictionaries(st.text(max_size=5), st.text(max_size=8) | st.integers(), max_size=4), max_size=5),
     st.lists(st.floats(0, 1), max_size=10),
 )
 def test_json_array_roundtrip(elements: list[dict[str, object]], fractions: list[float]) -> None:

@@ -3,9 +3,9 @@
 On `responseheaders`, an event stream (or Gemini's streamed JSON array) gets a StreamTap as
 `flow.response.stream`: each upstream chunk is converted (when `ccproxy.client_wire` and
 `ccproxy.upstream_wire` differ) and written to the client at once, never buffered whole. The
-flow keeps both sides: the upstream bytes in `ccproxy.stream_upstream` (capped), the client's
-bytes as the response body. Faults end the stream with an error event in the client's format
-(see stream_guard) and are recorded in `ccproxy.error`.
+flow keeps both sides (each capped): the upstream's bytes as `flow.response`, and what the client
+received as `ccproxy.client_response` when that differs. Faults end the stream with an error
+event in the client's format (see stream_guard) and are recorded in `ccproxy.error`.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from urllib.parse import parse_qs, urlsplit
 from mitmproxy import ctx, http
 
 from ccproxy.addons.stream_guard import guard_stream
+from ccproxy.flows import meta
 from ccproxy.lightllm.ir import Wire
 from ccproxy.lightllm.stream import RequestContext, StreamConverter
 
@@ -86,6 +87,8 @@ class StreamTap:
         self._upstream_total = 0
         self._client_total = 0
         self.first_byte_at: float | None = None
+        # headers as the upstream sent them, before conversion rewrote content-type/-encoding
+        self.upstream_headers: http.Headers | None = None
 
     def __call__(self, chunk: bytes) -> list[bytes]:
         # A list, never b"": mitmproxy would send an empty bytes as a zero-length HTTP/1 chunk,
@@ -138,10 +141,13 @@ class StreamTap:
             self._client += out[: self.record_limit - len(self._client)]
 
     def finish(self) -> None:
-        """Record both sides in the flow; called once, at the end or on a fault."""
+        """Record both sides in the flow; called once, at the end or on a fault.
+
+        As everywhere in ccproxy, `flow.response` is the upstream's answer and
+        `ccproxy.client_response` what the client received when that differs (converted,
+        decoded, or ended with an error event). mitmproxy keeps no streamed body itself."""
         self.ended = True
         md = self.flow.metadata
-        md["ccproxy.stream_upstream"] = bytes(self._upstream)
         info = cast(dict[str, Any], md.setdefault("ccproxy.stream", {}))
         info.update(
             upstream_bytes=self._upstream_total,
@@ -149,12 +155,23 @@ class StreamTap:
             truncated=self._upstream_total > len(self._upstream) or self._client_total > len(self._client),
             events=self.converter.events if self.converter is not None else None,
             duration_s=round(time.monotonic() - self.started, 6),
+            first_byte_s=None if self.first_byte_at is None else round(self.first_byte_at - self.started, 6),
         )
         if self.error is not None:
-            md["ccproxy.error"] = self.error
-        if self.flow.response is not None:
-            # the flow shows what the client received; mitmproxy does not keep streamed bodies
-            self.flow.response.data.content = bytes(self._client)
+            md[meta.ERROR] = self.error
+        resp = self.flow.response
+        if resp is None:
+            return
+        upstream, client = bytes(self._upstream), bytes(self._client)
+        client_headers = resp.headers.copy()
+        if self.upstream_headers is not None:
+            resp.headers = self.upstream_headers
+        resp.data.content = upstream
+        if client != upstream or client_headers != resp.headers:
+            sent = resp.copy()
+            sent.headers = client_headers
+            sent.data.content = client
+            md[meta.CLIENT_RESPONSE] = sent.get_state()
 
 
 def stream_kind(flow: http.HTTPFlow) -> str | None:
@@ -175,7 +192,7 @@ def stream_kind(flow: http.HTTPFlow) -> str | None:
 
 def request_context(flow: http.HTTPFlow) -> RequestContext:
     """What the client asked for, from its original request (before the pipeline rewrote it)."""
-    state = flow.metadata.get("ccproxy.client_request")
+    state = flow.metadata.get(meta.CLIENT_REQUEST)
     path, body = flow.request.path, flow.request.raw_content or b""
     if isinstance(state, dict):
         path = _text(state.get("path"), path)
@@ -218,9 +235,10 @@ class StreamingAddon:
         kind = stream_kind(flow)
         if kind is None:
             return
+        upstream_headers = flow.response.headers.copy()
         md = flow.metadata
-        client = md.get("ccproxy.client_wire")
-        upstream = md.get("ccproxy.upstream_wire") or client
+        client = md.get(meta.CLIENT_WIRE)
+        upstream = md.get(meta.UPSTREAM_WIRE) or client
         converter: StreamConverter | None = None
         decoder: _Decoder | None = None
         if client in _WIRES and upstream in _WIRES:
@@ -247,6 +265,7 @@ class StreamingAddon:
         tap = StreamTap(
             flow, converter, decoder=decoder, idle_timeout=self.idle_timeout, record_limit=self.record_limit
         )
+        tap.upstream_headers = upstream_headers
         flow.response.stream = tap
         md["ccproxy.stream"] = {
             "kind": kind,
