@@ -37,15 +37,9 @@ def build(n: int) -> list[dict[str, Any]]:
     # Real flows for the shapes, then cheap copies with fresh ids for volume.
     now = time.time()
     templates = [
-        to_contract(
-            make_flow("https://api.anthropic.com/v1/messages?beta=true", None, started=now - 60), bodies=False
-        ),
-        to_contract(
-            make_flow("https://api.openai.com/v1/chat/completions", None, started=now - 50), bodies=False
-        ),
-        to_contract(
-            make_flow("https://api.anthropic.com/v1/models", method="GET", started=now - 40), bodies=False
-        ),
+        to_contract(make_flow("https://api.anthropic.com/v1/messages?beta=true", None, started=now - 60), bodies=False),
+        to_contract(make_flow("https://api.openai.com/v1/chat/completions", None, started=now - 50), bodies=False),
+        to_contract(make_flow("https://api.anthropic.com/v1/models", method="GET", started=now - 40), bodies=False),
     ]
     out = []
     for i in range(n):
@@ -124,17 +118,13 @@ def main() -> None:
     try:
         with FlowClient(f"http://127.0.0.1:{server.server_address[1]}") as client:
             cpu = time.process_time()
-            t_e2e, _ = timed(
-                lambda: render_flows(resolve_flow_set(client, FILTERS, projection=ROW_PROJECTION), 120)
-            )
+            t_e2e, _ = timed(lambda: render_flows(resolve_flow_set(client, FILTERS, projection=ROW_PROJECTION), 120))
             cpu_e2e = (time.process_time() - cpu) / 3
             t_nofilter, _ = timed(lambda: render_flows(resolve_flow_set(client, []), 120))
     finally:
         server.shutdown()
     print(f"end to end, no filter      {t_nofilter:7.3f} s   (HTTP + json + render)")
-    print(
-        f"end to end, 2 seed filters {t_e2e:7.3f} s   (HTTP + jq + projection + render), cpu {cpu_e2e:.3f} s"
-    )
+    print(f"end to end, 2 seed filters {t_e2e:7.3f} s   (HTTP + jq + projection + render), cpu {cpu_e2e:.3f} s")
     print(f"target < 1 s wall: {'OK' if t_e2e < 1 else 'MISSED'} (load average {os.getloadavg()[0]:.1f})")
 
 

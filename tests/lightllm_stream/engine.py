@@ -123,12 +123,14 @@ class Proxy:
 
 
 @contextlib.asynccontextmanager
-async def running_proxy(upstream_port: int, idle_timeout: float = 300.0) -> AsyncIterator[Proxy]:
+async def running_proxy(
+    upstream_port: int, idle_timeout: float = 300.0, extra_addons: tuple[object, ...] = ()
+) -> AsyncIterator[Proxy]:
     opts = options.Options(mode=[f"reverse:http://127.0.0.1:{upstream_port}@127.0.0.1:0"])
     master = DumpMaster(opts, loop=asyncio.get_running_loop(), with_termlog=False, with_dumper=False)
     tagger = WireTagger()
     streaming = StreamingAddon(idle_timeout=idle_timeout)
-    master.addons.add(tagger, streaming)
+    master.addons.add(tagger, *extra_addons, streaming)
     task = asyncio.create_task(master.run())
     proxyserver = master.addons.get("proxyserver")
     for _ in range(200):
