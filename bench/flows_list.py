@@ -124,7 +124,7 @@ def main() -> None:
     finally:
         server.shutdown()
     print(f"end to end, no filter      {t_nofilter:7.3f} s   (HTTP + json + render)")
-    print(f"end to end, 2 seed filters {t_e2e:7.3f} s   (HTTP + jq + projection + render), cpu {cpu_e2e:.3f} s")
+    print(f"end to end, 2 seed filters {t_e2e:7.3f} s   (HTTP + jq + projection + render), process cpu {cpu_e2e:.3f} s")
     print(f"target < 1 s wall: {'OK' if t_e2e < 1 else 'MISSED'} (load average {os.getloadavg()[0]:.1f})")
 
 

@@ -5,20 +5,24 @@ from __future__ import annotations
 import asyncio
 import shutil
 import socket
-import threading
 from collections.abc import AsyncIterator, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
+from flowkit import make_flow
 from mitmproxy import addons, options
 from mitmproxy.master import Master
+from tests.support.daemon import provider_entry
+from tests.support.fake_provider import FakeProvider
 
 from ccproxy.addons.web_inspector import WebInspector
+from ccproxy.config import parse_config
+from ccproxy.daemon.chain import build_chain
+from ccproxy.daemon.context import DaemonContext
+from ccproxy.flows.store import FlowStore
 
-KNOWN_PATH = "/v1/messages/known-flow-7f3a"
+KNOWN_PATH = "/v1/messages?known-flow-7f3a"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -29,25 +33,10 @@ def _free_port() -> int:
 
 
 @pytest.fixture
-def upstream() -> Iterator[int]:
-    class H(BaseHTTPRequestHandler):
-        def log_message(self, *a: Any) -> None:
-            pass
-
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("content-length", 0)))
-            body = b'{"type": "message", "content": []}'
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), H)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield server.server_address[1]
-    server.shutdown()
-    server.server_close()
+def upstream() -> Iterator[FakeProvider]:
+    server = FakeProvider().start()
+    yield server
+    server.stop()
 
 
 async def _wait_listening(port: int, timeout: float = 15.0) -> None:
@@ -64,19 +53,31 @@ async def _wait_listening(port: int, timeout: float = 15.0) -> None:
 
 
 @pytest.fixture
-async def inspected(upstream: int) -> AsyncIterator[tuple[WebInspector, int]]:
+async def inspected(upstream: FakeProvider) -> AsyncIterator[tuple[WebInspector, int]]:
+    """A master wired like the daemon's (its addon chain and flow store) plus the web inspector."""
     proxy_port, web_port = _free_port(), _free_port()
-    opts = options.Options(
-        mode=[f"reverse:http://127.0.0.1:{upstream}/"], listen_host="127.0.0.1", listen_port=proxy_port
+    config = parse_config(
+        {"ccproxy": {"port": proxy_port, "providers": {"anthropic": provider_entry(upstream.hostport, "anthropic")}}},
+        Path("."),
     )
+    store = FlowStore(None, max_flows=100, max_bytes=10**8)
+    reloaded = make_flow("https://api.anthropic.com/v1/messages/reloaded-from-disk")
+    store.complete(reloaded)
+    ctx = DaemonContext(config=config, store=store)
+    opts = options.Options()
     master = Master(opts)
     master.addons.add(*addons.default_addons())
+    master.addons.add(*build_chain(ctx))
+    opts.update(
+        mode=[f"reverse:http://127.0.0.1:9@127.0.0.1:{proxy_port}"], keep_host_header=True, connection_strategy="lazy"
+    )
     inspector = WebInspector(master, port=web_port)
     master.addons.add(inspector)
     task = asyncio.create_task(master.run())
     try:
         await _wait_listening(proxy_port)
         await _wait_listening(web_port)
+        inspector.view.add(list(store))  # as the daemon does for flows reloaded from disk
         yield inspector, proxy_port
     finally:
         master.shutdown()
@@ -85,8 +86,15 @@ async def inspected(upstream: int) -> AsyncIterator[tuple[WebInspector, int]]:
 
 async def _proxied_request(proxy_port: int) -> None:
     async with httpx.AsyncClient(trust_env=False) as client:
-        response = await client.post(f"http://127.0.0.1:{proxy_port}{KNOWN_PATH}", json={"model": "m"})
-    assert response.status_code == 200
+        response = await client.post(
+            f"http://127.0.0.1:{proxy_port}{KNOWN_PATH}",
+            json={"model": "claude-test", "max_tokens": 8, "messages": [{"role": "user", "content": "hi"}]},
+            headers={"x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01"},
+        )
+        assert response.status_code == 200
+        # The CLI's own control request must not show up in the UI.
+        control = await client.get(f"http://127.0.0.1:{proxy_port}/flows")
+        assert control.status_code == 200
 
 
 async def test_ui_api_lists_the_flow_and_requires_the_token(inspected: tuple[WebInspector, int]) -> None:
@@ -98,8 +106,13 @@ async def test_ui_api_lists_the_flow_and_requires_the_token(inspected: tuple[Web
         allowed = await client.get(f"{base}/flows", headers={"authorization": f"Bearer {inspector.token}"})
     assert denied.status_code == 403
     assert allowed.status_code == 200
-    assert [f["request"]["path"] for f in allowed.json()] == [KNOWN_PATH]
+    paths = [f["request"]["path"] for f in allowed.json()]
+    assert paths == ["/v1/messages/reloaded-from-disk", KNOWN_PATH]
     assert inspector.url == f"{base}/?token={inspector.token}"
+    inspector.forget([allowed.json()[0]["id"]])
+    async with httpx.AsyncClient(trust_env=False) as client:
+        after = await client.get(f"{base}/flows", headers={"authorization": f"Bearer {inspector.token}"})
+    assert [f["request"]["path"] for f in after.json()] == [KNOWN_PATH]
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="chromium not installed (apt-get install chromium)")

@@ -114,3 +114,27 @@ def test_pipeline_levels_follow_declarations(user_module: Callable[[str], str]) 
     p = Pipeline.from_config("inbound", [f"{mod}.log_model", f"{mod}.set_model", f"{mod}:other"])
     assert [[h.name for h in level] for level in p.levels] == [["set_model", "other"], ["log_model"]]
     assert p.request_plan.edges == [("set_model", "log_model", "writes request.body.model")]
+
+
+def test_response_handler_cycle_is_named(user_module: Callable[[str], str]) -> None:
+    mod = user_module(
+        """
+        from ccproxy.pipeline import hook
+
+        @hook
+        def a(ctx): ...
+
+        @a.on_response(reads=["response.headers.x-b"], writes=["response.headers.x-a"])
+        def a_resp(ctx): ...
+
+        @hook
+        def b(ctx): ...
+
+        @b.on_response(reads=["response.headers.x-a"], writes=["response.headers.x-b"])
+        def b_resp(ctx): ...
+        """
+    )
+    with pytest.raises(
+        HookConfigError, match=r"^hooks\.inbound \(response handlers\): hook dependency cycle between a, b"
+    ):
+        Pipeline.from_config("inbound", [f"{mod}.a", f"{mod}.b"])

@@ -95,7 +95,7 @@ def test_pydantic_params_model(user_module: ModuleWriter) -> None:
         ("{m}", "hooks.outbound[0]: module '{m}' defines several hooks (rewrite_model, clamp, bare)"),
         (
             "{m}.nothing",
-            "hooks.outbound[0]: cannot import hook '{m}.nothing': {m} has no attribute 'nothing'",
+            "hooks.outbound[0]: cannot import hook '{m}.nothing': no module or attribute 'nothing' in {m}",
         ),
         (
             "no_such_pkg.hooks.x",

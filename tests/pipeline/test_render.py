@@ -112,7 +112,7 @@ def test_text_table(pipes: dict) -> None:
     assert level_of["route"] == level_of["lone"] == "0"
     assert level_of["pick_model"] == "1" and level_of["audit"] == "2"
     assert "sk-secret-value" not in text and "api_key='<redacted>'" in text
-    assert "off (enable: x-ccproxy-hooks: +debug)" in text
+    assert "off (per request: +debug)" in text
 
 
 def test_json_description(pipes: dict) -> None:

@@ -43,6 +43,7 @@ class FlowRecorderAddon:
             log.info("%s", describe(flow))
 
     def error(self, flow: http.HTTPFlow) -> None:
-        if not flow.metadata.get(meta.CONTROL):
+        # A client that gives up before its request was read never became a flow.
+        if self.store.get(flow.id) is not None:
             self.store.complete(flow)
             log.warning("%s", describe(flow))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Iterable
 from typing import Any
 
 import argon2
@@ -27,7 +28,21 @@ from mitmproxy.addons import eventstore, view
 from mitmproxy.master import Master
 from mitmproxy.tools.web import app, webaddons
 
+from ccproxy.flows import meta
+
 logger = logging.getLogger(__name__)
+
+
+class _ProxiedFlowsView(view.View):
+    """mitmweb's flow list, limited to the flows the flow store records: a flow joins at
+    `request` (after the control addon has claimed /health, /flows, ...), not at headers."""
+
+    def requestheaders(self, f: mflow.Flow) -> None:
+        pass
+
+    def request(self, f: mflow.Flow) -> None:
+        if not f.metadata.get(meta.CONTROL):
+            self.add([f])
 
 
 class _WebMasterFacade:
@@ -55,12 +70,16 @@ class WebInspector:
         self.host = host
         # The UI can replay and edit flows, so even on loopback it requires a token.
         self.token = token or secrets.token_urlsafe(24)
-        self.view = view.View()
+        self.view = _ProxiedFlowsView()
         self.events = eventstore.EventStore()  # needs the running event loop
         # mitmproxy registers an addon's `addons` attribute as its sub-addons.
         self.addons: list[Any] = [webaddons.WebAddon(), webaddons.WebAuth(), self.view, self.events]
         self._server: tornado.httpserver.HTTPServer | None = None
         self._connect_signals()
+
+    @property
+    def serving(self) -> bool:
+        return self._server is not None
 
     @property
     def url(self) -> str:
@@ -88,6 +107,12 @@ class WebInspector:
             raise OSError(e.errno, f"inspector web UI cannot listen on {self.host}:{self.port}: {e.strerror}") from e
         self._server = server
         logger.info("Inspector web UI at http://%s:%s/ (token in `ccproxy status`)", self.host, self.port)
+
+    def forget(self, flow_ids: Iterable[str]) -> None:
+        """Drop flows the store deleted (DELETE /flows), so the UI keeps matching the CLI."""
+        gone = [f for f in (self.view.get_by_id(i) for i in flow_ids) if f is not None]
+        if gone:
+            self.view.remove(gone)
 
     def done(self) -> None:
         if self._server is not None:

@@ -118,6 +118,9 @@ def status(
         console.print(table)
         if health:
             console.print(f"flows: {health.get('flows')}  uptime: {health.get('uptime_s')}s")
+        web_file = config.state_dir / "web-inspector.url"
+        if "web" in listeners and web_file.exists():
+            console.print(f"inspector web UI: {web_file.read_text().strip()}")
         print_pipelines(console, pipelines)
     ctx.exit(code)
 

@@ -17,7 +17,6 @@ from ccproxy.flows.client import DaemonUnavailable, FlowClient, FlowsSettings, s
 from ccproxy.flows.compare import compare_flows
 from ccproxy.flows.conversations import group_conversations
 from ccproxy.flows.diff import NotEnoughFlows, render_diffs
-from ccproxy.flows.har import flows_to_har
 from ccproxy.flows.jqchain import JqFilterError
 from ccproxy.flows.render import ROW_PROJECTION, print_comparisons, render_conversations, render_flows
 from ccproxy.flows.service import resolve_flow_set
@@ -98,15 +97,11 @@ def flows(ctx: click.Context, port: int | None, host: str | None) -> None:
 @click.option("--bodies", is_flag=True, help="Include bodies (for --json, and for filters on bodies).")
 @click.pass_context
 @handle_errors
-def list_cmd(
-    ctx: click.Context, jq_filters: tuple[str, ...], as_json: bool, group: bool, bodies: bool
-) -> None:
+def list_cmd(ctx: click.Context, jq_filters: tuple[str, ...], as_json: bool, group: bool, bodies: bool) -> None:
     """List the flow set as a table (or JSON)."""
     # Grouping needs request bodies (session metadata, message history) and response usage.
     table_only = not (as_json or group or bodies)
-    flows_ = _flow_set(
-        ctx, jq_filters, bodies=bodies or group, projection=ROW_PROJECTION if table_only else None
-    )
+    flows_ = _flow_set(ctx, jq_filters, bodies=bodies or group, projection=ROW_PROJECTION if table_only else None)
     if group:
         conversations = group_conversations(flows_)
         if as_json:
@@ -131,6 +126,8 @@ def list_cmd(
 @handle_errors
 def dump_cmd(ctx: click.Context, jq_filters: tuple[str, ...], reveal_secrets: bool) -> None:
     """Write the flow set as a multi-page HAR 1.2 document to stdout."""
+    from ccproxy.flows.har import flows_to_har  # pulls in mitmproxy; only dump needs it
+
     flows_ = _flow_set(ctx, jq_filters, bodies=True, reveal=reveal_secrets)
     click.echo(json.dumps(flows_to_har(flows_, reveal_secrets=reveal_secrets), indent=2, ensure_ascii=False))
 
@@ -178,9 +175,11 @@ def clear_cmd(ctx: click.Context, jq_filters: tuple[str, ...], clear_all: bool) 
     settings = _settings(ctx)
     with FlowClient(settings.base_url) as client:
         if clear_all:
-            before = len(client.list_flows())
             reported = client.delete_flows(None)
-            count = reported if reported is not None else before
+            if reported is None:  # a daemon that does not report a count
+                click.echo("Cleared all flows.")
+                return
+            count = reported
         else:
             ids = [
                 str(f["id"])

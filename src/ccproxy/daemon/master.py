@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import os
 import signal
+import sys
 from dataclasses import dataclass, field
+from typing import Any
 
 from mitmproxy import options
 from mitmproxy.addons import core, disable_h2c, dns_resolver, next_layer, proxyserver, tlsconfig
@@ -22,6 +25,7 @@ log = logging.getLogger(__name__)
 # The reverse mode needs an upstream; every request is routed explicitly by the
 # inspector, and connections are lazy, so this address is never dialled.
 _UNROUTED_UPSTREAM = "http://127.0.0.1:9"
+WEB_URL_FILE = "web-inspector.url"
 
 
 class StartupError(Exception):
@@ -74,6 +78,7 @@ class Daemon:
         except ValueError as e:  # HookConfigError and friends: already one line naming the hook
             raise StartupError(str(e)) from e
         self.master: Master | None = None
+        self.web: Any = None
 
     def _build(self, loop: asyncio.AbstractEventLoop) -> Master:
         c = self.config.ccproxy
@@ -88,6 +93,11 @@ class Daemon:
             tlsconfig.TlsConfig(),
         )
         master.addons.add(*self.chain)
+        if c.inspector.web:
+            from ccproxy.addons.web_inspector import WebInspector
+
+            self.web = WebInspector(master, port=c.inspector.port, host=c.host)
+            master.addons.add(self.web)
         opts.update(
             mode=self.plan.modes,
             confdir=str(self.config.config_dir),
@@ -118,7 +128,16 @@ class Daemon:
             self.ctx.listeners[self.plan.names.get(instance.mode.full_spec, instance.mode.type_name)] = addrs
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, master.shutdown)
+        if self.web is not None:
+            # Started here rather than in its `running` event so a bind failure is our one-line error.
+            try:
+                await self.web.running()
+            except OSError as e:
+                await ps.servers.update([])
+                raise StartupError(str(e)) from e
         await master.running()
+        if self.web is not None:
+            self._publish_web_url()
         log.info("ccproxy listening on %s", ", ".join(f"{k}={v}" for k, v in self.ctx.listeners.items()))
         try:
             await master.should_exit.wait()
@@ -128,6 +147,17 @@ class Daemon:
             await ps.servers.update([])
             await master.done()
             log.info("ccproxy stopped")
+
+    def _publish_web_url(self) -> None:
+        # Persisted flows are shown in the web UI as well, not only new ones.
+        self.web.view.add([f for f in self.ctx.store])
+        # The URL carries the token: readable by the owner only, never logged.
+        path = self.config.state_dir / WEB_URL_FILE
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(self.web.url + "\n")
+        self.ctx.listeners["web"] = f"{self.web.host}:{self.web.port}"
+        print(f"ccproxy: inspector web UI: {self.web.url}", file=sys.stderr, flush=True)
 
     def _startup_failure(self, ps: proxyserver.Proxyserver) -> str:
         for instance in ps.servers:

@@ -54,15 +54,16 @@ def _column_widths(
     excess = sum(widths) + 3 * len(widths) + 1 - max_width
     if excess <= 0:
         return widths
-    minimum = [max(3, min(_width(h), 8)) for h in headers]
-    order = [headers.index(name) for name in flex if name in headers]
-    order += [i for i in range(len(headers)) if i not in order]
+    # Flexible columns may shrink to a few cells; the others keep up to 8 (an id fits).
+    minimum = [min(w, 4) if h in flex else min(w, max(_width(h), 8)) for h, w in zip(headers, widths, strict=True)]
+    flexible = [headers.index(name) for name in flex if name in headers]
+    rest = [i for i in range(len(headers)) if i not in flexible]
     # Lower the widest flexible column one cell at a time (a falling water level), so
     # long columns shrink before short ones lose anything.
     while excess > 0:
-        candidates = [i for i in order[: len(flex)] if widths[i] > minimum[i]]
+        candidates = [i for i in flexible if widths[i] > minimum[i]]
         if not candidates:
-            candidates = [i for i in order if widths[i] > minimum[i]]
+            candidates = [i for i in rest if widths[i] > minimum[i]]
         if not candidates:
             break
         widest = max(candidates, key=lambda i: widths[i])

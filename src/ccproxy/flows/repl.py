@@ -15,7 +15,6 @@ from rich.console import Console
 from ccproxy.flows.client import DaemonUnavailable, FlowClient
 from ccproxy.flows.compare import compare_flows
 from ccproxy.flows.diff import NotEnoughFlows, render_diffs
-from ccproxy.flows.har import flows_to_har
 from ccproxy.flows.jqchain import JqFilterError, compile_chain
 from ccproxy.flows.render import print_comparisons, render_flows
 
@@ -183,7 +182,12 @@ class FlowRepl(cmd.Cmd):
             return
         matches = [f for f in self.flows if str(f.get("id", "")).startswith(prefix)]
         if not matches:
-            self._say(f"No flow with id {prefix!r} in the set.")
+            # Not in the filtered set: the daemon resolves unique id prefixes itself.
+            flow = self.client.get_flow(prefix)
+            if flow is None:
+                self._say(f"No flow with id {prefix!r}.")
+            else:
+                self._say(json.dumps(flow, indent=2))
         elif len(matches) > 1:
             self._say(f"{len(matches)} flows match {prefix!r}; give more of the id.")
         else:
@@ -203,6 +207,8 @@ class FlowRepl(cmd.Cmd):
         if len(parts) != 1:
             self._say("usage: :dump FILE")
             return
+        from ccproxy.flows.har import flows_to_har  # pulls in mitmproxy; only :dump needs it
+
         path = Path(parts[0]).expanduser()
         path.write_text(json.dumps(flows_to_har(self.flows), indent=2, ensure_ascii=False), encoding="utf-8")
         self._say(f"Wrote {len(self.flows)} flow(s) to {path}.")

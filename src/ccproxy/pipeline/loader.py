@@ -99,7 +99,7 @@ def resolve(path: str) -> HookSpec:
             mod_name, _, attr = path.rpartition(".")
             obj = getattr(importlib.import_module(mod_name), attr, None)
             if obj is None:
-                raise HookConfigError(f"cannot import hook {path!r}: {mod_name} has no attribute {attr!r}")
+                raise HookConfigError(f"cannot import hook {path!r}: no module or attribute {attr!r} in {mod_name}")
     except HookConfigError:
         raise
     except ImportError as e:

@@ -59,23 +59,23 @@ def describe(pipelines: Mapping[str, Pipeline]) -> dict[str, Any]:
 def _notes(h: ConfiguredHook) -> str:
     notes = []
     if not h.enabled:
-        notes.append("[yellow]off[/] (enable: x-ccproxy-hooks: +" + h.name + ")")
+        notes.append(f"[yellow]off[/] (per request: +{h.name})")
     if h.spec.guard is not None:
         notes.append("guarded")
     if h.spec.response is not None:
         notes.append("+response")
     if h.params:
         notes.append(", ".join(f"{k}={v!r}" for k, v in _params(h).items()))
-    return "; ".join(notes)
+    return "\n".join(notes)
 
 
 def table(pipeline: Pipeline) -> Table:
     t = Table(title=f"{pipeline.stage} hooks", title_justify="left")
-    t.add_column("Level", no_wrap=True)
-    # Paths stay whole (a folded header name misleads); the notes column gives way instead.
+    t.add_column("Level", no_wrap=True, min_width=5)
+    # Fold rather than truncate: on a narrow terminal a cut-off path would name the wrong thing.
     for col in ("Hook", "Reads", "Writes"):
-        t.add_column(col, no_wrap=True)
-    t.add_column("Notes", overflow="fold")
+        t.add_column(col, overflow="fold")
+    t.add_column("Notes", overflow="fold", min_width=10)
     if not pipeline.hooks:
         t.add_row("-", "[dim](none)[/]", "", "", "")
     for i, level in enumerate(pipeline.request_plan.levels):

@@ -40,7 +40,8 @@ class Plan:
         try:
             layers = levels_of([h.name for h in members], edges)
         except CycleError as e:
-            raise HookConfigError(f"hooks.{stage}: {e}") from e
+            where = f"hooks.{stage}" if phase == "request" else f"hooks.{stage} (response handlers)"
+            raise HookConfigError(f"{where}: {e}") from e
         return cls(
             members,
             [[members[i] for i in layer] for layer in layers],

@@ -12,14 +12,19 @@ import inspect
 import typing
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from ccproxy.pipeline import paths
 
+if TYPE_CHECKING:
+    from ccproxy.pipeline.context import Context
+
 HookFn = Callable[..., Awaitable[None] | None]
-Guard = Callable[[Any], bool]
+Guard = Callable[["Context"], bool]
+# "kwargs": fn(ctx, **params); "model": fn(ctx, params_instance); "none": fn(ctx)
+ParamsStyle = Literal["kwargs", "model", "none"]
 
 
 class HookDefinitionError(ValueError):
@@ -46,8 +51,7 @@ class HookSpec:
     request: Handler
     guard: Guard | None = None
     params_model: type[BaseModel] | None = None
-    # "kwargs": fn(ctx, **params); "model": fn(ctx, params_instance); "none": fn(ctx)
-    params_style: str = "none"
+    params_style: ParamsStyle = "none"
     response: Handler | None = None
     description: str = ""
     module: str = ""
@@ -120,7 +124,7 @@ def _hints(fn: HookFn) -> dict[str, Any]:
         return {k: v for k, v in getattr(fn, "__annotations__", {}).items() if not isinstance(v, str)}
 
 
-def _params_of(name: str, fn: HookFn, explicit: type[BaseModel] | None) -> tuple[type[BaseModel] | None, str]:
+def _params_of(name: str, fn: HookFn, explicit: type[BaseModel] | None) -> tuple[type[BaseModel] | None, ParamsStyle]:
     sig = inspect.signature(fn)
     params = list(sig.parameters.values())
     if not params or params[0].kind not in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
