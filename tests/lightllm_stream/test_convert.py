@@ -5,10 +5,12 @@ from __future__ import annotations
 import warnings
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from ccproxy.lightllm.ir import WIRES, Usage
 from ccproxy.lightllm.stream import RequestContext, StreamConverter
-from ccproxy.lightllm.stream.converter import make_renderer
+from ccproxy.lightllm.stream.converter import make_intake, make_renderer
 from ccproxy.lightllm.stream.events import (
     MessageStart,
     RedactedThinking,
@@ -209,3 +211,32 @@ def test_corpus_has_streams_of_every_wire() -> None:
     if not CORPUS.is_dir():
         pytest.skip(f"recorded corpus not found at {CORPUS}")
     assert {w for _, w, _, _ in _CORPUS} == set(WIRES)
+
+
+def _normalised(events: list[StreamEvent]) -> list[tuple[object, ...]]:
+    # ids generated for calls the provider left unnamed differ run to run; everything else must not
+    out: list[tuple[object, ...]] = []
+    for e in events:
+        if isinstance(e, ToolCallStart):
+            out.append(("start", e.index, e.name))
+        else:
+            out.append((type(e).__name__, *(getattr(e, f) for f in e.__slots__)))  # type: ignore[attr-defined]
+    return out
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(_CORPUS or [("none", "anthropic", b"", "")]), st.lists(st.floats(0, 1), max_size=25))
+def test_random_splits_give_the_same_ir_events(case: tuple[str, str, bytes, str], fractions: list[float]) -> None:
+    _, wire, raw, _ = case
+    if not raw:
+        pytest.skip(f"recorded corpus not found at {CORPUS}")
+    whole = make_intake(wire)  # type: ignore[arg-type]
+    expected = whole.feed(raw) + whole.close()
+    split = make_intake(wire)  # type: ignore[arg-type]
+    got: list[StreamEvent] = []
+    prev = 0
+    for cut in [*sorted(int(f * len(raw)) for f in fractions), len(raw)]:
+        got += split.feed(raw[prev:cut])
+        prev = cut
+    got += split.close()
+    assert _normalised(got) == _normalised(expected)

@@ -152,3 +152,34 @@ async def test_connection_is_reusable_after_a_fault(proxy: Proxy, fake: FakeProv
         fake.script = Script([Step(c) for c in chunks])
         r2 = await http.post("/v1/messages", json={"model": "m", "stream": True})
         assert rendered_summary("anthropic", r2.content).text == "Hello, wörld ✓"
+
+
+async def test_gemini_json_array_both_ways(proxy: Proxy, fake: FakeProvider) -> None:
+    """Gemini without alt=sse: a JSON array, streamed element by element, in and out."""
+    import json
+
+    import httpx
+
+    from ccproxy.lightllm.stream import StreamConverter
+
+    # a Gemini client that did not ask for SSE, fed by an Anthropic upstream
+    route(proxy, "gemini", "anthropic")
+    fake.script = Script([Step(c) for c in upstream_events("anthropic", SCENARIOS["parallel_tools"])])
+    async with httpx.AsyncClient(base_url=proxy.url) as http:
+        r = await http.post("/v1beta/models/gemini-x:streamGenerateContent", json={"contents": []})
+    assert r.headers["content-type"].startswith("application/json")
+    chunks = json.loads(r.content)
+    assert chunks[-1]["candidates"][0]["finishReason"] == "STOP"
+    got = rendered_summary("gemini", r.content)
+    assert [c[0] for c in got.tool_calls] == ["get_weather", "get_time"]
+
+    # a Gemini upstream answering with the array, converted for an Anthropic client
+    conv = StreamConverter("anthropic", "gemini", RequestContext(model="m", gemini_sse=False))
+    array = conv.feed(b"".join(upstream_events("anthropic", SCENARIOS["text"]))) + conv.close()
+    pieces = [array[i : i + 40] for i in range(0, len(array), 40)]
+    fake.script = Script([Step(p) for p in pieces], content_type="application/json; charset=UTF-8")
+    route(proxy, "anthropic", "gemini")
+    async with httpx.AsyncClient(base_url=proxy.url) as http:
+        r = await http.post("/v1beta/models/gemini-x:streamGenerateContent", json={"contents": []})
+    assert r.headers["content-type"].startswith("text/event-stream")
+    assert rendered_summary("anthropic", r.content).text == "Hello, wörld ✓"
