@@ -102,6 +102,10 @@ class WireTagger:
         self.client_wire = "anthropic"
         self.upstream_wire = "anthropic"
         self.flows: list[http.HTTPFlow] = []
+        self.responded: list[http.HTTPFlow] = []  # flows that reached the `response` event
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        self.responded.append(flow)
 
     def request(self, flow: http.HTTPFlow) -> None:
         flow.metadata["ccproxy.client_wire"] = self.client_wire

@@ -103,6 +103,8 @@ FAULT_CLIENTS = [
 
 @pytest.mark.parametrize(("client", "upstream"), FAULT_CLIENTS)
 async def test_upstream_reset_mid_stream(proxy: Proxy, fake: FakeProvider, client: str, upstream: str) -> None:
+    # client and proxy share one event loop here: a slow first SDK parse must not look idle
+    proxy.streaming.idle_timeout = 10
     chunks = upstream_events(upstream, SCENARIOS["parallel_tools"])
     fake.script = Script([Step(c) for c in chunks[:3]] + [Step(pause=0.05, reset=True)])
     route(proxy, client, upstream)
@@ -113,6 +115,7 @@ async def test_upstream_reset_mid_stream(proxy: Proxy, fake: FakeProvider, clien
 
 @pytest.mark.parametrize(("client", "upstream"), FAULT_CLIENTS)
 async def test_garbage_event(proxy: Proxy, fake: FakeProvider, client: str, upstream: str) -> None:
+    proxy.streaming.idle_timeout = 10
     chunks = upstream_events(upstream, SCENARIOS["text"])
     fake.script = Script(
         [Step(chunks[0]), Step(b"data: {this is not json\n\n", pause=2.0), *(Step(c) for c in chunks[1:])]
@@ -183,3 +186,25 @@ async def test_gemini_json_array_both_ways(proxy: Proxy, fake: FakeProvider) -> 
         r = await http.post("/v1beta/models/gemini-x:streamGenerateContent", json={"contents": []})
     assert r.headers["content-type"].startswith("text/event-stream")
     assert rendered_summary("anthropic", r.content).text == "Hello, wörld ✓"
+
+
+async def test_client_that_leaves_mid_stream(proxy: Proxy, fake: FakeProvider) -> None:
+    """The idle timer of an abandoned stream fires into nothing: no response event, no crash."""
+    import asyncio
+
+    import httpx
+
+    chunks = upstream_events("openai", SCENARIOS["text"])
+    route(proxy, "anthropic", "openai")
+    fake.script = Script([Step(chunks[0]), Step(chunks[1], pause=1.5), *(Step(c) for c in chunks[2:])])
+    async with httpx.AsyncClient() as http, http.stream("POST", proxy.url + "/v1/messages", json={}) as r:
+        async for _ in r.aiter_raw():
+            break
+    await asyncio.sleep(1.0)  # past the 0.6 s idle timeout
+    flow = proxy.tagger.flows[-1]
+    assert flow.error is not None and "disconnected" in flow.error.msg.lower()
+    assert flow not in proxy.tagger.responded
+    assert flow.metadata["ccproxy.error"].startswith("stream interrupted")
+    fake.script = Script([Step(c) for c in chunks])
+    run = await stream_with_sdk("anthropic", proxy.url)
+    assert run.error is None and run.summary is not None and run.summary.text == "Hello, wörld ✓"

@@ -54,8 +54,11 @@ def _tap(stream: HttpStream) -> Guarded | None:
 class GuardedHttpStream(HttpStream):
     def _handle_event(self, event: events.Event) -> layer.CommandGenerator[None]:
         tap = _tap(self)
-        streaming = self.server_state == self.state_stream_response_body
-        if tap is None or not streaming:
+        streaming = (
+            self.server_state == self.state_stream_response_body
+            and self.client_state != self.state_errored  # the client went away
+        )
+        if tap is None or not streaming or tap.ended:
             if isinstance(event, events.Wakeup):
                 return  # a timer armed for a stream that has since ended
             yield from super()._handle_event(event)

@@ -277,9 +277,10 @@ class StreamingAddon:
             log.warning("stream fault handling unavailable for %s", flow.request.pretty_url)
 
     def error(self, flow: http.HTTPFlow) -> None:
-        # an unguarded stream (wire formats unknown) that broke: keep what was relayed
+        # a stream mitmproxy gave up on (client gone, or an unguarded upstream failure):
+        # keep what was relayed
         tap = flow.response.stream if flow.response is not None else None
         if isinstance(tap, StreamTap) and not tap.ended:
             if tap.error is None and flow.error is not None:
-                tap.error = f"upstream stream failed: {flow.error.msg}"
+                tap.error = f"stream interrupted: {flow.error.msg}"
             tap.finish()
