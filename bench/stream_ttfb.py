@@ -61,10 +61,9 @@ async def engine_ttfb(n: int) -> None:
     """The same measurement inside one process on the bare mitmproxy engine, to isolate the
     streaming addon's share. Two proxies run side by side (plain relay; StreamingAddon) and
     requests alternate between all configurations, so load from elsewhere hits them alike."""
-    from tests.lightllm_stream.engine import FakeProvider as AsyncFake
-    from tests.lightllm_stream.engine import Script, Step, running_proxy
+    from tests.lightllm_stream.engine import Script, ScriptedUpstream, Step, running_proxy
 
-    fake = AsyncFake()
+    fake = ScriptedUpstream()
     await fake.start()
     try:
         async with (

@@ -1,8 +1,10 @@
-"""A scripted fake provider and the real mitmproxy engine in reverse mode, both on loopback.
+"""A scripted upstream and the real mitmproxy engine in reverse mode, both on loopback, in the
+test's own event loop.
 
-Used until the lead's daemon fixture (tests/support) is on main: the proxy here is the real
-mitmproxy master with StreamingAddon, plus a test-only addon that tags the flow with the client
-and upstream wire formats (what the lightllm TransformAddon does in the daemon).
+Complements the daemon tests (tests/support, a subprocess): here the test can script chunk
+timing exactly, inspect live flow objects and swap addons. The proxy is the real mitmproxy master
+with StreamingAddon, plus a test-only addon that tags the flow with the client and upstream wire
+formats (what the lightllm TransformAddon does in the daemon).
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ class Script:
 
 
 @dataclass
-class FakeProvider:
+class ScriptedUpstream:
     """HTTP/1.1 server answering every request with the current script, chunked."""
 
     script: Script = field(default_factory=lambda: Script([]))

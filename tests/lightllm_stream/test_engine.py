@@ -1,4 +1,4 @@
-"""Through the real mitmproxy engine: SDK clients of every format, a fake upstream of every
+"""Through the real mitmproxy engine: SDK clients of every format, a scripted upstream of every
 other format, streamed event by event; latency, faults and the idle timeout."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from ccproxy.lightllm.stream.converter import make_renderer
 from ccproxy.lightllm.stream.events import StreamEvent
 
 from .clients import stream_with_sdk
-from .engine import FakeProvider, Proxy, Script, Step, running_proxy
+from .engine import Proxy, Script, ScriptedUpstream, Step, running_proxy
 from .oracles import rendered_summary
 from .test_convert import SCENARIOS
 
@@ -33,16 +33,16 @@ def content_type(wire: str) -> str:
 
 
 @pytest.fixture
-async def fake() -> AsyncIterator[FakeProvider]:
-    f = FakeProvider()
+async def scripted() -> AsyncIterator[ScriptedUpstream]:
+    f = ScriptedUpstream()
     await f.start()
     yield f
     await f.stop()
 
 
 @pytest.fixture
-async def proxy(fake: FakeProvider) -> AsyncIterator[Proxy]:
-    async with running_proxy(fake.port, idle_timeout=0.6) as p:
+async def proxy(scripted: ScriptedUpstream) -> AsyncIterator[Proxy]:
+    async with running_proxy(scripted.port, idle_timeout=0.6) as p:
         yield p
 
 
@@ -53,9 +53,9 @@ def route(proxy: Proxy, client: str, upstream: str) -> None:
 
 @pytest.mark.parametrize("upstream", WIRES)
 @pytest.mark.parametrize("client", WIRES)
-async def test_sdk_clients_through_engine(proxy: Proxy, fake: FakeProvider, client: str, upstream: str) -> None:
+async def test_sdk_clients_through_engine(proxy: Proxy, scripted: ScriptedUpstream, client: str, upstream: str) -> None:
     chunks = upstream_events(upstream, SCENARIOS["parallel_tools"])
-    fake.script = Script([Step(c) for c in chunks])
+    scripted.script = Script([Step(c) for c in chunks])
     route(proxy, client, upstream)
     run = await stream_with_sdk(client, proxy.url)
     assert run.error is None
@@ -77,19 +77,19 @@ async def test_sdk_clients_through_engine(proxy: Proxy, fake: FakeProvider, clie
 
 @pytest.mark.parametrize(("client", "upstream"), [(c, u) for c in WIRES for u in WIRES if c != u][::3])
 async def test_first_event_arrives_before_upstream_pause_ends(
-    proxy: Proxy, fake: FakeProvider, client: str, upstream: str
+    proxy: Proxy, scripted: ScriptedUpstream, client: str, upstream: str
 ) -> None:
     proxy.streaming.idle_timeout = 10
     chunks = upstream_events(upstream, SCENARIOS["text"])
     route(proxy, client, upstream)
-    fake.script = Script([Step(c) for c in chunks])
+    scripted.script = Script([Step(c) for c in chunks])
     await stream_with_sdk(client, proxy.url)  # warm-up: the SDKs build their models lazily
     # message start and the first text delta, then a long silence, then the rest
-    fake.script = Script([Step(chunks[0]), Step(chunks[1], pause=1.5), *(Step(c) for c in chunks[2:])])
+    scripted.script = Script([Step(chunks[0]), Step(chunks[1], pause=1.5), *(Step(c) for c in chunks[2:])])
     run = await stream_with_sdk(client, proxy.url)
     assert run.error is None and run.first_event_at is not None
-    assert fake.pause_ends, "the fake upstream never paused"
-    assert run.first_event_at < fake.pause_ends[-1], "the converted first event waited for the upstream pause"
+    assert scripted.pause_ends, "the scripted upstream never paused"
+    assert run.first_event_at < scripted.pause_ends[-1], "the converted first event waited for the upstream pause"
     assert run.summary is not None and run.summary.text == "Hello, wörld ✓"
 
 
@@ -102,11 +102,11 @@ FAULT_CLIENTS = [
 
 
 @pytest.mark.parametrize(("client", "upstream"), FAULT_CLIENTS)
-async def test_upstream_reset_mid_stream(proxy: Proxy, fake: FakeProvider, client: str, upstream: str) -> None:
+async def test_upstream_reset_mid_stream(proxy: Proxy, scripted: ScriptedUpstream, client: str, upstream: str) -> None:
     # client and proxy share one event loop here: a slow first SDK parse must not look idle
     proxy.streaming.idle_timeout = 10
     chunks = upstream_events(upstream, SCENARIOS["parallel_tools"])
-    fake.script = Script([Step(c) for c in chunks[:3]] + [Step(pause=0.05, reset=True)])
+    scripted.script = Script([Step(c) for c in chunks[:3]] + [Step(pause=0.05, reset=True)])
     route(proxy, client, upstream)
     run = await stream_with_sdk(client, proxy.url)
     assert run.error is not None and "upstream" in run.error
@@ -114,10 +114,10 @@ async def test_upstream_reset_mid_stream(proxy: Proxy, fake: FakeProvider, clien
 
 
 @pytest.mark.parametrize(("client", "upstream"), FAULT_CLIENTS)
-async def test_garbage_event(proxy: Proxy, fake: FakeProvider, client: str, upstream: str) -> None:
+async def test_garbage_event(proxy: Proxy, scripted: ScriptedUpstream, client: str, upstream: str) -> None:
     proxy.streaming.idle_timeout = 10
     chunks = upstream_events(upstream, SCENARIOS["text"])
-    fake.script = Script(
+    scripted.script = Script(
         [Step(chunks[0]), Step(b"data: {this is not json\n\n", pause=2.0), *(Step(c) for c in chunks[1:])]
     )
     route(proxy, client, upstream)
@@ -130,9 +130,9 @@ async def test_garbage_event(proxy: Proxy, fake: FakeProvider, client: str, upst
 
 
 @pytest.mark.parametrize(("client", "upstream"), [*FAULT_CLIENTS, ("anthropic", "anthropic")])
-async def test_idle_upstream_times_out(proxy: Proxy, fake: FakeProvider, client: str, upstream: str) -> None:
+async def test_idle_upstream_times_out(proxy: Proxy, scripted: ScriptedUpstream, client: str, upstream: str) -> None:
     chunks = upstream_events(upstream, SCENARIOS["text"])
-    fake.script = Script([Step(chunks[0]), Step(chunks[1], pause=5.0), *(Step(c) for c in chunks[2:])])
+    scripted.script = Script([Step(chunks[0]), Step(chunks[1], pause=5.0), *(Step(c) for c in chunks[2:])])
     route(proxy, client, upstream)
     t0 = time.monotonic()
     run = await stream_with_sdk(client, proxy.url)
@@ -142,22 +142,22 @@ async def test_idle_upstream_times_out(proxy: Proxy, fake: FakeProvider, client:
     assert "idle for more than" in proxy.tagger.flows[-1].metadata["ccproxy.error"]
 
 
-async def test_connection_is_reusable_after_a_fault(proxy: Proxy, fake: FakeProvider) -> None:
+async def test_connection_is_reusable_after_a_fault(proxy: Proxy, scripted: ScriptedUpstream) -> None:
     """After an idle timeout the client's keep-alive connection still serves the next request."""
     import httpx
 
     chunks = upstream_events("openai", SCENARIOS["text"])
     route(proxy, "anthropic", "openai")
     async with httpx.AsyncClient(base_url=proxy.url) as http:
-        fake.script = Script([Step(chunks[0], pause=5.0), *(Step(c) for c in chunks[1:])])
+        scripted.script = Script([Step(chunks[0], pause=5.0), *(Step(c) for c in chunks[1:])])
         r1 = await http.post("/v1/messages", json={"model": "m", "stream": True})
         assert b"event: error" in r1.content and b"idle" in r1.content
-        fake.script = Script([Step(c) for c in chunks])
+        scripted.script = Script([Step(c) for c in chunks])
         r2 = await http.post("/v1/messages", json={"model": "m", "stream": True})
         assert rendered_summary("anthropic", r2.content).text == "Hello, wörld ✓"
 
 
-async def test_gemini_json_array_both_ways(proxy: Proxy, fake: FakeProvider) -> None:
+async def test_gemini_json_array_both_ways(proxy: Proxy, scripted: ScriptedUpstream) -> None:
     """Gemini without alt=sse: a JSON array, streamed element by element, in and out."""
     import json
 
@@ -167,7 +167,7 @@ async def test_gemini_json_array_both_ways(proxy: Proxy, fake: FakeProvider) -> 
 
     # a Gemini client that did not ask for SSE, fed by an Anthropic upstream
     route(proxy, "gemini", "anthropic")
-    fake.script = Script([Step(c) for c in upstream_events("anthropic", SCENARIOS["parallel_tools"])])
+    scripted.script = Script([Step(c) for c in upstream_events("anthropic", SCENARIOS["parallel_tools"])])
     async with httpx.AsyncClient(base_url=proxy.url) as http:
         r = await http.post("/v1beta/models/gemini-x:streamGenerateContent", json={"contents": []})
     assert r.headers["content-type"].startswith("application/json")
@@ -180,7 +180,7 @@ async def test_gemini_json_array_both_ways(proxy: Proxy, fake: FakeProvider) -> 
     conv = StreamConverter("anthropic", "gemini", RequestContext(model="m", gemini_sse=False))
     array = conv.feed(b"".join(upstream_events("anthropic", SCENARIOS["text"]))) + conv.close()
     pieces = [array[i : i + 40] for i in range(0, len(array), 40)]
-    fake.script = Script([Step(p) for p in pieces], content_type="application/json; charset=UTF-8")
+    scripted.script = Script([Step(p) for p in pieces], content_type="application/json; charset=UTF-8")
     route(proxy, "anthropic", "gemini")
     async with httpx.AsyncClient(base_url=proxy.url) as http:
         r = await http.post("/v1beta/models/gemini-x:streamGenerateContent", json={"contents": []})
@@ -188,7 +188,7 @@ async def test_gemini_json_array_both_ways(proxy: Proxy, fake: FakeProvider) -> 
     assert rendered_summary("anthropic", r.content).text == "Hello, wörld ✓"
 
 
-async def test_client_that_leaves_mid_stream(proxy: Proxy, fake: FakeProvider) -> None:
+async def test_client_that_leaves_mid_stream(proxy: Proxy, scripted: ScriptedUpstream) -> None:
     """The idle timer of an abandoned stream fires into nothing: no response event, no crash."""
     import asyncio
 
@@ -196,7 +196,7 @@ async def test_client_that_leaves_mid_stream(proxy: Proxy, fake: FakeProvider) -
 
     chunks = upstream_events("openai", SCENARIOS["text"])
     route(proxy, "anthropic", "openai")
-    fake.script = Script([Step(chunks[0]), Step(chunks[1], pause=1.5), *(Step(c) for c in chunks[2:])])
+    scripted.script = Script([Step(chunks[0]), Step(chunks[1], pause=1.5), *(Step(c) for c in chunks[2:])])
     async with httpx.AsyncClient() as http, http.stream("POST", proxy.url + "/v1/messages", json={}) as r:
         async for _ in r.aiter_raw():
             break
@@ -205,6 +205,6 @@ async def test_client_that_leaves_mid_stream(proxy: Proxy, fake: FakeProvider) -
     assert flow.error is not None and "disconnected" in flow.error.msg.lower()
     assert flow not in proxy.tagger.responded
     assert flow.metadata["ccproxy.error"].startswith("stream interrupted")
-    fake.script = Script([Step(c) for c in chunks])
+    scripted.script = Script([Step(c) for c in chunks])
     run = await stream_with_sdk("anthropic", proxy.url)
     assert run.error is None and run.summary is not None and run.summary.text == "Hello, wörld ✓"
