@@ -28,6 +28,9 @@ def test_daemon_serves_web_inspector_with_token(fake: FakeProvider, start_daemon
     token = url_file.read_text().strip().split("token=")[1]
     listed = httpx.get(base + "/flows", headers={"authorization": f"Bearer {token}"}, trust_env=False).json()
     assert [f["request"]["path"] for f in listed] == ["/v1/messages?known=1"]
+    # Deleting through the control API (`ccproxy flows clear`) removes it from the UI too.
+    assert httpx.delete(d.url + "/flows", trust_env=False).json() == {"deleted": 1}
+    assert httpx.get(base + "/flows", headers={"authorization": f"Bearer {token}"}, trust_env=False).json() == []
     status = d.cli("status")
     assert f"{base}/?token=" in status.stdout
     # The URL is printed on the console for the user, never written to the log file.

@@ -97,3 +97,27 @@ def test_bad_hook_config_stops_the_daemon_with_one_line(tmp_path: Path, fake: Fa
         "ccproxy: error: hooks.inbound[0].params: hook 'pin_model' (team_hooks.pin_model): "
         "param 'to': Input should be a valid string"
     ]
+
+
+def test_hooks_dir_in_config_dir_is_importable(
+    tmp_path: Path, fake: FakeProvider, start_daemon: Callable[..., DaemonProcess]
+) -> None:
+    """A module in <config dir>/hooks/ loads without PYTHONPATH, in the daemon and in `status`."""
+    cfg_dir = tmp_path / "cfg"
+    (cfg_dir / "hooks").mkdir(parents=True)
+    (cfg_dir / "hooks" / "local_hooks.py").write_text(textwrap.dedent(USER_HOOKS))
+    daemon = start_daemon(
+        {
+            "ccproxy": {
+                "providers": {"anthropic": provider_entry(fake.hostport, "anthropic")},
+                "hooks": {"inbound": [{"hook": "local_hooks.pin_model", "params": {"to": "pinned"}}], "outbound": []},
+            }
+        },
+        name="cfg",
+    )
+    anthropic.Anthropic(base_url=daemon.url, api_key="k", max_retries=0).messages.create(
+        model="m", max_tokens=5, messages=[{"role": "user", "content": "hi"}]
+    )
+    assert fake.last().json["model"] == "pinned"
+    status = daemon.cli("status", "--json")
+    assert json.loads(status.stdout)["pipeline"]["inbound"]["hooks"][0]["name"] == "pin_model"

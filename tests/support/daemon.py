@@ -20,6 +20,24 @@ def free_port(kind: int = socket.SOCK_STREAM) -> int:
         return int(s.getsockname()[1])
 
 
+def udp_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def free_udp_port(consecutive: int = 1) -> int:
+    """A UDP port on 127.0.0.1 with `consecutive - 1` free ports after it (the daemon's jail slots)."""
+    for _ in range(50):
+        port = free_port(socket.SOCK_DGRAM)
+        if port + consecutive <= 65536 and all(udp_free(port + i) for i in range(1, consecutive)):
+            return port
+    raise RuntimeError(f"no {consecutive} consecutive free UDP ports")
+
+
 def provider_entry(fake_hostport: str, wire: str, scheme: str = "http", **extra: Any) -> dict[str, Any]:
     return {"type": wire, "host": fake_hostport, "scheme": scheme, **extra}
 
@@ -30,7 +48,7 @@ class DaemonProcess:
         section = config.setdefault("ccproxy", {})
         section.setdefault("port", free_port())
         inspector = section.setdefault("inspector", {})
-        inspector.setdefault("wireguard_port", free_port(socket.SOCK_DGRAM))
+        inspector.setdefault("wireguard_port", free_udp_port(inspector.get("wireguard_slots", 4)))
         self.port: int = section["port"]
         self.config = config
         config_dir.mkdir(parents=True, exist_ok=True)

@@ -65,7 +65,7 @@ class ControlAddon:
             if method == "DELETE":
                 raw_ids = req.query.get("ids")
                 ids = [i for i in raw_ids.split(",") if i] if raw_ids is not None else None
-                return json_response(200, {"deleted": self.ctx.store.delete(ids)})
+                return json_response(200, {"deleted": self.ctx.delete_flows(ids)})
             return json_response(405, {"error": f"{method} not allowed on /flows"})
         if path.startswith("/flows/"):
             flow = self.ctx.store.find(path.removeprefix("/flows/"))
@@ -74,5 +74,5 @@ class ControlAddon:
             if method == "GET":
                 return json_response(200, flow_json(flow, bodies=True, reveal=_flag(req, "reveal")))
             if method == "DELETE":
-                return json_response(200, {"deleted": self.ctx.store.delete([flow.id])})
+                return json_response(200, {"deleted": self.ctx.delete_flows([flow.id])})
         return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -24,7 +25,16 @@ def get_config(ctx: click.Context, *, create: bool = False) -> Config:
         except ConfigError as e:
             fail(str(e))
     config: Config = obj["config"]
+    add_user_hook_dir(config)
     return config
+
+
+def add_user_hook_dir(config: Config) -> None:
+    """`<config dir>/hooks/` holds the user's hook modules: importable without PYTHONPATH,
+    for the daemon and for `ccproxy status` alike."""
+    hooks_dir = str(config.config_dir / "hooks")
+    if Path(hooks_dir).is_dir() and hooks_dir not in sys.path:
+        sys.path.insert(0, hooks_dir)
 
 
 def daemon_url(config: Config) -> str:

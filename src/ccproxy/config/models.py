@@ -178,6 +178,8 @@ class Inspector(Strict):
     port: int = 8083
     wireguard: bool = True
     wireguard_port: int = 51820
+    # Concurrent jails: one WireGuard listener (and key pair) each, on wireguard_port + 0..N-1.
+    wireguard_slots: int = Field(default=4, ge=1, le=32)
     # host -> "address[:port]" overrides (like curl --resolve) for DNS answers and upstream connects.
     resolve: dict[str, str] = Field(default_factory=dict)
     keylog: bool = False

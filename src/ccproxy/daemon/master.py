@@ -19,6 +19,7 @@ from ccproxy.config.models import Config
 from ccproxy.daemon.chain import build_chain
 from ccproxy.daemon.context import DaemonContext
 from ccproxy.flows.store import FLOWS_FILE, FlowStore
+from ccproxy.jail.daemon_hooks import prepare_jail_listener
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +73,13 @@ class Daemon:
         self.config = config
         prepare_dirs(config)
         self.ctx = DaemonContext(config=config, store=make_store(config))
+        try:
+            self.jail = prepare_jail_listener(config)
+        except ValueError as e:
+            raise StartupError(str(e)) from e
         self.plan = plan_listeners(config)
+        self.plan.modes += list(self.jail.modes)
+        self.plan.names.update(self.jail.modes)
         try:
             self.chain = build_chain(self.ctx)
         except ValueError as e:  # HookConfigError and friends: already one line naming the hook
@@ -88,6 +95,7 @@ class Daemon:
             core.Core(),
             disable_h2c.DisableH2C(),
             proxyserver.Proxyserver(),
+            self.jail.resolve,  # inspector.resolve: must answer pinned names before DnsResolver
             dns_resolver.DnsResolver(),
             next_layer.NextLayer(),
             tlsconfig.TlsConfig(),
@@ -98,6 +106,7 @@ class Daemon:
 
             self.web = WebInspector(master, port=c.inspector.port, host=c.host)
             master.addons.add(self.web)
+            self.ctx.on_delete.append(self.web.forget)
         opts.update(
             mode=self.plan.modes,
             confdir=str(self.config.config_dir),

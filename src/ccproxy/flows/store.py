@@ -81,13 +81,14 @@ class FlowStore:
         if evicted or self._records_on_disk > 2 * max(len(self._flows), 1) + 100:
             self._rewrite()
 
-    def delete(self, ids: Iterable[str] | None = None) -> int:
+    def delete(self, ids: Iterable[str] | None = None) -> list[str]:
+        """Delete all flows or those ids; returns the ids actually deleted."""
         targets = list(self._flows) if ids is None else [i for i in ids if i in self._flows]
         for fid in targets:
             self._drop(fid)
         if targets:
             self._rewrite()
-        return len(targets)
+        return targets
 
     def load(self) -> int:
         """Reload persisted flows at start-up; a damaged tail is skipped, not fatal."""

@@ -1,0 +1,127 @@
+"""inspector.resolve: pin host names to addresses (like curl --resolve) for the jail's DNS and all upstreams.
+
+Inside the jail a DNS answer of 127.0.0.1 would point at the jail's own loopback, never the tunnel, and
+a DNS answer carries no port. So the jail is answered with a stable synthetic address from the
+benchmarking range 198.18.0.0/15 (RFC 2544, never routed) per pinned host, and `server_connect`
+maps that address -- or the host name, for the reverse listener -- to the configured address:port.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from mitmproxy import dns, http
+from mitmproxy.proxy import mode_specs, server_hooks
+
+logger = logging.getLogger(__name__)
+
+SYNTHETIC_NET = ipaddress.ip_network("198.18.0.0/15")
+LISTENER_KEY = "ccproxy.listener"
+
+
+@dataclass(frozen=True)
+class Override:
+    host: str
+    address: str
+    port: int | None  # None: keep the port the client asked for
+    synthetic: str  # what the jail's DNS answers for `host`
+
+
+def parse_target(value: str, where: str) -> tuple[str, int | None]:
+    """Parse "addr", "addr:port", "[v6]" or "[v6]:port" (pure; ValueError names the key path)."""
+    value = value.strip()
+    host, port_s = value, ""
+    if value.startswith("["):
+        host, _, rest = value[1:].partition("]")
+        if rest and not rest.startswith(":"):
+            raise ValueError(f"{where}: invalid address {value!r} (expected addr[:port])")
+        port_s = rest[1:]
+    elif value.count(":") == 1:
+        host, port_s = value.split(":")
+    if not host:
+        raise ValueError(f"{where}: empty address in {value!r} (expected addr[:port])")
+    port = None
+    if port_s:
+        if not port_s.isdigit() or not 0 < int(port_s) < 65536:
+            raise ValueError(f"{where}: invalid port {port_s!r} in {value!r}")
+        port = int(port_s)
+    return host, port
+
+
+def parse_resolve(mapping: Mapping[str, str], prefix: str = "inspector.resolve") -> dict[str, Override]:
+    out: dict[str, Override] = {}
+    for i, (name, value) in enumerate(mapping.items()):
+        key = name.strip().lower().rstrip(".")
+        if not key:
+            raise ValueError(f"{prefix}: empty host name")
+        if not isinstance(value, str):
+            raise ValueError(f"{prefix}.{name}: expected a string addr[:port], got {type(value).__name__}")
+        address, port = parse_target(value, f"{prefix}.{name}")
+        out[key] = Override(key, address, port, str(SYNTHETIC_NET[i + 1]))
+    return out
+
+
+def is_wireguard(mode: object) -> bool:
+    return isinstance(mode, mode_specs.WireGuardMode)
+
+
+class ResolveOverrides:
+    """Must run before mitmproxy's DnsResolver, so pinned names are never looked up for real."""
+
+    def __init__(self, resolve: Mapping[str, str]) -> None:
+        self.by_host = parse_resolve(resolve)
+        self.by_synthetic = {o.synthetic: o for o in self.by_host.values()}
+
+    def lookup(self, host: str | None) -> Override | None:
+        if not host:
+            return None
+        return self.by_synthetic.get(host) or self.by_host.get(host.lower().rstrip("."))
+
+    def running(self) -> None:
+        from mitmproxy import ctx
+        from mitmproxy.addons.dns_resolver import DnsResolver
+
+        chain = ctx.master.addons.chain
+        mine = next((i for i, a in enumerate(chain) if a is self), None)
+        theirs = next((i for i, a in enumerate(chain) if isinstance(a, DnsResolver)), None)
+        if mine is not None and theirs is not None and theirs < mine:
+            logger.error("ResolveOverrides is added after DnsResolver: pinned names would be resolved for real")
+
+    def dns_request(self, flow: dns.DNSFlow) -> None:
+        if flow.response or flow.error or not flow.request.query:
+            return
+        q = flow.request.question
+        if q is None or (o := self.by_host.get(q.name.lower().rstrip("."))) is None:
+            return
+        answers = []
+        if q.type == dns.types.A and q.class_ == dns.classes.IN:
+            answers.append(
+                dns.ResourceRecord(
+                    name=q.name,
+                    type=dns.types.A,
+                    class_=dns.classes.IN,
+                    ttl=dns.ResourceRecord.DEFAULT_TTL,
+                    data=ipaddress.ip_address(o.synthetic).packed,
+                )
+            )
+        # AAAA, HTTPS/SVCB and the rest: an empty answer, so nothing is forwarded to a real resolver.
+        flow.response = flow.request.succeed(answers)
+
+    def server_connect(self, data: server_hooks.ServerConnectionHookData) -> None:
+        server = data.server
+        if server.address is None:
+            return
+        host, port = server.address
+        o = self.lookup(str(host)) or self.lookup(server.sni)
+        if o is not None:
+            server.address = (o.address, o.port or port)
+
+    def requestheaders(self, flow: http.HTTPFlow) -> None:
+        wg = is_wireguard(flow.client_conn.proxy_mode)
+        flow.metadata.setdefault(LISTENER_KEY, "wireguard" if wg else "reverse")
+        # Transparent flows carry the destination IP in request.host; make pretty_host the real name.
+        if wg and not flow.request.host_header and flow.client_conn.sni:
+            flow.request.host_header = flow.client_conn.sni
