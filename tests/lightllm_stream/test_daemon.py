@@ -7,6 +7,7 @@ inbound hook `tests.lightllm_stream.route_hook` declares the upstream's format p
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -153,3 +154,45 @@ def repr_json(s: str) -> str:
     import json
 
     return json.dumps(s, ensure_ascii=False)
+
+
+_HAS_TRANSFORM = importlib.util.find_spec("ccproxy.addons.transform") is not None
+
+
+@pytest.fixture(scope="module", params=WIRES)
+def transform_daemon(
+    request: pytest.FixtureRequest, fake: FakeProvider, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, DaemonProcess]]:
+    """A daemon whose one transform rule sends every request to the provider of one wire."""
+    if not _HAS_TRANSFORM:
+        pytest.skip("ccproxy.addons.transform (the lightllm TransformAddon) is not on this branch yet")
+    upstream: str = request.param
+    rule: dict[str, Any] = {"match_host": ".*", "action": "transform", "dest_provider": upstream}
+    if upstream == "gemini":
+        rule["dest_model"] = "gemini-test"
+    config: dict[str, Any] = {
+        "ccproxy": {
+            "providers": {w: provider_entry(fake.hostport, w) for w in WIRES},
+            "lightllm": {"transforms": [rule], "stream_idle_timeout": IDLE_TIMEOUT},
+        }
+    }
+    d = DaemonProcess(tmp_path_factory.mktemp(f"transform-{upstream}"), config)
+    d.start()
+    yield upstream, d
+    d.stop()
+
+
+@pytest.mark.parametrize("client", WIRES)
+async def test_transform_rule_streams_convert_end_to_end(
+    transform_daemon: tuple[str, DaemonProcess], fake: FakeProvider, client: str
+) -> None:
+    """The real routing: a `transform` rule converts the request, the stream comes back converted."""
+    upstream, daemon = transform_daemon  # same wire: the rule degrades to a redirect, bytes pass through
+    chunks = upstream_events(upstream, SCENARIOS["parallel_tools"])
+    fake.queue(Reply(events=chunks))
+    run = await stream_with_sdk(client, daemon.url)
+    assert run.error is None
+    assert run.summary is not None
+    assert run.summary.core() == rendered_summary(upstream, b"".join(chunks)).core()
+    flow = daemon.flows()[-1]
+    assert (flow["ccproxy"]["client_wire"], flow["ccproxy"]["upstream_wire"]) == (client, upstream)
