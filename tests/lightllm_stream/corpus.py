@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
-# <repo>/../shared/corpus; from a git worktree under <root>/wt/NAME it is one level further up
-_CANDIDATES = [REPO.parent / "shared" / "corpus", REPO.parent.parent / "shared" / "corpus"]
+# $CCPROXY_CORPUS, else <repo>/../shared/corpus; from a git worktree under <root>/wt/NAME it is
+# one level further up
+_CANDIDATES = [
+    *([Path(os.environ["CCPROXY_CORPUS"])] if os.environ.get("CCPROXY_CORPUS") else []),
+    REPO.parent / "shared" / "corpus",
+    REPO.parent.parent / "shared" / "corpus",
+]
 CORPUS = next((c for c in _CANDIDATES if c.is_dir()), _CANDIDATES[0])
 # corpus wire names → ccproxy wire names (provider `type:`)
 _WIRES = {
