@@ -154,9 +154,7 @@ class JSONArrayStreamParser:
                 self._pos = pos
                 return out
             if buf[pos] != 0x5B:
-                raise ValueError(
-                    f"Gemini JSON stream: expected '[' at byte {pos}, got {bytes(buf[pos : pos + 1])!r}"
-                )
+                raise ValueError(f"Gemini JSON stream: expected '[' at byte {pos}, got {bytes(buf[pos : pos + 1])!r}")
             self._started = True
             pos += 1
         while pos < n and not self._done:

@@ -205,9 +205,7 @@ class AnthropicRenderer(Renderer):
             "stop_sequence": None,
             "usage": usage_to_anthropic(usage),
         }
-        return _event("message_start", {"type": "message_start", "message": message}) + _event(
-            "ping", {"type": "ping"}
-        )
+        return _event("message_start", {"type": "message_start", "message": message}) + _event("ping", {"type": "ping"})
 
     def _close_block(self) -> bytes:
         if self._open is None:
@@ -258,9 +256,7 @@ class AnthropicRenderer(Renderer):
             out = pre + self._open_block("redacted_thinking", {"type": "redacted_thinking", "data": ev.data})
             return out + self._close_block()
         if isinstance(ev, ToolCallStart):
-            out = pre + self._open_block(
-                "tool_use", {"type": "tool_use", "id": ev.id, "name": ev.name, "input": {}}
-            )
+            out = pre + self._open_block("tool_use", {"type": "tool_use", "id": ev.id, "name": ev.name, "input": {}})
             self._open_tool = ev.index
             self._tool_blocks[ev.index] = self._index
             return out

@@ -70,9 +70,7 @@ class StreamConverter:
     ) -> None:
         self.ctx = request_context or RequestContext()
         self.src, self.dst = src_wire, dst_wire
-        self.passthrough = src_wire == dst_wire and (
-            src_wire != "gemini" or upstream_gemini_sse == self.ctx.gemini_sse
-        )
+        self.passthrough = src_wire == dst_wire and (src_wire != "gemini" or upstream_gemini_sse == self.ctx.gemini_sse)
         # the Gemini JSON array has no event boundaries to hold back at, so it converts even to itself
         self._intake: Intake | None = None if self.passthrough else make_intake(src_wire, upstream_gemini_sse)
         self._renderer = make_renderer(dst_wire, self.ctx)

@@ -196,9 +196,7 @@ class GeminiRenderer(Renderer):
             tail = ""
             if self._usage is not None or finish:
                 tail = ',"usageMetadata":' + dumps(usage_to_gemini(self._usage))
-            self._tail = (
-                tail + ',"modelVersion":' + dumps(self._model) + ',"responseId":' + dumps(self._id) + "}"
-            )
+            self._tail = tail + ',"modelVersion":' + dumps(self._model) + ',"responseId":' + dumps(self._id) + "}"
         return self._frame(cand + '"index":0}]' + self._tail)
 
     def event(self, ev: StreamEvent) -> bytes:

@@ -90,9 +90,7 @@ class OpenAIChatIntake(SSEIntake):
             out.append(MessageStart(d.get("id", ""), d.get("model", "")))
         for choice in d.get("choices") or ():
             if choice.get("index", 0) != 0:
-                log.debug(
-                    "openai stream: choice %s dropped, only the first is converted", choice.get("index")
-                )
+                log.debug("openai stream: choice %s dropped, only the first is converted", choice.get("index"))
                 continue
             out.extend(self._delta(choice.get("delta") or {}))
             fr = choice.get("finish_reason")
@@ -205,9 +203,7 @@ class OpenAIChatRenderer(Renderer):
                 raise ConversionError(f"tool call {ev.index} arguments before its start")
             if not ev.arguments:
                 return pre
-            return pre + self._chunk(
-                {"tool_calls": [{"index": ev.index, "function": {"arguments": ev.arguments}}]}
-            )
+            return pre + self._chunk({"tool_calls": [{"index": ev.index, "function": {"arguments": ev.arguments}}]})
         if isinstance(ev, ToolCallEnd):
             return pre
         if isinstance(ev, UsageUpdate):

@@ -80,9 +80,7 @@ class OpenAIResponsesIntake(SSEIntake):
             if item.get("type") == "function_call":
                 ordinal = len(self._tools)
                 self._tools[oi] = ordinal
-                return [
-                    ToolCallStart(ordinal, item.get("call_id") or item.get("id", ""), item.get("name", ""))
-                ]
+                return [ToolCallStart(ordinal, item.get("call_id") or item.get("id", ""), item.get("name", ""))]
             return []
         if t == "response.reasoning_summary_part.added" and d.get("summary_index", 0) > 0:
             return [ThinkingDelta("\n\n")]  # keep separate summary parts apart once joined
@@ -156,9 +154,7 @@ class OpenAIResponsesRenderer(Renderer):
         self._seq += 1
         return encode_sse(dumps(payload), payload["type"])
 
-    def _response(
-        self, status: str, output: list[dict[str, Any]], usage: dict[str, Any] | None
-    ) -> dict[str, Any]:
+    def _response(self, status: str, output: list[dict[str, Any]], usage: dict[str, Any] | None) -> dict[str, Any]:
         return {
             "id": self._id,
             "object": "response",
@@ -180,9 +176,9 @@ class OpenAIResponsesRenderer(Renderer):
         self._id = msg_id if msg_id.startswith("resp") else f"resp_{msg_id or uuid.uuid4().hex}"
         if model:
             self._model = model
-        return self._ev(
-            {"type": "response.created", "response": self._response("in_progress", [], None)}
-        ) + self._ev({"type": "response.in_progress", "response": self._response("in_progress", [], None)})
+        return self._ev({"type": "response.created", "response": self._response("in_progress", [], None)}) + self._ev(
+            {"type": "response.in_progress", "response": self._response("in_progress", [], None)}
+        )
 
     def _delta_ev(self, kind: str, item_id: str, index_field: str, delta: str, extra: str = "") -> bytes:
         # the per-token events, formatted directly (ids are generated hex, safe to embed)
@@ -354,9 +350,7 @@ class OpenAIResponsesRenderer(Renderer):
             if not ev.arguments:
                 return pre
             item["arguments"] += ev.arguments
-            return pre + self._delta_ev(
-                "response.function_call_arguments.delta", item["id"], "", ev.arguments
-            )
+            return pre + self._delta_ev("response.function_call_arguments.delta", item["id"], "", ev.arguments)
         if isinstance(ev, ToolCallEnd):
             if self._open is not None and self._open is self._tools.get(ev.index):
                 return pre + self._close()
