@@ -218,6 +218,11 @@ def request_context(flow: http.HTTPFlow) -> RequestContext:
     )
 
 
+def _where(flow: http.HTTPFlow) -> str:
+    # host and path only: Gemini clients may put their API key in the query string
+    return flow.request.pretty_host + flow.request.path.split("?", 1)[0]
+
+
 def _text(v: object, default: str) -> str:
     if isinstance(v, bytes):
         return v.decode("utf-8", "replace")
@@ -253,7 +258,7 @@ class StreamingAddon:
                 try:
                     decoder = _Decoder(encoding)
                 except ValueError as e:
-                    log.warning("stream of %s not converted: %s", flow.request.pretty_url, e)
+                    log.warning("stream of flow %s (%s) not converted: %s", flow.id, _where(flow), e)
                     md["ccproxy.error"] = str(e)
                     return
                 del flow.response.headers["content-encoding"]
@@ -274,7 +279,7 @@ class StreamingAddon:
             "converted": converter is not None and not converter.passthrough,
         }
         if converter is not None and not guard_stream(ctx.master, flow):
-            log.warning("stream fault handling unavailable for %s", flow.request.pretty_url)
+            log.warning("stream fault handling unavailable for flow %s (%s)", flow.id, _where(flow))
 
     def error(self, flow: http.HTTPFlow) -> None:
         # a stream mitmproxy gave up on (client gone, or an unguarded upstream failure):
