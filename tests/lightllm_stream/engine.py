@@ -35,6 +35,7 @@ class Script:
     steps: list[Step]
     content_type: str = "text/event-stream"
     status: int = 200
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -77,8 +78,9 @@ class ScriptedUpstream:
 
     async def _respond(self, writer: asyncio.StreamWriter) -> bool:
         s = self.script
+        extra = "".join(f"{k}: {v}\r\n" for k, v in s.headers.items())
         writer.write(
-            f"HTTP/1.1 {s.status} OK\r\ncontent-type: {s.content_type}\r\n"
+            f"HTTP/1.1 {s.status} OK\r\ncontent-type: {s.content_type}\r\n{extra}"
             "transfer-encoding: chunked\r\ncache-control: no-cache\r\n\r\n".encode()
         )
         await writer.drain()

@@ -208,3 +208,26 @@ async def test_client_that_leaves_mid_stream(proxy: Proxy, scripted: ScriptedUps
     scripted.script = Script([Step(c) for c in chunks])
     run = await stream_with_sdk("anthropic", proxy.url)
     assert run.error is None and run.summary is not None and run.summary.text == "Hello, wörld ✓"
+
+
+async def test_unknown_content_encoding_is_an_error_not_a_raw_relay(proxy: Proxy, scripted: ScriptedUpstream) -> None:
+    chunks = upstream_events("openai", SCENARIOS["text"])
+    scripted.script = Script([Step(c) for c in chunks], headers={"content-encoding": "compress"})
+    route(proxy, "anthropic", "openai")
+    run = await stream_with_sdk("anthropic", proxy.url)
+    assert run.error is not None and "unsupported content-encoding 'compress'" in run.error
+
+
+async def test_gzip_upstream_is_decoded_for_the_client(proxy: Proxy, scripted: ScriptedUpstream) -> None:
+    import gzip
+
+    raw = b"".join(upstream_events("openai_responses", SCENARIOS["parallel_tools"]))
+    packed = gzip.compress(raw)
+    pieces = [packed[i : i + 64] for i in range(0, len(packed), 64)]
+    scripted.script = Script([Step(p) for p in pieces], headers={"content-encoding": "gzip"})
+    route(proxy, "openai", "openai_responses")
+    run = await stream_with_sdk("openai", proxy.url)
+    assert run.error is None and run.summary is not None
+    assert run.summary.core() == rendered_summary("openai_responses", raw).core()
+    flow = proxy.tagger.flows[-1]
+    assert flow.response.headers["content-encoding"] == "gzip" and flow.response.raw_content == packed

@@ -89,6 +89,7 @@ class StreamTap:
         self.first_byte_at: float | None = None
         # headers as the upstream sent them, before conversion rewrote content-type/-encoding
         self.upstream_headers: http.Headers | None = None
+        self.pending_error: str | None = None  # fail on the first chunk (e.g. unknown encoding)
 
     def __call__(self, chunk: bytes) -> list[bytes]:
         # A list, never b"": mitmproxy would send an empty bytes as a zero-length HTTP/1 chunk,
@@ -100,6 +101,10 @@ class StreamTap:
         self.last_activity = time.monotonic()
         if self.ended:
             return b""
+        if self.pending_error is not None:
+            self._upstream_total += len(chunk)
+            self._upstream += chunk[: self.record_limit]
+            return self.fail(self.pending_error)
         if not chunk:
             out = self.converter.close() if self.converter is not None else b""
             self._note_error()
@@ -246,6 +251,7 @@ class StreamingAddon:
         upstream = md.get(meta.UPSTREAM_WIRE) or client
         converter: StreamConverter | None = None
         decoder: _Decoder | None = None
+        undecodable: str | None = None
         if client in _WIRES and upstream in _WIRES:
             rctx = request_context(flow)
             if client != "gemini":
@@ -258,9 +264,9 @@ class StreamingAddon:
                 try:
                     decoder = _Decoder(encoding)
                 except ValueError as e:
-                    log.warning("stream of flow %s (%s) not converted: %s", flow.id, _where(flow), e)
-                    md["ccproxy.error"] = str(e)
-                    return
+                    # never relay bytes we cannot read as if converted: the client gets an error
+                    log.warning("stream of flow %s (%s) cannot be read: %s", flow.id, _where(flow), e)
+                    undecodable = f"upstream stream cannot be read: {e}"
                 del flow.response.headers["content-encoding"]
             if not converter.passthrough:
                 gemini_array = client == "gemini" and not rctx.gemini_sse
@@ -271,6 +277,7 @@ class StreamingAddon:
             flow, converter, decoder=decoder, idle_timeout=self.idle_timeout, record_limit=self.record_limit
         )
         tap.upstream_headers = upstream_headers
+        tap.pending_error = undecodable
         flow.response.stream = tap
         md["ccproxy.stream"] = {
             "kind": kind,
