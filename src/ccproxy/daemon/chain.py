@@ -11,7 +11,9 @@ from ccproxy.addons.control import ControlAddon
 from ccproxy.addons.flow_recorder import FlowRecorderAddon
 from ccproxy.addons.hooks import stage_addons
 from ccproxy.addons.inspector import InspectorAddon
+from ccproxy.addons.models_endpoint import ModelsEndpointAddon
 from ccproxy.addons.streaming import StreamingAddon
+from ccproxy.addons.transform import TransformAddon
 from ccproxy.daemon.context import DaemonContext
 
 
@@ -20,8 +22,10 @@ def build_chain(ctx: DaemonContext) -> list[object]:
     inbound, outbound = stage_addons(ctx.config.ccproxy.hooks)
     return [
         ControlAddon(ctx),  # /health, /flows: answered here, never proxied or recorded
+        ModelsEndpointAddon(ctx.config),  # GET /v1/models: synthetic list, answered here
         InspectorAddon(ctx.config),  # client snapshot, wire format, default route
         inbound,  # inbound hook DAG (inject_auth, extract_session_id, ...)
+        TransformAddon(ctx.config),  # transform rules; lightllm body conversion
         outbound,  # outbound hook DAG (verbose_mode, ...)
         # event streams relayed as they arrive, converted across wire formats, faults as error events
         StreamingAddon(idle_timeout=ctx.config.ccproxy.lightllm.stream_idle_timeout),

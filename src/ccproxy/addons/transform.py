@@ -1,0 +1,282 @@
+"""Transform: route by `lightllm.transforms` rules and convert bodies between wire formats.
+
+On `request`: the first matching rule (see ccproxy.lightllm.rules) picks the destination
+provider; when the client's wire differs from the destination's (by a rule, or because a
+sentinel key already routed the flow to a provider of another type) the body is converted
+through lightllm and the path rebuilt for the destination. count_tokens requests that end up
+at a provider of another format are answered here with an estimate.
+
+On `response`: a converted flow's non-streamed answer (success or error) is converted back
+into the client's format; a body that cannot be converted becomes a clean error in the
+client's format, never the untransformed body. Streamed answers belong to the streaming
+addon (it hooks `responseheaders`); `flow.response.stream` is left alone here.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from mitmproxy import http
+
+from ccproxy.config.models import Config, Provider
+from ccproxy.flows import meta
+from ccproxy.lightllm import convert as cv
+from ccproxy.lightllm import count_tokens as ct
+from ccproxy.lightllm import errors as lerr
+from ccproxy.lightllm.detect import Endpoint, classify
+from ccproxy.lightllm.gemini import parse_path
+from ccproxy.lightllm.ir import Wire
+from ccproxy.lightllm.rules import (
+    CompiledRule,
+    RequestView,
+    compile_rules,
+    describe,
+    effective_action,
+    match_rule,
+    model_of,
+)
+from ccproxy.providers.destination import apply_destination, rewrite_path
+
+log = logging.getLogger(__name__)
+
+# The upstream's own response, kept for forensics when the client got a converted one.
+UPSTREAM_RESPONSE = "ccproxy.upstream_response"
+# Set by the inspector when no provider serves the client's wire; a rule may still route it.
+_NO_ROUTE = "no route"
+
+# (flow, provider name, provider) -> put that provider's credential on the request.
+CredentialHook = Callable[[http.HTTPFlow, str, Provider], Awaitable[None] | None]
+
+# Headers that only mean something to one wire's API.
+_WIRE_HEADERS: dict[str, tuple[str, ...]] = {
+    "anthropic": ("anthropic-version", "anthropic-beta", "anthropic-dangerous-direct-browser-access"),
+    "openai": ("openai-beta", "openai-organization", "openai-project"),
+    "openai_responses": ("openai-beta", "openai-organization", "openai-project"),
+    "gemini": ("x-goog-api-client", "x-goog-user-project"),
+}
+
+
+def _json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> http.Response:
+    return http.Response.make(
+        status, json.dumps(payload).encode(), {"content-type": "application/json", **(headers or {})}
+    )
+
+
+def _client_credential(request: http.Request, wire: Wire) -> str | None:
+    """The key the client sent, wherever its SDK puts it."""
+    h = request.headers
+    auth = h.get("authorization", "")
+    bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else None
+    if wire == "anthropic":
+        return h.get("x-api-key") or bearer
+    if wire == "gemini":
+        return h.get("x-goog-api-key") or request.query.get("key") or bearer
+    return bearer
+
+
+def move_credential(request: http.Request, src: Wire, dst: Wire) -> None:
+    """Put the client's own key into the destination wire's slot (a client that brings its
+    own key for the destination provider keeps working); injected credentials replace it."""
+    token = _client_credential(request, src)
+    for name in ("authorization", "x-api-key", "x-goog-api-key"):
+        request.headers.pop(name, None)
+    if "key" in request.query:
+        del request.query["key"]
+    if not token:
+        return
+    if dst == "anthropic" and not token.startswith("sk-ant-oat"):
+        request.headers["x-api-key"] = token
+    elif dst == "gemini":
+        request.headers["x-goog-api-key"] = token
+    else:
+        request.headers["authorization"] = f"Bearer {token}"
+
+
+def upstream_path(provider: Provider | None, wire: Wire, model: str | None, stream: bool) -> str:
+    """The destination path: the provider's `path` when set (DeepSeek's /anthropic/v1/messages),
+    the wire's canonical path otherwise; Gemini's carries model and action."""
+    if wire == "gemini":
+        base = provider.base_path if provider is not None else "/v1beta/models"
+        if not model:
+            raise ValueError("model: a Gemini destination needs a model (set dest_model)")
+        action = "streamGenerateContent?alt=sse" if stream else "generateContent"
+        return f"{base.rstrip('/')}/{model}:{action}"
+    if provider is not None and provider.path is not None:
+        return provider.path
+    return cv.request_path(wire, model, stream)
+
+
+class TransformAddon:
+    def __init__(self, config: Config, credentials: CredentialHook | None = None) -> None:
+        c = config.ccproxy
+        self.providers = c.providers
+        self.credentials = credentials
+        self.rules: list[tuple[str, CompiledRule]] = [
+            *(("lightllm.transforms", r) for r in compile_rules(c.lightllm.transforms, "lightllm.transforms")),
+            *(("inspector.transforms", r) for r in compile_rules(c.inspector.transforms, "inspector.transforms")),
+        ]
+
+    # ---- request ---------------------------------------------------------------------------
+
+    async def request(self, flow: http.HTTPFlow) -> None:
+        rescued = flow.response is not None and flow.metadata.get(meta.ERROR) == _NO_ROUTE
+        if (flow.response and not rescued) or flow.error or flow.metadata.get(meta.CONTROL):
+            return
+        snap = meta.client_request(flow) or flow.request
+        ep = classify(snap.method, snap.path, snap.headers)
+        if ep is None or ep.kind == "models":
+            return
+        client_wire: Wire = flow.metadata.get(meta.CLIENT_WIRE) or ep.wire
+        model = model_of(snap.content, snap.path, ep.wire)
+        hit = self._match(snap, model)
+        if hit is None and rescued:
+            return  # nothing routes it: the inspector's "no provider" answer stands
+        dest_wire: Wire = flow.metadata.get(meta.UPSTREAM_WIRE) or client_wire
+        provider = self.providers.get(flow.metadata.get(meta.PROVIDER) or "")
+        dest_model: str | None = None
+        if hit is not None:
+            where, rule = hit
+            r = rule.rule
+            named = self.providers.get(r.dest_provider) if r.dest_provider else None
+            if named is not None:
+                provider, dest_wire = named, named.type
+            action = effective_action(r.action, client_wire, dest_wire)
+            flow.metadata[meta.TRANSFORM] = {"rules": where, **describe(rule, action, dest_wire)}
+            if action == "passthrough" or (rescued and named is None):
+                return  # forwarded unchanged / still nowhere to send it
+            if rescued:
+                flow.response = None
+                flow.metadata.pop(meta.ERROR, None)
+            dest_model = r.dest_model
+            if named is not None and r.dest_provider is not None:
+                self._route(flow, r.dest_provider, named, snap.path, client_wire)
+        if ep.kind == "count_tokens":
+            if dest_wire != client_wire:
+                self._estimate(flow, ep, snap)
+            return
+        if dest_wire == client_wire:
+            if dest_model:
+                self._replace_model(flow, ep, dest_model)
+        elif not self._convert(flow, snap, client_wire, dest_wire, provider, dest_model, model):
+            return
+        name = flow.metadata.get(meta.PROVIDER)
+        if hit is not None and self.credentials is not None and provider is not None and name:
+            result = self.credentials(flow, name, provider)
+            if inspect.isawaitable(result):
+                await result
+
+    def _match(self, snap: http.Request, model: str | None) -> tuple[str, CompiledRule] | None:
+        view = RequestView(host=snap.pretty_host, path=snap.path, headers=snap.headers, model=model)
+        for where, rule in self.rules:
+            if match_rule([rule], view) is not None:
+                return where, rule
+        return None
+
+    def _route(self, flow: http.HTTPFlow, name: str, provider: Provider, path: str, client_wire: Wire) -> None:
+        apply_destination(flow.request, provider, rewrite_path(path, client_wire, provider))
+        flow.metadata[meta.PROVIDER] = name
+        flow.metadata[meta.UPSTREAM_WIRE] = provider.type
+
+    def _replace_model(self, flow: http.HTTPFlow, ep: Endpoint, model: str) -> None:
+        if ep.wire == "gemini":
+            parsed = parse_path(flow.request.path)
+            if parsed is not None:
+                flow.request.path = flow.request.path.replace(f"/models/{parsed[1]}:", f"/models/{model}:", 1)
+            return
+        try:
+            body = json.loads(flow.request.content or b"")
+        except ValueError:
+            return
+        if isinstance(body, dict):
+            body["model"] = model
+            flow.request.content = json.dumps(body).encode()
+
+    def _estimate(self, flow: http.HTTPFlow, ep: Endpoint, snap: http.Request) -> None:
+        try:
+            answer = ct.count_tokens_response(json.loads(snap.content or b""), ep.wire, snap.path)
+        except ValueError as e:
+            status, body = lerr.failure(ep.wire, f"ccproxy: cannot estimate tokens: {e}", 400)
+            flow.response = _json_response(status, body)
+            flow.metadata[meta.ERROR] = str(e)
+            return
+        flow.response = _json_response(200, answer, {"x-ccproxy-estimate": "true"})
+        state = flow.metadata.setdefault(meta.TRANSFORM, {})
+        state["action"] = "count_tokens_estimate"
+
+    def _convert(
+        self,
+        flow: http.HTTPFlow,
+        snap: http.Request,
+        client_wire: Wire,
+        dest_wire: Wire,
+        provider: Provider | None,
+        dest_model: str | None,
+        client_model: str | None,
+    ) -> bool:
+        req = flow.request
+        try:
+            body = json.loads(req.content or b"")
+            rendered = cv.convert_request_full(body, client_wire, dest_wire, model=dest_model, path=snap.path)
+            path = upstream_path(provider, dest_wire, rendered.model, rendered.stream)
+        except Exception as e:  # never forward a body the destination cannot read
+            message = f"ccproxy: cannot convert this {client_wire} request for a {dest_wire} provider: {e}"
+            log.warning("flow %s: %s", flow.id, message, exc_info=not isinstance(e, ValueError))
+            status, err = lerr.failure(client_wire, message, 400)
+            flow.response = _json_response(status, err)
+            flow.metadata[meta.ERROR] = message
+            return False
+        if not flow.metadata.get(meta.CREDENTIAL_INJECTED):
+            move_credential(req, client_wire, dest_wire)
+        for name in _WIRE_HEADERS[client_wire]:
+            if name not in _WIRE_HEADERS[dest_wire]:
+                req.headers.pop(name, None)
+        if dest_wire == "anthropic" and "anthropic-version" not in req.headers:
+            req.headers["anthropic-version"] = "2023-06-01"
+        req.path = path
+        req.headers["content-type"] = "application/json"
+        req.headers.pop("content-encoding", None)
+        req.content = json.dumps(rendered.body).encode()
+        flow.metadata[meta.UPSTREAM_WIRE] = dest_wire
+        state = flow.metadata.setdefault(meta.TRANSFORM, {})
+        state.update(
+            action="transform",
+            client_wire=client_wire,
+            upstream_wire=dest_wire,
+            client_model=client_model,
+            upstream_model=rendered.model,
+            stream=rendered.stream,
+            upstream_path=path,
+        )
+        return True
+
+    # ---- response --------------------------------------------------------------------------
+
+    def response(self, flow: http.HTTPFlow) -> None:
+        state = flow.metadata.get(meta.TRANSFORM)
+        resp = flow.response
+        if not isinstance(state, dict) or state.get("action") != "transform" or resp is None:
+            return
+        if resp.stream or resp.headers.get("content-type", "").lower().startswith("text/event-stream"):
+            return  # the streaming addon converts event streams
+        client_wire: Wire = state["client_wire"]
+        upstream_wire: Wire = state["upstream_wire"]
+        flow.metadata[UPSTREAM_RESPONSE] = resp.get_state()
+        kept = lerr.keep_headers(resp.headers, client_wire)
+        if resp.status_code >= 400:
+            status, body, _ = lerr.convert_error(resp.status_code, resp.content or b"", upstream_wire, client_wire)
+        else:
+            try:
+                body = cv.convert_response(json.loads(resp.content or b""), upstream_wire, client_wire)
+                status = resp.status_code
+            except Exception as e:  # never pass the untransformed body on
+                message = f"ccproxy: cannot convert the {upstream_wire} response for a {client_wire} client: {e}"
+                log.warning("flow %s: %s", flow.id, message, exc_info=not isinstance(e, ValueError))
+                flow.metadata[meta.ERROR] = message
+                status, body = lerr.failure(client_wire, message)
+        out = _json_response(status, body, kept)
+        flow.response = out
+        flow.metadata[meta.CLIENT_RESPONSE] = out.get_state()
