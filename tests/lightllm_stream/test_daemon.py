@@ -1,13 +1,13 @@
 """Through the real daemon (`python -m ccproxy start`): SDK clients of each format, the fake
 provider answering in another, streamed; latency, upstream reset, garbage, idle stall.
 
-Cross-format routing is the lightllm TransformAddon's job; until it is on main, the test-only
-inbound hook `tests.lightllm_stream.route_hook` declares the upstream's format per request.
+Most tests let one daemon serve every direction: the test-only inbound hook
+`tests.lightllm_stream.route_hook` declares the upstream's format per request. The last test
+goes through real `lightllm.transforms` rules and the TransformAddon, one daemon per upstream.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -156,16 +156,11 @@ def repr_json(s: str) -> str:
     return json.dumps(s, ensure_ascii=False)
 
 
-_HAS_TRANSFORM = importlib.util.find_spec("ccproxy.addons.transform") is not None
-
-
 @pytest.fixture(scope="module", params=WIRES)
 def transform_daemon(
     request: pytest.FixtureRequest, fake: FakeProvider, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, DaemonProcess]]:
     """A daemon whose one transform rule sends every request to the provider of one wire."""
-    if not _HAS_TRANSFORM:
-        pytest.skip("ccproxy.addons.transform (the lightllm TransformAddon) is not on this branch yet")
     upstream: str = request.param
     rule: dict[str, Any] = {"match_host": ".*", "action": "transform", "dest_provider": upstream}
     if upstream == "gemini":
