@@ -129,13 +129,18 @@ def test_client_key_moves_to_the_destination_slot(
     assert len([k for k in req.headers if k in ("authorization", "x-api-key", "x-goog-api-key")]) == 1
 
 
-async def test_no_route_answer_stands_unless_a_rule_names_a_provider() -> None:
+async def test_unrouted_request_is_answered_unless_a_rule_names_a_provider() -> None:
+    from ccproxy.addons.unrouted import UnroutedAddon
+
     rules = [{"match_model": "^gpt", "dest_model": "x"}, {"match_model": "^claude", "dest_provider": "claude"}]
     addon = TransformAddon(_config(rules))
     for model, routed in (("gpt-4o", False), ("claude-x", True), ("other", False)):
         f = _flow("/v1/messages", request("anthropic", WEATHER) | {"model": model})
-        f.response = http.Response.make(404, b"{}", {})
-        f.metadata[meta.ERROR] = "no route"
+        f.metadata[meta.UNROUTED] = "ccproxy: no provider handles anthropic requests"
         await addon.request(f)
+        UnroutedAddon().request(f)
         assert (f.response is None) == routed
         assert (f.request.host == "api.anthropic.com") == routed
+        if not routed:
+            assert f.response is not None and f.response.status_code == 404
+            assert b"no provider handles" in f.response.content

@@ -12,8 +12,8 @@ from collections.abc import Callable
 
 from mitmproxy import http
 
-from ccproxy.addons.inspector import guess_wire
 from ccproxy.flows import meta
+from ccproxy.lightllm.detect import routing_wire
 from ccproxy.lightllm.error_bodies import error_response
 from ccproxy.lightllm.ir import Wire
 from ccproxy.pipeline import Pipeline, build_pipelines
@@ -26,7 +26,7 @@ AuthErrorHandler = Callable[[http.HTTPFlow, AuthConfigError], None]
 
 def fail_with_auth_error(flow: http.HTTPFlow, err: AuthConfigError) -> None:
     """Answer locally in the client's wire format: the request (and any sentinel) never goes upstream."""
-    wire: Wire | None = flow.metadata.get(meta.CLIENT_WIRE) or guess_wire(flow.request.path)
+    wire: Wire | None = flow.metadata.get(meta.CLIENT_WIRE) or routing_wire(flow.request.method, flow.request.path)
     flow.metadata[meta.ERROR] = str(err)
     flow.response = error_response(wire, err.status, str(err))
 

@@ -2,39 +2,25 @@
 and give reverse-listener flows their default route.
 
 Later addons may re-route (inject_auth by sentinel key, transform rules); this is
-only the route a request takes when nothing else claims it.
+only the route a request takes when nothing else claims it. A request with no
+default route is marked and answered by UnroutedAddon at the end of the request
+path, once everything that could route it had its turn.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 
 from mitmproxy import http
 
 from ccproxy.addons.listener import is_reverse, listener_of
 from ccproxy.config.models import Config
 from ccproxy.flows import meta
-from ccproxy.lightllm.error_bodies import error_response
+from ccproxy.lightllm.detect import routing_wire
 from ccproxy.lightllm.ir import Wire
 from ccproxy.providers.destination import apply_destination, provider_for_wire, rewrite_path
 
 log = logging.getLogger(__name__)
-
-_GEMINI = re.compile(r"/v1(?:beta|alpha)?/models/[^/:]+:(?:generateContent|streamGenerateContent|countTokens)")
-
-
-def guess_wire(path: str) -> Wire | None:
-    bare = path.split("?", 1)[0]
-    if bare.endswith("/v1/messages") or "/v1/messages/" in bare:
-        return "anthropic"
-    if bare.endswith("/chat/completions"):
-        return "openai"
-    if bare.endswith("/responses") or "/responses/" in bare:
-        return "openai_responses"
-    if _GEMINI.search(bare):
-        return "gemini"
-    return None
 
 
 def client_snapshot(flow: http.HTTPFlow) -> http.Request:
@@ -57,7 +43,7 @@ class InspectorAddon:
             return
         flow.metadata[meta.CLIENT_REQUEST] = client_snapshot(flow).get_state()
         flow.metadata[meta.LISTENER] = listener_of(flow)
-        wire = guess_wire(flow.request.path)
+        wire = routing_wire(flow.request.method, flow.request.path, flow.request.headers)
         if wire is not None:
             flow.metadata[meta.CLIENT_WIRE] = wire
             flow.metadata[meta.UPSTREAM_WIRE] = wire
@@ -70,10 +56,8 @@ class InspectorAddon:
         if found is None:
             what = f"{wire} requests" if wire else f"{flow.request.method} {flow.request.path.split('?')[0]}"
             configured = ", ".join(f"{n} ({p.type})" for n, p in providers.items()) or "none"
-            flow.response = error_response(
-                wire, 404, f"ccproxy: no provider handles {what} (configured providers: {configured})"
-            )
-            flow.metadata[meta.ERROR] = "no route"
+            # Not answered yet: a sentinel key or a transform rule may still route it.
+            flow.metadata[meta.UNROUTED] = f"ccproxy: no provider handles {what} (configured providers: {configured})"
             return
         name, provider = found
         flow.metadata[meta.PROVIDER] = name

@@ -44,9 +44,7 @@ from ccproxy.providers.destination import apply_destination, rewrite_path
 log = logging.getLogger(__name__)
 
 # The upstream's own response, kept for forensics when the client got a converted one.
-UPSTREAM_RESPONSE = "ccproxy.upstream_response"
 # Set by the inspector when no provider serves the client's wire; a rule may still route it.
-_NO_ROUTE = "no route"
 
 # (flow, provider name, provider) -> put that provider's credential on the request.
 CredentialHook = Callable[[http.HTTPFlow, str, Provider], Awaitable[None] | None]
@@ -123,8 +121,7 @@ class TransformAddon:
     # ---- request ---------------------------------------------------------------------------
 
     async def request(self, flow: http.HTTPFlow) -> None:
-        rescued = flow.response is not None and flow.metadata.get(meta.ERROR) == _NO_ROUTE
-        if (flow.response and not rescued) or flow.error or flow.metadata.get(meta.CONTROL):
+        if flow.response or flow.error or flow.metadata.get(meta.CONTROL):
             return
         snap = meta.client_request(flow) or flow.request
         ep = classify(snap.method, snap.path, snap.headers)
@@ -133,8 +130,6 @@ class TransformAddon:
         client_wire: Wire = flow.metadata.get(meta.CLIENT_WIRE) or ep.wire
         model = model_of(snap.content, snap.path, ep.wire)
         hit = self._match(snap, model)
-        if hit is None and rescued:
-            return  # nothing routes it: the inspector's "no provider" answer stands
         dest_wire: Wire = flow.metadata.get(meta.UPSTREAM_WIRE) or client_wire
         provider = self.providers.get(flow.metadata.get(meta.PROVIDER) or "")
         dest_model: str | None = None
@@ -146,11 +141,8 @@ class TransformAddon:
                 provider, dest_wire = named, named.type
             action = effective_action(r.action, client_wire, dest_wire)
             flow.metadata[meta.TRANSFORM] = {"rules": where, **describe(rule, action, dest_wire)}
-            if action == "passthrough" or (rescued and named is None):
-                return  # forwarded unchanged / still nowhere to send it
-            if rescued:
-                flow.response = None
-                flow.metadata.pop(meta.ERROR, None)
+            if action == "passthrough":
+                return  # forwarded unchanged
             dest_model = r.dest_model
             if named is not None and r.dest_provider is not None:
                 self._route(flow, r.dest_provider, named, snap.path, client_wire)
@@ -264,7 +256,7 @@ class TransformAddon:
             return  # the streaming addon converts event streams
         client_wire: Wire = state["client_wire"]
         upstream_wire: Wire = state["upstream_wire"]
-        flow.metadata[UPSTREAM_RESPONSE] = resp.get_state()
+        flow.metadata[meta.UPSTREAM_RESPONSE] = resp.get_state()
         kept = lerr.keep_headers(resp.headers, client_wire)
         if resp.status_code >= 400:
             status, body, _ = lerr.convert_error(resp.status_code, resp.content or b"", upstream_wire, client_wire)

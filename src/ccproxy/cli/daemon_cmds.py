@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import os
+import sys
 import time
 from pathlib import Path
 
@@ -43,14 +46,23 @@ def start(ctx: click.Context) -> None:
     from ccproxy.daemon.master import Daemon, StartupError
 
     config = get_config(ctx, create=True)
+    code = 0
     try:
         setup_logging(config)
         daemon = Daemon(config)
         asyncio.run(daemon.run())
     except StartupError as e:
-        fail(str(e))
+        click.echo(f"ccproxy: error: {e}", err=True)
+        code = 1
     except OSError as e:
-        fail(f"{e.filename or ''} {e.strerror or e}".strip())
+        click.echo(f"ccproxy: error: {e.filename or ''} {e.strerror or e}".strip(), err=True)
+        code = 1
+    # Everything is stopped and flushed. Skip interpreter finalisation: mitmproxy_rs's
+    # WireGuard servers (Rust threads) can crash (SIGSEGV) while Python tears modules down.
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def probe(config_url: str) -> dict | None:

@@ -14,6 +14,7 @@ from ccproxy.addons.inspector import InspectorAddon
 from ccproxy.addons.models_endpoint import ModelsEndpointAddon
 from ccproxy.addons.streaming import StreamingAddon
 from ccproxy.addons.transform import TransformAddon
+from ccproxy.addons.unrouted import UnroutedAddon
 from ccproxy.daemon.context import DaemonContext
 
 
@@ -27,6 +28,7 @@ def build_chain(ctx: DaemonContext) -> list[object]:
         inbound,  # inbound hook DAG (inject_auth, extract_session_id, ...)
         TransformAddon(ctx.config),  # transform rules; lightllm body conversion
         outbound,  # outbound hook DAG (verbose_mode, ...)
+        UnroutedAddon(),  # 404 in the client's format for what nothing above routed
         # event streams relayed as they arrive, converted across wire formats, faults as error events
         StreamingAddon(idle_timeout=ctx.config.ccproxy.lightllm.stream_idle_timeout),
         FlowRecorderAddon(ctx.store),  # last: records the flow as finally forwarded/answered

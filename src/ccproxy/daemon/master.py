@@ -143,7 +143,7 @@ class Daemon:
                 await self.web.running()
             except OSError as e:
                 await ps.servers.update([])
-                raise StartupError(str(e)) from e
+                raise StartupError(e.strerror or str(e)) from e
         await master.running()
         if self.web is not None:
             self._publish_web_url()

@@ -12,6 +12,9 @@ from mitmproxy import http
 
 CLIENT_REQUEST = "ccproxy.client_request"
 CLIENT_RESPONSE = "ccproxy.client_response"
+# The upstream's own response when flow.response was replaced by a converted one
+# (non-streamed transforms); a converted stream keeps upstream's in flow.response instead.
+UPSTREAM_RESPONSE = "ccproxy.upstream_response"
 PROVIDER = "ccproxy.provider"
 SESSION_ID = "ccproxy.session_id"
 CLIENT_WIRE = "ccproxy.client_wire"
@@ -20,6 +23,9 @@ TRANSFORM = "ccproxy.transform"
 LISTENER = "ccproxy.listener"
 CREDENTIAL_INJECTED = "ccproxy.credential_injected"
 ERROR = "ccproxy.error"
+# Why no provider claimed the request (set by the inspector; answered as 404 unless a
+# sentinel key or a transform rule routes the flow later in the chain).
+UNROUTED = "ccproxy.unrouted"
 # Set on flows answered by ccproxy itself (control endpoints, routing errors): not stored.
 CONTROL = "ccproxy.control"
 
@@ -28,6 +34,12 @@ def client_request(flow: http.HTTPFlow) -> http.Request | None:
     """The request as the client sent it, before any hook or transform."""
     state = flow.metadata.get(CLIENT_REQUEST)
     return http.Request.from_state(state) if state else None
+
+
+def upstream_response(flow: http.HTTPFlow) -> http.Response | None:
+    """The response as the provider sent it, before any conversion."""
+    state = flow.metadata.get(UPSTREAM_RESPONSE)
+    return http.Response.from_state(state) if state else flow.response
 
 
 def client_response(flow: http.HTTPFlow) -> http.Response | None:

@@ -83,7 +83,7 @@ def flow_json(flow: http.HTTPFlow, *, bodies: bool = False, reveal: bool = False
         "listener": flow.metadata.get(meta.LISTENER, "reverse"),
         "request": request_json(flow.request, bodies=bodies, reveal=reveal),
         "client_request": request_json(client_req, bodies=bodies, reveal=reveal),
-        "response": response_json(flow.response, bodies=bodies, reveal=reveal),
+        "response": response_json(meta.upstream_response(flow), bodies=bodies, reveal=reveal),
         "client_response": response_json(client_resp, bodies=bodies, reveal=reveal),
         "error": flow.error.msg if flow.error else flow.metadata.get(meta.ERROR),
         "ccproxy": meta.summary(flow),

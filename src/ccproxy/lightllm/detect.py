@@ -65,3 +65,10 @@ def detect_wire(method: str, path: str, headers: Mapping[str, str] | None = None
     lists included: those are not conversations)."""
     ep = classify(method, path, headers)
     return ep.wire if ep is not None and ep.kind == "generate" else None
+
+
+def routing_wire(method: str, path: str, headers: Mapping[str, str] | None = None) -> Wire | None:
+    """The wire format whose provider serves this request: conversations and token counts
+    (model lists are answered locally)."""
+    ep = classify(method, path, headers)
+    return ep.wire if ep is not None and ep.kind != "models" else None

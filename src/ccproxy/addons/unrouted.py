@@ -1,0 +1,19 @@
+"""Answers requests that nothing routed: no default provider for their format, no
+sentinel key, no transform rule. The error speaks the wire format of the request's path."""
+
+from __future__ import annotations
+
+from mitmproxy import http
+
+from ccproxy.flows import meta
+from ccproxy.lightllm.error_bodies import error_response
+
+
+class UnroutedAddon:
+    def request(self, flow: http.HTTPFlow) -> None:
+        if flow.response or flow.error or flow.metadata.get(meta.CONTROL):
+            return
+        message = flow.metadata.get(meta.UNROUTED)
+        if message and not flow.metadata.get(meta.PROVIDER):
+            flow.metadata[meta.ERROR] = message
+            flow.response = error_response(flow.metadata.get(meta.CLIENT_WIRE), 404, message)
