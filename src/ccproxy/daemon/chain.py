@@ -15,7 +15,7 @@ from ccproxy.addons.flow_recorder import FlowRecorderAddon
 from ccproxy.addons.hooks import stage_addons
 from ccproxy.addons.inspector import InspectorAddon
 from ccproxy.addons.models_endpoint import ModelsEndpointAddon
-from ccproxy.addons.sse_relay import SseRelayAddon
+from ccproxy.addons.streaming import StreamingAddon
 from ccproxy.addons.transform import TransformAddon
 from ccproxy.addons.unrouted import UnroutedAddon
 from ccproxy.daemon.context import DaemonContext
@@ -37,7 +37,8 @@ def build_chain(ctx: DaemonContext) -> list[object]:
         TransformAddon(ctx.config, route_injector(ctx.credentials)),  # transform rules; lightllm body conversion
         outbound,  # outbound hook DAG (verbose_mode, ...)
         UnroutedAddon(),  # 404 in the client's format for what nothing above routed
-        SseRelayAddon(),  # event streams relayed as they arrive, copy kept
+        # event streams relayed as they arrive, converted across wire formats, faults as error events
+        StreamingAddon(idle_timeout=ctx.config.ccproxy.lightllm.stream_idle_timeout),
         EgressSanitizerAddon(),  # last on the request path: no sentinel, no x-ccproxy-* header leaves
         FlowRecorderAddon(ctx.store),  # last: records the flow as finally forwarded/answered
     ]
