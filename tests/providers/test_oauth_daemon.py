@@ -229,3 +229,16 @@ def test_replay_dials_pinned_host(
     assert r.status_code == 200, r.text
     assert [rec.headers["x-api-key"] for rec in fake.received] == ["k1", "k2"]
     assert fake.last().headers["host"] == "api.provider.test"
+
+
+def test_401_then_streamed_replay_same_format(
+    fake: FakeProvider, oauth: FakeOAuth, start: Callable[..., DaemonProcess], tmp_path: Path
+) -> None:
+    creds = write_creds(tmp_path / "c.json", claude_creds("stale", expires_in=3600))
+    d = start({"anthropic": oauth_provider(fake, creds, oauth)})
+    fake.queue(UNAUTHORIZED)
+    client = anthropic.Anthropic(base_url=d.url, api_key=SENT + "anthropic", max_retries=0)
+    with client.messages.stream(**BODY) as s:
+        final = s.get_final_message()
+    assert final.content[0].type == "text" and final.content[0].text
+    assert [bearer(r) for r in fake.received] == ["stale", "access-1"]

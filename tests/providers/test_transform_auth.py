@@ -65,3 +65,21 @@ def test_401_on_converted_flow_is_replayed_then_converted(
     assert second.headers["authorization"] == "Bearer access-1"
     assert second.path == "/v1/messages" and second.json == first.json
     assert len(oauth.requests) == 1
+
+
+def test_401_on_converted_stream_is_replayed_and_the_stream_converted(
+    fake: FakeProvider, oauth: FakeOAuth, start_daemon: Callable[..., DaemonProcess], tmp_path: Path
+) -> None:
+    creds = write_creds(tmp_path / "c.json", claude_creds("stale", expires_in=3600))
+    d = start_daemon(config(fake, {"type": "anthropic_oauth", "file_path": str(creds), "token_url": oauth.url}))
+    fake.queue(Reply(status=401, json={"type": "error", "error": {"type": "authentication_error", "message": "x"}}))
+    client = openai.OpenAI(base_url=d.url + "/v1", api_key=SENT + "openai", max_retries=0)
+    stream = client.chat.completions.create(
+        model="to-claude-x", messages=[{"role": "user", "content": "hi"}], stream=True
+    )
+    text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text
+    assert [bearer for bearer in (r.headers["authorization"] for r in fake.received)] == [
+        "Bearer stale",
+        "Bearer access-1",
+    ]

@@ -20,6 +20,7 @@ from ccproxy.providers.egress import sanitize_request
 from ccproxy.providers.errors import AuthConfigError
 from ccproxy.providers.inject import put_credential, slot_for
 from ccproxy.providers.registry import CredentialRegistry
+from ccproxy.providers.replay_stream import convert_buffered_stream
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,8 @@ class AuthAddon:
         except httpx.HTTPError as e:
             # The first 401 stays the answer: better than a synthetic error the client cannot act on.
             log.warning("flow %s: replay after 401 failed: %s: %s", flow.id, type(e).__name__, e)
+            return
+        convert_buffered_stream(flow)
 
     async def _send(self, req: http.Request) -> http.Response:
         headers = [(k, v) for k, v in req.headers.items(multi=True) if k.lower() not in _DROP_REQUEST]
