@@ -1,21 +1,15 @@
-"""CredentialsAddon: hands the daemon's credential registry to the inject_auth hook
-(hooks get only the flow's Context) and keeps resolved credentials out of the logs.
-
-It must sit before the inbound hook stage: the registry is bound to the task that
-runs this flow's request event, which is the task the hook stages run in.
-"""
+"""CredentialsAddon: resolves every credential source once at start-up (so a broken
+source shows in the log before a request needs it) and keeps resolved credentials out
+of the logs. The hooks reach the registry as `ctx.services["credentials"]`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 
-from mitmproxy import http
-
-from ccproxy.flows import meta
 from ccproxy.providers.errors import AuthConfigError
 from ccproxy.providers.redact import SecretFilter, install_log_filter, remove_log_filter
-from ccproxy.providers.registry import CredentialRegistry, bind_registry
+from ccproxy.providers.registry import CredentialRegistry
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +48,3 @@ class CredentialsAddon:
         if self._filter is not None:
             remove_log_filter(self._filter)
             self._filter = None
-
-    def request(self, flow: http.HTTPFlow) -> None:
-        if flow.response or flow.error or flow.metadata.get(meta.CONTROL):
-            return
-        bind_registry(self.registry)

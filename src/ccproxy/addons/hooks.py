@@ -8,7 +8,8 @@ runs first (inbound DAG -> transform -> outbound DAG). Hooks that registered an
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from mitmproxy import http
 
@@ -32,18 +33,25 @@ def fail_with_auth_error(flow: http.HTTPFlow, err: AuthConfigError) -> None:
 
 
 class HookStageAddon:
-    def __init__(self, stage: str, pipeline: Pipeline, on_auth_error: AuthErrorHandler = fail_with_auth_error) -> None:
+    def __init__(
+        self,
+        stage: str,
+        pipeline: Pipeline,
+        on_auth_error: AuthErrorHandler = fail_with_auth_error,
+        services: Mapping[str, Any] | None = None,
+    ) -> None:
         # mitmproxy refuses two addons with one name; there is one instance per stage.
         self.name = f"hooks_{stage}"
         self.stage = stage
         self.pipeline = pipeline
         self.on_auth_error = on_auth_error
+        self.services = services or {}
 
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response is not None or flow.error is not None or flow.metadata.get(meta.CONTROL):
             return
         try:
-            await self.pipeline.run(flow)
+            await self.pipeline.run(flow, self.services)
         except AuthConfigError as e:
             log.error("%s hooks: auth configuration error on flow %s: %s", self.stage, flow.id, e)
             self.on_auth_error(flow, e)
@@ -52,13 +60,19 @@ class HookStageAddon:
         if flow.response is None or flow.metadata.get(meta.CONTROL) or not self.pipeline.response_plan.hooks:
             return
         try:
-            await self.pipeline.run_response(flow)
+            await self.pipeline.run_response(flow, self.services)
         except AuthConfigError as e:
             log.error("%s hooks: auth configuration error on response of flow %s: %s", self.stage, flow.id, e)
             self.on_auth_error(flow, e)
 
 
-def stage_addons(hooks_config: object) -> tuple[HookStageAddon, HookStageAddon]:
-    """(inbound, outbound) addons from the `hooks:` config; raises HookConfigError at startup."""
+def stage_addons(
+    hooks_config: object, services: Mapping[str, Any] | None = None
+) -> tuple[HookStageAddon, HookStageAddon]:
+    """(inbound, outbound) addons from the `hooks:` config; raises HookConfigError at startup.
+    `services` are handed to every hook as `ctx.services`."""
     pipes = build_pipelines(hooks_config)
-    return HookStageAddon("inbound", pipes["inbound"]), HookStageAddon("outbound", pipes["outbound"])
+    return (
+        HookStageAddon("inbound", pipes["inbound"], services=services),
+        HookStageAddon("outbound", pipes["outbound"], services=services),
+    )

@@ -24,12 +24,12 @@ from ccproxy.providers.inject import route_injector
 
 def build_chain(ctx: DaemonContext) -> list[object]:
     """Raises HookConfigError (a ValueError) when the hooks config is wrong."""
-    inbound, outbound = stage_addons(ctx.config.ccproxy.hooks)
+    inbound, outbound = stage_addons(ctx.config.ccproxy.hooks, services={"credentials": ctx.credentials})
     return [
         ControlAddon(ctx),  # /health, /flows: answered here, never proxied or recorded
         ModelsEndpointAddon(ctx.config),  # GET /v1/models: synthetic list, answered here
         InspectorAddon(ctx.config),  # client snapshot, wire format, default route
-        CredentialsAddon(ctx.credentials),  # the credential registry for the inject_auth hook; log redaction
+        CredentialsAddon(ctx.credentials),  # credential sources warmed up at start; their values kept out of logs
         # Response-only: upstream 401 -> fresh credential -> replay once. It sits before every addon
         # that rewrites responses so that they (transform, hooks) see the replayed answer.
         AuthAddon(ctx.credentials, ctx.config),

@@ -6,7 +6,6 @@ from __future__ import annotations
 from ccproxy.pipeline import Context, hook
 from ccproxy.providers.errors import AuthConfigError
 from ccproxy.providers.inject import inject_auth as inject
-from ccproxy.providers.registry import bound_registry
 from ccproxy.providers.sentinel import HEADER_SLOTS, PREFIX, QUERY_SLOTS
 
 
@@ -33,7 +32,7 @@ def carries_sentinel(ctx: Context) -> bool:
 )
 async def inject_auth(ctx: Context) -> None:
     """Sentinel key (sk-ant-oat-ccproxy-{provider}) substitution from providers."""
-    registry = bound_registry()
+    registry = ctx.services.get("credentials")
     if registry is None:
         raise AuthConfigError("ccproxy: no credential registry in this process (inject_auth runs inside the daemon)")
     await inject(ctx.flow, registry)

@@ -8,7 +8,7 @@ ten hooks touching the body cost one json.dumps rather than ten.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, MutableMapping
+from collections.abc import Iterator, Mapping, MutableMapping
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -166,9 +166,14 @@ def _parse_json(message: http.Message | None) -> Any:
 class Context:
     """What a hook sees: glom-style dotted paths over one flow (see ccproxy.pipeline.paths)."""
 
-    def __init__(self, flow: http.HTTPFlow, phase: Phase = "request") -> None:
+    def __init__(
+        self, flow: http.HTTPFlow, phase: Phase = "request", services: Mapping[str, Any] | None = None
+    ) -> None:
         self.flow = flow
         self.phase: Phase = phase
+        # The daemon's shared objects a hook may need (e.g. "credentials", the credential
+        # registry inject_auth uses), handed in explicitly by the stage addon.
+        self.services: Mapping[str, Any] = services or {}
         self.metadata = MetadataView(flow)
         self._req_body = _Body(flow.request)
         self._resp_body = _Body(flow.response)

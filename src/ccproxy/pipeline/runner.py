@@ -81,15 +81,18 @@ class Pipeline:
                 on.discard(h.name)
         return frozenset(on)
 
-    async def run(self, flow: http.HTTPFlow) -> Context:
-        """Run the request phase; AuthConfigError propagates, every other hook error is logged."""
-        return await self._run(flow, "request", self.request_plan)
+    async def run(self, flow: http.HTTPFlow, services: Mapping[str, Any] | None = None) -> Context:
+        """Run the request phase; AuthConfigError propagates, every other hook error is logged.
+        `services` are the daemon's shared objects hooks may use (ctx.services)."""
+        return await self._run(flow, "request", self.request_plan, services)
 
-    async def run_response(self, flow: http.HTTPFlow) -> Context:
-        return await self._run(flow, "response", self.response_plan)
+    async def run_response(self, flow: http.HTTPFlow, services: Mapping[str, Any] | None = None) -> Context:
+        return await self._run(flow, "response", self.response_plan, services)
 
-    async def _run(self, flow: http.HTTPFlow, phase: Phase, plan: Plan) -> Context:
-        ctx = Context(flow, phase)
+    async def _run(
+        self, flow: http.HTTPFlow, phase: Phase, plan: Plan, services: Mapping[str, Any] | None = None
+    ) -> Context:
+        ctx = Context(flow, phase, services)
         ov = overrides.take(flow)
         if not plan.hooks:
             return ctx

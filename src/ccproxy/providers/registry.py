@@ -4,7 +4,6 @@ daemon start and shared by the addons that inject and refresh credentials."""
 from __future__ import annotations
 
 from collections import deque
-from contextvars import ContextVar
 
 from ccproxy.config.models import CommandAuth, FileAuth, Provider
 from ccproxy.providers.auth import AuthSource, CommandSource, Credential, FileSource
@@ -58,16 +57,3 @@ class CredentialRegistry:
     def secrets(self) -> list[str]:
         """Every credential value resolved so far, for redaction."""
         return list(self._seen)
-
-
-# Hooks receive only the flow's Context; the daemon's registry reaches inject_auth through
-# this variable, bound by CredentialsAddon in the task that runs the flow's request event.
-_bound: ContextVar[CredentialRegistry | None] = ContextVar("ccproxy_credential_registry", default=None)
-
-
-def bind_registry(registry: CredentialRegistry | None) -> None:
-    _bound.set(registry)
-
-
-def bound_registry() -> CredentialRegistry | None:
-    return _bound.get()
