@@ -166,8 +166,8 @@ def test_provider_without_auth_is_502(pd: DaemonProcess, mfake: FakeProvider) ->
     r = httpx.post(
         pd.url + "/v1/chat/completions", json=OPENAI_BODY, headers={"authorization": f"Bearer {SENT}plain"}, timeout=10
     )
-    # OpenAI's and Gemini's APIs report server-side failures as 500: the error table maps 502 so.
-    assert r.status_code == error_response("openai", 502, "x").status_code == 500
+    # ccproxy's own errors keep the status it chose in every wire format: 502, no credential.
+    assert r.status_code == error_response("openai", 502, "x").status_code == 502
     assert r.json()["error"]["type"] == "server_error"
     assert "provider 'plain' has no `auth:` configured" in r.json()["error"]["message"]
     assert len(mfake.received) == before

@@ -186,4 +186,11 @@ def failure(wire: Wire | None, message: str, status: int = 500) -> tuple[int, di
     """A clean error in the client's format for a request or response ccproxy could not
     convert: never the untransformed body (seeds: OpenAI-shape 500 for OpenAI clients)."""
     info = ErrorInfo(status=status, type=_STATUS_TYPE.get(status, "api_error"), message=message)
-    return render_error(wire or "openai", info)
+    out_status, body = render_error(wire or "openai", info)
+    if status != 529:
+        # ccproxy chose this status (502: no credential, 404: no route); keep it in every format.
+        # 529 is Anthropic's own; other formats get their overloaded status from the table.
+        out_status = status
+        if wire == "gemini":
+            body["error"]["code"] = status
+    return out_status, body
