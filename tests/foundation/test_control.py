@@ -132,3 +132,12 @@ def test_log_scrubber(line: str, leaked: str) -> None:
     cleaned = scrub(line)
     assert leaked not in cleaned
     assert "<redacted>" in cleaned
+
+
+def test_flow_file_is_private(daemon: DaemonProcess) -> None:
+    httpx.post(daemon.url + "/v1/messages", json={"model": "m"}, headers={"x-api-key": "k"}, trust_env=False)
+    path = daemon.config_dir / "flows.mitm"
+    assert path.stat().st_size > 0
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+    httpx.delete(daemon.url + "/flows", trust_env=False)  # rewritten file, same mode
+    assert oct(path.stat().st_mode & 0o777) == "0o600"

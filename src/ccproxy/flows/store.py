@@ -12,6 +12,7 @@ import os
 from collections import OrderedDict
 from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO, Literal
 
 from mitmproxy import http, io
 from mitmproxy.exceptions import FlowReadException
@@ -21,6 +22,15 @@ from ccproxy.flows import meta
 log = logging.getLogger(__name__)
 
 FLOWS_FILE = "flows.mitm"
+
+
+def open_private(path: Path, mode: Literal["ab", "wb"]) -> BinaryIO:
+    """Flows hold the credentials that were forwarded (`flows dump --reveal-secrets` shows
+    them), so the file is readable by its owner only."""
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC)
+    fd = os.open(path, flags, 0o600)
+    os.fchmod(fd, 0o600)
+    return os.fdopen(fd, mode)
 
 
 def flow_size(flow: http.HTTPFlow) -> int:
@@ -74,7 +84,7 @@ class FlowStore:
         self.add(flow)
         self._account(flow)
         if self.path is not None:
-            with self.path.open("ab") as fh:
+            with open_private(self.path, "ab") as fh:
                 io.FlowWriter(fh).add(flow)
             self._records_on_disk += 1
         evicted = self._evict()
@@ -135,7 +145,7 @@ class FlowStore:
         if self.path is None:
             return
         tmp = self.path.with_suffix(".tmp")
-        with tmp.open("wb") as fh:
+        with open_private(tmp, "wb") as fh:
             writer = io.FlowWriter(fh)
             done = [f for f in self._flows.values() if f.response is not None or f.error is not None]
             for flow in done:
