@@ -34,7 +34,7 @@ class ControlAddon:
 
     def health(self) -> dict[str, Any]:
         return {
-            "status": "ok",
+            "status": "ok" if self.ctx.ready else "starting",
             "version": __version__,
             "uptime_s": round(time.time() - self.ctx.started_at, 3),
             "listeners": self.ctx.listeners,
@@ -57,7 +57,8 @@ class ControlAddon:
             # Some clients probe the base URL before their first request.
             return json_response(200, {"name": "ccproxy", "version": __version__})
         if path == "/health" and method in ("GET", "HEAD"):
-            return json_response(200, self.health())
+            # 503 while starting: a client (or test) that sees 200 finds every listener up.
+            return json_response(200 if self.ctx.ready else 503, self.health())
         if path == "/flows":
             if method == "GET":
                 flows = [flow_json(f, bodies=_flag(req, "bodies"), reveal=_flag(req, "reveal")) for f in self.ctx.store]

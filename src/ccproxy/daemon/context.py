@@ -18,6 +18,8 @@ class DaemonContext:
     started_at: float = field(default_factory=time.time)
     # Listener facts for /health and `ccproxy status`: mode name -> listen address.
     listeners: dict[str, str] = field(default_factory=dict)
+    # True once every listener is up and the addons ran their start-up: /health answers 200 only then.
+    ready: bool = False
     # Called with the ids of flows deleted through the control API (e.g. the web UI forgets them).
     on_delete: list[Callable[[list[str]], None]] = field(default_factory=list)
     # One auth source per provider with `auth:`; built from the config, shared by inject/auth addons.

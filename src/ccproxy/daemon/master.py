@@ -122,6 +122,15 @@ class Daemon:
         master = self._build(loop)
         self.master = master
         ps = master.addons.get("proxyserver")
+        if self.web is not None:
+            # Started before the listeners (a client that sees /health answer finds the UI up and
+            # its URL file current), and here rather than in its `running` event so that a bind
+            # failure is our one-line error.
+            try:
+                await self.web.running()
+            except OSError as e:
+                raise StartupError(e.strerror or str(e)) from e
+            self._publish_web_url()
         # A bind failure is reported once, as our own one-line error, not also by mitmproxy.
         ps_log = logging.getLogger("mitmproxy.addons.proxyserver")
         previous = ps_log.level
@@ -137,16 +146,8 @@ class Daemon:
             self.ctx.listeners[self.plan.names.get(instance.mode.full_spec, instance.mode.type_name)] = addrs
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, master.shutdown)
-        if self.web is not None:
-            # Started here rather than in its `running` event so a bind failure is our one-line error.
-            try:
-                await self.web.running()
-            except OSError as e:
-                await ps.servers.update([])
-                raise StartupError(e.strerror or str(e)) from e
         await master.running()
-        if self.web is not None:
-            self._publish_web_url()
+        self.ctx.ready = True
         log.info("ccproxy listening on %s", ", ".join(f"{k}={v}" for k, v in self.ctx.listeners.items()))
         try:
             await master.should_exit.wait()
