@@ -34,10 +34,8 @@ def _rules() -> list[dict[str, Any]]:
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeProvider]:
-    server = FakeProvider().start()
-    yield server
-    server.stop()
+def fake(shared_fake: FakeProvider) -> FakeProvider:
+    return shared_fake
 
 
 @pytest.fixture(scope="module")

@@ -31,10 +31,8 @@ IDLE_TIMEOUT = 1.0
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeProvider]:
-    server = FakeProvider().start()
-    yield server
-    server.stop()
+def fake(shared_fake: FakeProvider) -> FakeProvider:
+    return shared_fake
 
 
 @pytest.fixture(scope="module")

@@ -48,10 +48,8 @@ def providers(fake: FakeProvider, **extra: dict[str, Any]) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def mfake() -> Iterator[FakeProvider]:
-    server = FakeProvider().start()
-    yield server
-    server.stop()
+def mfake(shared_fake: FakeProvider) -> FakeProvider:
+    return shared_fake
 
 
 @pytest.fixture(scope="module")

@@ -26,10 +26,8 @@ def cmd_auth(value: str) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def mfake() -> Iterator[FakeProvider]:
-    server = FakeProvider().start()
-    yield server
-    server.stop()
+def mfake(shared_fake: FakeProvider) -> FakeProvider:
+    return shared_fake
 
 
 @pytest.fixture(scope="module")
