@@ -9,7 +9,7 @@ import os
 import signal
 import sys
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 from mitmproxy import options
 from mitmproxy.addons import core, disable_h2c, dns_resolver, next_layer, proxyserver, tlsconfig
@@ -20,6 +20,9 @@ from ccproxy.daemon.chain import build_chain
 from ccproxy.daemon.context import DaemonContext
 from ccproxy.flows.store import FLOWS_FILE, FlowStore
 from ccproxy.jail.daemon_hooks import prepare_jail_listener
+
+if TYPE_CHECKING:
+    from ccproxy.addons.web_inspector import WebInspector
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +88,7 @@ class Daemon:
         except ValueError as e:  # HookConfigError and friends: already one line naming the hook
             raise StartupError(str(e)) from e
         self.master: Master | None = None
-        self.web: Any = None
+        self.web: WebInspector | None = None
 
     def _build(self, loop: asyncio.AbstractEventLoop) -> Master:
         c = self.config.ccproxy
@@ -130,7 +133,7 @@ class Daemon:
                 await self.web.running()
             except OSError as e:
                 raise StartupError(e.strerror or str(e)) from e
-            self._publish_web_url()
+            self._publish_web_url(self.web)
         # A bind failure is reported once, as our own one-line error, not also by mitmproxy.
         ps_log = logging.getLogger("mitmproxy.addons.proxyserver")
         previous = ps_log.level
@@ -158,16 +161,16 @@ class Daemon:
             await master.done()
             log.info("ccproxy stopped")
 
-    def _publish_web_url(self) -> None:
+    def _publish_web_url(self, web: WebInspector) -> None:
         # Persisted flows are shown in the web UI as well, not only new ones.
-        self.web.view.add([f for f in self.ctx.store])
+        web.view.add(list(self.ctx.store))
         # The URL carries the token: readable by the owner only, never logged.
         path = self.config.state_dir / WEB_URL_FILE
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
-            fh.write(self.web.url + "\n")
-        self.ctx.listeners["web"] = f"{self.web.host}:{self.web.port}"
-        print(f"ccproxy: inspector web UI: {self.web.url}", file=sys.stderr, flush=True)
+            fh.write(web.url + "\n")
+        self.ctx.listeners["web"] = f"{web.host}:{web.port}"
+        print(f"ccproxy: inspector web UI: {web.url}", file=sys.stderr, flush=True)
 
     def _startup_failure(self, ps: proxyserver.Proxyserver) -> str:
         for instance in ps.servers:
