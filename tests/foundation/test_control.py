@@ -38,7 +38,9 @@ def test_flow_has_client_snapshot_and_forwarded_request(daemon: DaemonProcess, f
     # Secrets are redacted by default and only shown on request.
     assert flow["request"]["headers"]["x-api-key"] == "<redacted>"
     assert "sk-ant-secret-value" not in httpx.get(daemon.url + "/flows?bodies=1", trust_env=False).text
-    one = httpx.get(f"{daemon.url}/flows/{flow['id'][:8]}?reveal=1", trust_env=False).json()
+    one = httpx.get(
+        f"{daemon.url}/flows/{flow['id'][:8]}?reveal=1", trust_env=False, headers=daemon.token_headers()
+    ).json()
     assert one["request"]["headers"]["x-api-key"] == "sk-ant-secret-value"
     assert '"messages":[]' in one["request"]["body"]
 
@@ -60,10 +62,10 @@ def test_delete_flows(daemon: DaemonProcess) -> None:
     for _ in range(3):
         httpx.post(daemon.url + "/v1/messages", json={"model": "m"}, trust_env=False)
     ids = [f["id"] for f in daemon.flows()]
-    r = httpx.delete(daemon.url + "/flows", params={"ids": ids[0]}, trust_env=False)
+    r = httpx.delete(daemon.url + "/flows", params={"ids": ids[0]}, trust_env=False, headers=daemon.token_headers())
     assert r.json() == {"deleted": 1}
     assert [f["id"] for f in daemon.flows()] == ids[1:]
-    assert httpx.delete(daemon.url + "/flows", trust_env=False).json() == {"deleted": 2}
+    assert httpx.delete(daemon.url + "/flows", trust_env=False, headers=daemon.token_headers()).json() == {"deleted": 2}
     assert daemon.flows() == []
 
 
@@ -139,5 +141,5 @@ def test_flow_file_is_private(daemon: DaemonProcess) -> None:
     path = daemon.config_dir / "flows.mitm"
     assert path.stat().st_size > 0
     assert oct(path.stat().st_mode & 0o777) == "0o600"
-    httpx.delete(daemon.url + "/flows", trust_env=False)  # rewritten file, same mode
+    httpx.delete(daemon.url + "/flows", trust_env=False, headers=daemon.token_headers())  # rewritten file, same mode
     assert oct(path.stat().st_mode & 0o777) == "0o600"

@@ -2,7 +2,8 @@
 
 They are answered before any other addon sees the flow, and such flows are not
 recorded. Only the reverse (loopback) listener serves them: a jailed program
-talking to a real host never reaches them.
+talking to a real host never reaches them. Every control request passes the local
+access check first (loopback Host, no foreign Origin, the token for reveal/DELETE).
 """
 
 from __future__ import annotations
@@ -28,6 +29,19 @@ def _flag(req: http.Request, name: str) -> bool:
     return req.query.get(name, "").lower() in ("1", "true", "yes")
 
 
+def control_path(raw_path: str) -> str | None:
+    """The control endpoint a path names, or None for anything that is proxied (or `/`)."""
+    path = raw_path.split("?", 1)[0]
+    if path in ("/health", "/health/", "/flows", "/flows/") or path.startswith("/flows/"):
+        return path
+    return None
+
+
+def is_sensitive(req: http.Request) -> bool:
+    """Reveals secrets or deletes: needs the local token even on loopback."""
+    return req.method == "DELETE" or _flag(req, "reveal")
+
+
 class ControlAddon:
     def __init__(self, ctx: DaemonContext) -> None:
         self.ctx = ctx
@@ -45,7 +59,16 @@ class ControlAddon:
         if flow.response or flow.error or not is_reverse(flow):
             return
         req = flow.request
-        path = req.path.split("?", 1)[0].rstrip("/") or "/"
+        if control_path(req.path) is not None:
+            port = flow.client_conn.sockname[1]
+            refusal = self.ctx.access.check_control(req.headers, port, sensitive=is_sensitive(req))
+            if refusal is not None:
+                flow.metadata[meta.CONTROL] = True
+                flow.response = json_response(refusal.status, {"error": refusal.message})
+                return
+        bare = req.path.split("?", 1)[0]
+        # `/flows/` is an empty flow id (an unset shell variable), never "every flow".
+        path = bare if bare.startswith("/flows/") else bare.rstrip("/") or "/"
         answer = self._route(req, path)
         if answer is not None:
             flow.metadata[meta.CONTROL] = True
@@ -69,7 +92,8 @@ class ControlAddon:
                 return json_response(200, {"deleted": self.ctx.delete_flows(ids)})
             return json_response(405, {"error": f"{method} not allowed on /flows"})
         if path.startswith("/flows/"):
-            flow = self.ctx.store.find(path.removeprefix("/flows/"))
+            flow_id = path.removeprefix("/flows/").rstrip("/")
+            flow = self.ctx.store.find(flow_id) if flow_id else None
             if flow is None:
                 return json_response(404, {"error": f"no flow {path.removeprefix('/flows/')!r}"})
             if method == "GET":

@@ -67,7 +67,7 @@ def _flow_set(
 ) -> list[dict[str, Any]]:
     settings = _settings(ctx)
     filters = [*settings.default_jq_filters, *jq_filters]
-    with FlowClient(settings.base_url) as client:
+    with FlowClient(settings.base_url, token=settings.token) as client:
         return resolve_flow_set(client, filters, bodies=bodies, reveal=reveal, projection=projection)
 
 
@@ -173,7 +173,7 @@ def compare_cmd(ctx: click.Context, jq_filters: tuple[str, ...]) -> None:
 def clear_cmd(ctx: click.Context, jq_filters: tuple[str, ...], clear_all: bool) -> None:
     """Delete the flow set from the daemon."""
     settings = _settings(ctx)
-    with FlowClient(settings.base_url) as client:
+    with FlowClient(settings.base_url, token=settings.token) as client:
         if clear_all:
             reported = client.delete_flows(None)
             if reported is None:  # a daemon that does not report a count
@@ -201,7 +201,7 @@ def repl_cmd(ctx: click.Context, jq_filters: tuple[str, ...], history_file: str 
     from ccproxy.flows.repl import FlowRepl, default_history_file
 
     settings = _settings(ctx)
-    with FlowClient(settings.base_url) as client:
+    with FlowClient(settings.base_url, token=settings.token) as client:
         repl = FlowRepl(
             client,
             base_filters=[*settings.default_jq_filters, *jq_filters],

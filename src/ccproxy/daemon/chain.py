@@ -15,6 +15,7 @@ from ccproxy.addons.flow_recorder import FlowRecorderAddon
 from ccproxy.addons.hooks import stage_addons
 from ccproxy.addons.inspector import InspectorAddon
 from ccproxy.addons.models_endpoint import ModelsEndpointAddon
+from ccproxy.addons.origin_guard import OriginGuardAddon
 from ccproxy.addons.streaming import StreamingAddon
 from ccproxy.addons.transform import TransformAddon
 from ccproxy.addons.unrouted import UnroutedAddon
@@ -27,6 +28,7 @@ def build_chain(ctx: DaemonContext) -> list[object]:
     inbound, outbound = stage_addons(ctx.config.ccproxy.hooks, services={"credentials": ctx.credentials})
     return [
         ControlAddon(ctx),  # /health, /flows: answered here, never proxied or recorded
+        OriginGuardAddon(ctx.access),  # a foreign Origin (a web page) is refused before routing or injection
         ModelsEndpointAddon(ctx.config),  # GET /v1/models: synthetic list, answered here
         InspectorAddon(ctx.config),  # client snapshot, wire format, default route
         CredentialsAddon(ctx.credentials),  # credential sources warmed up at start; their values kept out of logs

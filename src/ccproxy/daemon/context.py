@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from ccproxy.access.local import LocalAccess
 from ccproxy.config.models import Config
 from ccproxy.flows.store import FlowStore
 from ccproxy.providers.registry import CredentialRegistry
@@ -24,6 +26,9 @@ class DaemonContext:
     on_delete: list[Callable[[list[str]], None]] = field(default_factory=list)
     # One auth source per provider with `auth:`; built from the config, shared by inject/auth addons.
     credentials: CredentialRegistry = field(init=False)
+    # Host/Origin/token policy of the local HTTP surfaces. The default token is known to nobody
+    # (nothing can be revealed or deleted); the daemon replaces it with the one it wrote to disk.
+    access: LocalAccess = field(default_factory=lambda: LocalAccess("127.0.0.1", secrets.token_urlsafe(32)))
 
     def __post_init__(self) -> None:
         self.credentials = CredentialRegistry(self.config.ccproxy.providers)

@@ -15,6 +15,8 @@ from mitmproxy import options
 from mitmproxy.addons import core, disable_h2c, dns_resolver, next_layer, proxyserver, tlsconfig
 from mitmproxy.master import Master
 
+from ccproxy.access.local import LocalAccess
+from ccproxy.access.token import create_token, token_path
 from ccproxy.config.models import Config
 from ccproxy.daemon.chain import build_chain
 from ccproxy.daemon.context import DaemonContext
@@ -52,13 +54,16 @@ def plan_listeners(config: Config) -> ListenerPlan:
 
 
 def prepare_dirs(config: Config) -> None:
-    for what, path in (("config/CA directory", config.config_dir), ("state directory", config.state_dir)):
+    state_key = "ccproxy.state_dir" if config.ccproxy.state_dir else "state directory (the config directory)"
+    for what, path in (("config/CA directory", config.config_dir), (state_key, config.state_dir)):
+        if path.exists() and not path.is_dir():
+            raise StartupError(f"{what}: {path} is not a directory")
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise StartupError(f"cannot create {what} {path}: {e.strerror}") from e
-        if not path.is_dir():
-            raise StartupError(f"{what} {path} is not a directory")
+            blocker = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), None)
+            why = f"{blocker} is not a directory" if blocker else e.strerror
+            raise StartupError(f"{what}: cannot create {path}: {why}") from e
 
 
 def make_store(config: Config) -> FlowStore:
@@ -71,11 +76,29 @@ def make_store(config: Config) -> FlowStore:
     return store
 
 
+def make_access(config: Config) -> LocalAccess:
+    """A fresh local token on disk (0600) and the Host/Origin policy; warns about a non-loopback bind."""
+    c = config.ccproxy
+    try:
+        token = create_token(config.state_dir)
+    except OSError as e:
+        raise StartupError(f"cannot write {token_path(config.state_dir)}: {e.strerror or e}") from e
+    access = LocalAccess.build(c.host, token, c.inspector.allow_origins)
+    if not access.loopback_only:
+        message = (
+            f"ccproxy.host {c.host!r} is not a loopback address: the listener is reachable from other machines; "
+            f"every control request needs the token in {token_path(config.state_dir)}"
+        )
+        log.warning("%s", message)  # the console handler prints it too
+    return access
+
+
 class Daemon:
     def __init__(self, config: Config) -> None:
         self.config = config
         prepare_dirs(config)
         self.ctx = DaemonContext(config=config, store=make_store(config))
+        self.ctx.access = make_access(config)
         try:
             self.jail = prepare_jail_listener(config)
         except ValueError as e:

@@ -11,7 +11,14 @@ class AuthConfigError(Exception):
     confusing 401 upstream; the request fails here with a clear message instead.
     """
 
-    def __init__(self, message: str, *, provider: str | None = None, status: int = 502) -> None:
+    def __init__(self, message: str, *, provider: str | None = None, status: int = 502, detail: str = "") -> None:
         super().__init__(message)
         self.provider = provider
         self.status = status
+        # For the log only (an auth command's stderr may echo a secret): never in a client
+        # error, /flows or anything else a request can read.
+        self.detail = detail
+
+    @property
+    def log_text(self) -> str:
+        return f"{self}: {self.detail}" if self.detail else str(self)
