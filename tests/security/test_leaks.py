@@ -111,7 +111,7 @@ def test_one_vocabulary_covers_every_sentinel_slot() -> None:
 @pytest.mark.parametrize(
     ("target", "expected"),
     [
-        ("/v1beta/models/m:generateContent?key=AIzaX&alt=sse", "/v1beta/models/m:generateContent?key=<redacted>&alt=sse"),
+        ("/v1beta/models/m:gen?key=AIzaX&alt=sse", "/v1beta/models/m:gen?key=<redacted>&alt=sse"),
         ("http://h:1/p?alt=sse&api_key=x#frag", "http://h:1/p?alt=sse&api_key=<redacted>#frag"),
         ("/p?KEY=x&keep=key", "/p?KEY=<redacted>&keep=key"),
         ("/p?k%65y=x", "/p?k%65y=<redacted>"),
