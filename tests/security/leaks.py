@@ -86,9 +86,7 @@ def forms(secret: str) -> set[str]:
     return {secret, quote(secret, safe=""), quote_plus(secret), json.dumps(secret)[1:-1]}
 
 
-def find_leaks(
-    d: DaemonProcess, secrets: Mapping[str, str], collectors: Iterable[Collector] = COLLECTORS
-) -> list[str]:
+def find_leaks(d: DaemonProcess, secrets: Mapping[str, str], collectors: Iterable[Collector] = COLLECTORS) -> list[str]:
     """`where: label` for every planted secret found in any output."""
     found = []
     for collect in collectors:
