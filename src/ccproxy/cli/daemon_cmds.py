@@ -152,14 +152,14 @@ def tail_lines(path: Path, n: int) -> list[str]:
 
 @click.command()
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
-@click.option(
-    "-n", "--lines", type=click.IntRange(min=0), default=50, show_default=True, help="How many lines to show."
-)
+@click.option("-n", "--lines", default=50, show_default=True, help="How many lines to show (0 or more).")
 @click.pass_context
 def logs(ctx: click.Context, follow: bool, lines: int) -> None:
     """Show the daemon's log file."""
     from ccproxy.daemon.logs import log_path
 
+    if lines < 0:
+        fail(f"-n/--lines: must be 0 or more (got {lines})", 2)
     path = log_path(get_config(ctx))
     if not path.exists():
         fail(f"no log file yet at {path} (has `ccproxy start` run?)")

@@ -80,6 +80,8 @@ def checks_from_report(report: dict[str, Any], probe_host: str) -> list[Check]:
                 f"{probe_host} does not exist: pass --probe-host with a name that resolves,"
                 " or pin it with inspector.resolve"
             )
+        elif name == "dns" and not ok:
+            fix += f"; or {probe_host} does not resolve from this machine: try --probe-host or inspector.resolve"
         elif res.get("skipped"):
             fix = f"fix the dns check first ({probe_host} must resolve for this probe to run)"
         checks.append(Check(name, ok, str(res.get("detail", "")), fix))
