@@ -236,3 +236,35 @@ def test_non_loopback_bind_warns_and_requires_the_token(shared_fake: FakeProvide
     # The CLI brings the token.
     assert d.cli("status").returncode == 0
     assert d.cli("flows", "list").returncode == 0
+
+
+def test_allowed_origin_gets_cors_answers(ad: DaemonProcess, shared_fake: FakeProvider) -> None:
+    """A browser app on an allowed origin: its preflight is answered, its responses readable."""
+    before = len(shared_fake.received)
+    pre = httpx.options(
+        ad.url + "/v1/messages",
+        headers={
+            "origin": ALLOWED,
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "content-type,x-api-key,anthropic-version",
+        },
+        trust_env=False,
+    )
+    assert pre.status_code == 204
+    assert pre.headers["access-control-allow-origin"] == ALLOWED
+    assert pre.headers["access-control-allow-headers"] == "content-type,x-api-key,anthropic-version"
+    assert len(shared_fake.received) == before  # answered here
+    r = httpx.post(
+        ad.url + "/v1/messages",
+        json=MESSAGES,
+        headers={"origin": ALLOWED, "x-api-key": PREFIX + "anthropic"},
+        trust_env=False,
+    )
+    assert r.status_code == 200 and r.headers["access-control-allow-origin"] == ALLOWED
+    # A foreign origin's preflight is refused like its request; the own origin needs no CORS.
+    evil = httpx.options(
+        ad.url + "/v1/messages", headers={"origin": EVIL, "access-control-request-method": "POST"}, trust_env=False
+    )
+    assert evil.status_code == 403 and "access-control-allow-origin" not in evil.headers
+    own = httpx.post(ad.url + "/v1/messages", json=MESSAGES, headers={"origin": ad.url}, trust_env=False)
+    assert own.status_code == 200 and "access-control-allow-origin" not in own.headers

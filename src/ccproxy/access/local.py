@@ -119,6 +119,15 @@ class LocalAccess:
             return False
         return bind in ("0.0.0.0", "::", "") or host == bind
 
+    def listed(self, origin: str | None) -> bool:
+        """Whether `origin` is one the user allowed (those pages get CORS answers)."""
+        if not origin:
+            return False
+        try:
+            return normalize_origin(origin) in self.allow_origins
+        except ValueError:
+            return False
+
     def origin_ok(self, origin: str | None, port: int) -> bool:
         if origin is None:
             return True  # not a browser, or a same-origin GET: the Host check covers those
