@@ -157,9 +157,12 @@ class LocalAccess:
             403, f"ccproxy: requests from origin {origin!r} are refused (allow it with ccproxy.inspector.allow_origins)"
         )
 
-    def check_control(self, headers: Mapping[str, str], port: int, *, sensitive: bool) -> Refusal | None:
-        """For a control request. `sensitive`: it reveals secrets or deletes."""
-        host = _header(headers, "host")
+    def check_control(
+        self, headers: Mapping[str, str], port: int, *, sensitive: bool, host: str | None = None
+    ) -> Refusal | None:
+        """For a control request. `sensitive`: it reveals secrets or deletes. `host`: the
+        request's authority when it is not a Host header (HTTP/2's :authority)."""
+        host = host if host is not None else _header(headers, "host")
         if not self.host_ok(host, port):
             return Refusal(403, f"ccproxy: control endpoints answer only a loopback Host with port {port}")
         refusal = self.check_origin(headers, port)

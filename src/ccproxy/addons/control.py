@@ -29,12 +29,10 @@ def _flag(req: http.Request, name: str) -> bool:
     return req.query.get(name, "").lower() in ("1", "true", "yes")
 
 
-def control_path(raw_path: str) -> str | None:
-    """The control endpoint a path names, or None for anything that is proxied (or `/`)."""
+def is_control_path(raw_path: str) -> bool:
+    """Whether a path names a control endpoint (`/` is the base-URL probe, not one)."""
     path = raw_path.split("?", 1)[0]
-    if path in ("/health", "/health/", "/flows", "/flows/") or path.startswith("/flows/"):
-        return path
-    return None
+    return path in ("/health", "/health/", "/flows") or path.startswith("/flows/")
 
 
 def is_sensitive(req: http.Request) -> bool:
@@ -59,9 +57,11 @@ class ControlAddon:
         if flow.response or flow.error or not is_reverse(flow):
             return
         req = flow.request
-        if control_path(req.path) is not None:
+        if is_control_path(req.path):
             port = flow.client_conn.sockname[1]
-            refusal = self.ctx.access.check_control(req.headers, port, sensitive=is_sensitive(req))
+            refusal = self.ctx.access.check_control(
+                req.headers, port, sensitive=is_sensitive(req), host=req.host_header
+            )
             if refusal is not None:
                 flow.metadata[meta.CONTROL] = True
                 flow.response = json_response(refusal.status, {"error": refusal.message})

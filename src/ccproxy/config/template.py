@@ -74,6 +74,7 @@ ccproxy:
     wireguard_port: 51820
     web: false             # mitmproxy's web UI on inspector.port
     port: 8083
+    allow_origins: []      # web pages (scheme://host[:port]) allowed to call the listener
 """
 
 
