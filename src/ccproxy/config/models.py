@@ -176,6 +176,8 @@ class Inspector(Strict):
     # mitmproxy's web UI (off by default), bound to loopback.
     web: bool = False
     port: int = 8083
+    # The web UI holds (in memory) at most this many of the newest flows.
+    web_max_flows: int = Field(default=500, ge=1)
     wireguard: bool = True
     wireguard_port: int = 51820
     # Concurrent jails: one WireGuard listener (and key pair) each, on wireguard_port + 0..N-1.
@@ -194,6 +196,8 @@ class Flows(Strict):
     max_flows: int = Field(default=5000, ge=1)
     max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     persist: bool = True
+    # Keep credential headers, cookies and ?key= in flows.db (default: markers at rest).
+    store_secrets: bool = False
 
 
 class Otel(Strict):

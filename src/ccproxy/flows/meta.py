@@ -25,6 +25,8 @@ CREDENTIAL_INJECTED = "ccproxy.credential_injected"
 # Header that carries an injected credential when it is not one of the usual secret headers.
 CREDENTIAL_HEADER = "ccproxy.credential_header"
 ERROR = "ccproxy.error"
+# Facts about a relayed event stream (bytes each way, events, timings), set by the streaming addon.
+STREAM = "ccproxy.stream"
 # Why no provider claimed the request (set by the inspector; answered as 404 unless a
 # sentinel key or a transform rule routes the flow later in the chain).
 UNROUTED = "ccproxy.unrouted"
