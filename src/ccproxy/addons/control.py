@@ -18,9 +18,8 @@ from ccproxy import __version__
 from ccproxy.addons.listener import is_reverse
 from ccproxy.daemon.context import DaemonContext
 from ccproxy.flows import meta
-from ccproxy.flows.query_params import NEXT_HEADER, parse_query
+from ccproxy.flows.query import NEXT_HEADER, FlowQuery, parse_query
 from ccproxy.flows.serialize import flow_json
-from ccproxy.flows.store import FlowQuery
 
 
 def json_response(status: int, payload: Any) -> http.Response:

@@ -115,6 +115,7 @@ class Daemon:
             self.web = WebInspector(master, port=c.inspector.port, host=c.host, max_flows=c.inspector.web_max_flows)
             master.addons.add(self.web)
             web = self.web
+
             # Evictions and deletions happen on the store's writer thread; the view lives on the loop.
             def forget(ids: list[str]) -> None:
                 loop.call_soon_threadsafe(web.forget, ids)

@@ -89,3 +89,23 @@ def scrub_flow_state(state: dict[str, Any]) -> dict[str, Any]:
             md[key] = _scrub_message(md[key], None, marker)
     out["metadata"] = md
     return out
+
+
+def scrub_flow_dict(flow: dict[str, Any]) -> dict[str, Any]:
+    """The same rules over ``flow_json`` output (what `GET /flows` serves from the store):
+    credential headers read ``<redacted>``, ``?key=`` too, in place."""
+    for key in ("request", "client_request", "response", "client_response"):
+        message = flow.get(key)
+        if not isinstance(message, dict):
+            continue
+        headers = message.get("headers")
+        if isinstance(headers, dict):
+            for name in headers:
+                if name.encode() in SECRET_HEADERS:
+                    headers[name] = REDACTED
+        for field in ("path", "url"):
+            if isinstance(message.get(field), str):
+                message[field] = scrub_path(message[field].encode("utf-8", "surrogateescape")).decode(
+                    "utf-8", "surrogateescape"
+                )
+    return flow

@@ -9,7 +9,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 from mitmproxy import http, io
 from mitmproxy.exceptions import FlowReadException
@@ -39,13 +39,6 @@ def unpack_flow(blob: bytes) -> http.HTTPFlow:
     return flow
 
 
-def flow_from_state(state: dict[str, Any]) -> http.HTTPFlow:
-    """An HTTPFlow over ``state`` (which is consumed: pass a copy you do not need)."""
-    flow = http.HTTPFlow.from_state(dict(state))
-    assert isinstance(flow, http.HTTPFlow)
-    return flow
-
-
 def read_file(path: Path) -> Iterator[http.HTTPFlow]:
     """The HTTP flows of a mitmproxy flow file; raises FlowReadException at a damaged record."""
     with path.open("rb") as fh:
@@ -54,9 +47,4 @@ def read_file(path: Path) -> Iterator[http.HTTPFlow]:
                 yield flow
 
 
-def write_raw(fh: BinaryIO, raw: bytes) -> None:
-    """Append one record in mitmproxy's file format (``unpack_raw`` output)."""
-    fh.write(raw)
-
-
-__all__ = ["FlowReadException", "flow_from_state", "pack_state", "read_file", "unpack_flow", "unpack_raw", "write_raw"]
+__all__ = ["FlowReadException", "pack_state", "read_file", "unpack_flow", "unpack_raw"]

@@ -42,6 +42,7 @@ import sqlite3
 import tempfile
 import threading
 import time
+import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -51,9 +52,10 @@ from typing import Any
 from mitmproxy import http
 
 from ccproxy.flows import mitmformat
-from ccproxy.flows.at_rest import scrub_flow_state
+from ccproxy.flows.at_rest import scrub_flow_dict, scrub_flow_state
 from ccproxy.flows.columns import FlowColumns, flow_columns
-from ccproxy.flows.serialize import flow_json
+from ccproxy.flows.query import ALL, FlowQuery
+from ccproxy.flows.serialize import flow_json, without_bodies
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +84,10 @@ CREATE TABLE IF NOT EXISTS flows (
     stored_bytes INTEGER NOT NULL,
     summary TEXT NOT NULL
 );
--- The serialised flow lives apart, so scans of the columns above never page through bodies.
-CREATE TABLE IF NOT EXISTS flow_data (seq INTEGER PRIMARY KEY, data BLOB NOT NULL);
+-- Bodies live apart, so scans of the columns above never page through them: `data` is the
+-- flow in mitmproxy's serialisation (zlib), `detail` its /flows JSON with bodies (zlib), kept
+-- because decoding mitmproxy's format is ten times slower than reading it.
+CREATE TABLE IF NOT EXISTS flow_data (seq INTEGER PRIMARY KEY, data BLOB NOT NULL, detail BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS flows_ts ON flows(ts_start);
 CREATE INDEX IF NOT EXISTS flows_host ON flows(host, seq);
 CREATE INDEX IF NOT EXISTS flows_provider ON flows(provider, ts_start);
@@ -98,64 +102,6 @@ _ROW_FIELDS = ("seq", *_COLUMNS, "stored_bytes", "summary")
 
 class ForeignDatabase(sqlite3.DatabaseError):
     """The file is SQLite but not a ccproxy flow store (or from a newer ccproxy)."""
-
-
-@dataclass(frozen=True)
-class FlowQuery:
-    """Filters pushed down to SQL. ``limit`` keeps the newest N matches; results are oldest first."""
-
-    since: float | None = None
-    until: float | None = None
-    host: str | None = None
-    path_prefix: str | None = None
-    provider: str | None = None
-    session: str | None = None
-    model: str | None = None
-    limit: int | None = None
-    after: int | None = None  # seq cursor: rows after it (paging)
-    ids: tuple[str, ...] | None = None
-
-    def where(self) -> tuple[str, list[Any]]:
-        clauses: list[str] = []
-        args: list[Any] = []
-        for column, value in (
-            ("host", self.host),
-            ("provider", self.provider),
-            ("session_id", self.session),
-            ("model", self.model),
-        ):
-            if value is not None:
-                clauses.append(f"{column} = ?")
-                args.append(value)
-        if self.since is not None:
-            clauses.append("ts_start >= ?")
-            args.append(self.since)
-        if self.until is not None:
-            clauses.append("ts_start < ?")
-            args.append(self.until)
-        if self.path_prefix is not None:
-            clauses.append("substr(path, 1, ?) = ?")
-            args += [len(self.path_prefix), self.path_prefix]
-        if self.after is not None:
-            clauses.append("seq > ?")
-            args.append(self.after)
-        if self.ids is not None:
-            clauses.append(f"id IN ({','.join('?' * len(self.ids))})")
-            args += list(self.ids)
-        return (" WHERE " + " AND ".join(clauses)) if clauses else "", args
-
-    def matches(self, c: FlowColumns) -> bool:
-        """The same filters, for in-flight flows that are not in the database yet."""
-        return (
-            (self.host is None or c.host == self.host)
-            and (self.provider is None or c.provider == self.provider)
-            and (self.session is None or c.session_id == self.session)
-            and (self.model is None or c.model == self.model)
-            and (self.since is None or c.ts_start >= self.since)
-            and (self.until is None or c.ts_start < self.until)
-            and (self.path_prefix is None or c.path.startswith(self.path_prefix))
-            and (self.ids is None or c.id in self.ids)
-        )
 
 
 @dataclass(frozen=True)
@@ -179,16 +125,17 @@ class _Prepared:
     columns: FlowColumns
     summary: str
     data: bytes
+    detail: bytes
 
     @property
     def stored_bytes(self) -> int:
-        return len(self.data) + len(self.summary) + ROW_OVERHEAD
+        return len(self.data) + len(self.detail) + len(self.summary) + ROW_OVERHEAD
 
 
 @dataclass
 class _Job:
     kind: str  # "put" | "delete" | "stop"
-    state: dict[str, Any] | None = None
+    flow: http.HTTPFlow | None = None
     ids: list[str] | None = None
     future: concurrent.futures.Future[Any] = field(default_factory=concurrent.futures.Future)
 
@@ -378,7 +325,7 @@ class FlowStore:
                 self._recent.popitem(last=False)
         with self._cache_lock:
             self._cache.pop(flow.id, None)
-        job = _Job("put", state=flow.get_state())
+        job = _Job("put", flow=flow)
         if self._writer is None:
             _resolve(job.future, None)
             return job.future
@@ -417,12 +364,17 @@ class FlowStore:
                 elif job.kind == "stop":
                     _resolve(job.future, None)
 
-    def _prepare(self, state: dict[str, Any]) -> _Prepared:
+    def _prepare(self, flow: http.HTTPFlow) -> _Prepared:
+        # The writer only reads the flow: it is complete (its last hook ran), and whatever the
+        # loop may still set on it (connection timestamps) is replaced whole, never torn.
+        state = flow.get_state()
         at_rest = state if self.store_secrets else scrub_flow_state(state)
-        data = mitmformat.pack_state(at_rest)
-        flow = mitmformat.flow_from_state(at_rest)
-        summary = json.dumps(flow_json(flow, bodies=False, reveal=False), ensure_ascii=False)
-        return _Prepared(flow_columns(flow), summary, data)
+        full = scrub_flow_dict(flow_json(flow, bodies=True, reveal=False))
+        detail = zlib.compress(json.dumps(full, ensure_ascii=False).encode(), 1)
+        summary = json.dumps(without_bodies(full), ensure_ascii=False)
+        columns = flow_columns(flow)
+        columns.path = full["request"]["path"]
+        return _Prepared(columns, summary, mitmformat.pack_state(at_rest), detail)
 
     def _insert(self, conn: sqlite3.Connection, p: _Prepared) -> None:
         row = p.columns.as_row()
@@ -438,18 +390,18 @@ class FlowStore:
             f"INSERT INTO flows ({names}) VALUES ({marks})",
             (*(row[c] for c in _COLUMNS), p.stored_bytes, p.summary),
         )
-        conn.execute("INSERT INTO flow_data (seq, data) VALUES (?, ?)", (cur.lastrowid, p.data))
+        conn.execute("INSERT INTO flow_data (seq, data, detail) VALUES (?, ?, ?)", (cur.lastrowid, p.data, p.detail))
         self._count += 1
         self._bytes += p.stored_bytes
 
     def _write_puts(self, conn: sqlite3.Connection, jobs: Sequence[_Job]) -> None:
         prepared: list[tuple[_Job, _Prepared]] = []
         for job in jobs:
-            assert job.state is not None
+            assert job.flow is not None
             try:
-                prepared.append((job, self._prepare(job.state)))
+                prepared.append((job, self._prepare(job.flow)))
             except Exception as e:  # one unserialisable flow must not stop recording
-                self._warn("flow %s could not be recorded: %s", job.state.get("id"), e)
+                self._warn("flow %s could not be recorded: %s", job.flow.id, e)
                 self._settle(job, committed=False)
         if not prepared:
             return
@@ -479,10 +431,10 @@ class FlowStore:
             self._notify(evicted)
 
     def _settle(self, job: _Job, *, committed: bool) -> None:
-        assert job.state is not None
-        fid = job.state.get("id")
+        assert job.flow is not None
         with self._live_lock:
-            self._live.pop(str(fid), None)
+            if self._live.get(job.flow.id) is job.flow:
+                del self._live[job.flow.id]
         _resolve(job.future, committed)
 
     def _evict(self, conn: sqlite3.Connection) -> list[str]:
@@ -574,7 +526,7 @@ class FlowStore:
                 for flow in mitmformat.read_file(legacy):
                     if flow.response is None and flow.error is None:
                         continue
-                    self._insert(conn, self._prepare(flow.get_state()))
+                    self._insert(conn, self._prepare(flow))
                     imported += 1
             except mitmformat.FlowReadException as e:
                 log.warning("%s: stopped importing at a damaged record: %s", legacy, e)
@@ -590,7 +542,7 @@ class FlowStore:
 
     # --- reading (blocking: call off the event loop) ----------------------------------------
 
-    def rows(self, query: FlowQuery = FlowQuery()) -> list[StoredFlow]:
+    def rows(self, query: FlowQuery = ALL) -> list[StoredFlow]:
         where, args = query.where()
         cols = ", ".join(_ROW_FIELDS)
         sql = f"SELECT {cols} FROM flows{where} ORDER BY seq"
@@ -599,8 +551,8 @@ class FlowStore:
             args = [*args, query.limit]
         return [_stored_flow(r) for r in self._reader().execute(sql, args)]
 
-    def _data(self, seq: int) -> bytes | None:
-        row = self._reader().execute("SELECT data FROM flow_data WHERE seq = ?", (seq,)).fetchone()
+    def _data(self, seq: int, column: str = "data") -> bytes | None:
+        row = self._reader().execute(f"SELECT {column} FROM flow_data WHERE seq = ?", (seq,)).fetchone()
         return row[0] if row else None
 
     def _decoded(self, fid: str, seq: int) -> http.HTTPFlow | None:
@@ -619,7 +571,7 @@ class FlowStore:
                 self._cache.popitem(last=False)
         return flow
 
-    def flows(self, query: FlowQuery = FlowQuery()) -> Iterator[http.HTTPFlow]:
+    def flows(self, query: FlowQuery = ALL) -> Iterator[http.HTTPFlow]:
         for row in self.rows(query):
             flow = self._decoded(row.columns.id, row.seq)
             if flow is not None:
@@ -648,16 +600,18 @@ class FlowStore:
             return exact
         with self._live_lock:
             live = [f for fid, f in self._live.items() if fid.startswith(prefix)]
-        rows = self._reader().execute(
-            "SELECT seq, id FROM flows WHERE id >= ? AND id < ? LIMIT 2", (prefix, prefix + "\U0010ffff")
-        ).fetchall()
+        rows = (
+            self._reader()
+            .execute("SELECT seq, id FROM flows WHERE id >= ? AND id < ? LIMIT 2", (prefix, prefix + "\U0010ffff"))
+            .fetchall()
+        )
         hits = {f.id: None for f in live} | {r[1]: r[0] for r in rows}
         if len(hits) != 1:
             return None
-        (fid, seq), = hits.items()
+        ((fid, seq),) = hits.items()
         return self._decoded(fid, seq) if seq is not None else live[0]
 
-    def raw_records(self, query: FlowQuery = FlowQuery()) -> Iterator[bytes]:
+    def raw_records(self, query: FlowQuery = ALL) -> Iterator[bytes]:
         """Stored flows in mitmproxy's file format, one record each, oldest first."""
         for row in self.rows(query):
             blob = self._data(row.seq)
@@ -666,7 +620,7 @@ class FlowStore:
 
     def json_page(
         self,
-        query: FlowQuery = FlowQuery(),
+        query: FlowQuery = ALL,
         *,
         bodies: bool = False,
         reveal: bool = False,
@@ -685,11 +639,16 @@ class FlowStore:
             if size >= max_bytes:
                 next_cursor = row.seq - 1
                 break
-            if bodies or reveal:
+            if reveal:  # secrets (if kept) are only in the mitmproxy record
                 flow = self._decoded(row.columns.id, row.seq)
                 if flow is None:
                     continue
                 text = json.dumps(flow_json(flow, bodies=bodies, reveal=reveal), ensure_ascii=False)
+            elif bodies:
+                detail = self._data(row.seq, "detail")
+                if detail is None:
+                    continue
+                text = zlib.decompress(detail).decode()
             else:
                 text = row.summary
             parts.append(text)
