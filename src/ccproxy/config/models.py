@@ -6,6 +6,7 @@ names the key path, never a silently ignored setting.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -207,9 +208,57 @@ class Mcp(Strict):
     port: int = 4030
 
 
+# How a shape's field and the incoming request's field combine (docs/shapes.md).
+MERGE_STRATEGY = re.compile(r"^(replace|drop|prepend_shape|append_shape)(:\d+)?$")
+FreshKind = Literal["uuid", "request_id", "timestamp", "timestamp_ms", "session_uuid"]
+
+
+class ShapeCapture(Strict):
+    # Which captured requests may become this provider's shape (`shapes save`); None = the
+    # wire type's generation endpoint.
+    path_pattern: str | None = None
+
+    @model_validator(mode="after")
+    def _check_pattern(self) -> ShapeCapture:
+        if self.path_pattern is not None:
+            try:
+                re.compile(self.path_pattern)
+            except re.error as e:
+                raise ValueError(f"path_pattern: invalid regex {self.path_pattern!r}: {e}") from e
+        return self
+
+
+class ShapeProfile(Strict):
+    # Body keys taken from the incoming request; None = the wire type's defaults.
+    content_fields: list[str] | None = None
+    merge_strategies: dict[str, str] = Field(default_factory=dict)
+    preserve_headers: list[str] = Field(default_factory=list)
+    strip_headers: list[str] = Field(default_factory=list)
+    # "headers.NAME" or "body.dotted.path" -> how to regenerate it per request.
+    fresh: dict[str, FreshKind] = Field(default_factory=dict)
+    capture: ShapeCapture = Field(default_factory=ShapeCapture)
+
+    @model_validator(mode="after")
+    def _check(self) -> ShapeProfile:
+        for field, strategy in self.merge_strategies.items():
+            if not MERGE_STRATEGY.match(strategy):
+                raise ValueError(
+                    f"merge_strategies.{field}: invalid strategy {strategy!r} "
+                    "(valid: replace, drop, prepend_shape, append_shape, each optionally with :N)"
+                )
+        for path in self.fresh:
+            if not (path.startswith("headers.") or path.startswith("body.")) or path.endswith("."):
+                raise ValueError(f"fresh.{path}: must be 'headers.NAME' or 'body.PATH'")
+        return self
+
+
 class Shaping(Strict):
     enabled: bool = True
+    # Where `{provider}.mflow` shapes live; default: `<config dir>/shapes`.
     shapes_dir: str | None = None
+    # Use the shapes packaged with ccproxy when no local one exists.
+    packaged: bool = True
+    providers: dict[str, ShapeProfile] = Field(default_factory=dict)
 
 
 class GeminiCapacity(Strict):
@@ -263,3 +312,8 @@ class Config(Strict):
     def state_dir(self) -> Path:
         raw = self.ccproxy.state_dir
         return Path(raw).expanduser() if raw else self.config_dir
+
+    @property
+    def shapes_dir(self) -> Path:
+        raw = self.ccproxy.shaping.shapes_dir
+        return Path(raw).expanduser() if raw else self.config_dir / "shapes"
