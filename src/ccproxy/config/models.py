@@ -10,7 +10,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from ccproxy.lightllm.ir import Wire
 
@@ -209,47 +209,52 @@ class Mcp(Strict):
 
 
 # How a shape's field and the incoming request's field combine (docs/shapes.md).
-MERGE_STRATEGY = re.compile(r"^(replace|drop|prepend_shape|append_shape)(:\d+)?$")
+_MERGE_STRATEGY = re.compile(r"^(replace|drop|prepend_shape|append_shape)(:\d+)?$")
+
+
+def _merge_strategy(value: str) -> str:
+    if not _MERGE_STRATEGY.match(value):
+        raise ValueError(
+            f"invalid strategy {value!r} (valid: replace, drop, prepend_shape, append_shape, each optionally with :N)"
+        )
+    return value
+
+
+def _fresh_path(value: str) -> str:
+    if not (value.startswith(("headers.", "body."))) or value.endswith("."):
+        raise ValueError(f"{value!r} must be 'headers.NAME' or 'body.PATH'")
+    return value
+
+
+def _regex(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as e:
+            raise ValueError(f"invalid regex {value!r}: {e}") from e
+    return value
+
+
+MergeStrategy = Annotated[str, AfterValidator(_merge_strategy)]
+FreshPath = Annotated[str, AfterValidator(_fresh_path)]
 FreshKind = Literal["uuid", "request_id", "timestamp", "timestamp_ms", "session_uuid"]
 
 
 class ShapeCapture(Strict):
     # Which captured requests may become this provider's shape (`shapes save`); None = the
     # wire type's generation endpoint.
-    path_pattern: str | None = None
-
-    @model_validator(mode="after")
-    def _check_pattern(self) -> ShapeCapture:
-        if self.path_pattern is not None:
-            try:
-                re.compile(self.path_pattern)
-            except re.error as e:
-                raise ValueError(f"path_pattern: invalid regex {self.path_pattern!r}: {e}") from e
-        return self
+    path_pattern: Annotated[str | None, AfterValidator(_regex)] = None
 
 
 class ShapeProfile(Strict):
     # Body keys taken from the incoming request; None = the wire type's defaults.
     content_fields: list[str] | None = None
-    merge_strategies: dict[str, str] = Field(default_factory=dict)
+    merge_strategies: dict[str, MergeStrategy] = Field(default_factory=dict)
     preserve_headers: list[str] = Field(default_factory=list)
     strip_headers: list[str] = Field(default_factory=list)
     # "headers.NAME" or "body.dotted.path" -> how to regenerate it per request.
-    fresh: dict[str, FreshKind] = Field(default_factory=dict)
+    fresh: dict[FreshPath, FreshKind] = Field(default_factory=dict)
     capture: ShapeCapture = Field(default_factory=ShapeCapture)
-
-    @model_validator(mode="after")
-    def _check(self) -> ShapeProfile:
-        for field, strategy in self.merge_strategies.items():
-            if not MERGE_STRATEGY.match(strategy):
-                raise ValueError(
-                    f"merge_strategies.{field}: invalid strategy {strategy!r} "
-                    "(valid: replace, drop, prepend_shape, append_shape, each optionally with :N)"
-                )
-        for path in self.fresh:
-            if not (path.startswith("headers.") or path.startswith("body.")) or path.endswith("."):
-                raise ValueError(f"fresh.{path}: must be 'headers.NAME' or 'body.PATH'")
-        return self
 
 
 class Shaping(Strict):
@@ -258,6 +263,8 @@ class Shaping(Strict):
     shapes_dir: str | None = None
     # Use the shapes packaged with ccproxy when no local one exists.
     packaged: bool = True
+    # Seconds between looks at a shape file for changes (0: before every request).
+    reload_seconds: float = Field(default=2.0, ge=0)
     providers: dict[str, ShapeProfile] = Field(default_factory=dict)
 
 

@@ -178,11 +178,9 @@ def shape_headers(
 ) -> list[tuple[str, str]]:
     """The shape's headers (minus `strip`), with this request's own and `preserve`d ones kept."""
     keep = ALWAYS_KEPT_HEADERS | {h.lower() for h in preserve}
-    stripped = {h.lower() for h in strip}
-    incoming = list(incoming)
+    dropped = keep | {h.lower() for h in strip}
     kept = [(k, v) for k, v in incoming if k.lower() in keep]
-    kept_names = {k.lower() for k, _ in kept}
-    from_shape = [(k, v) for k, v in shape if k.lower() not in stripped and k.lower() not in kept_names]
+    from_shape = [(k, v) for k, v in shape if k.lower() not in dropped]
     return [*from_shape, *kept]
 
 

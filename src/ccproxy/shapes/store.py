@@ -28,8 +28,6 @@ log = logging.getLogger(__name__)
 
 PACKAGED_DIR = Path(__file__).parent / "packaged"
 SUFFIX = ".mflow"
-# How often the hook looks at the disk again for a changed or new shape file.
-RECHECK_SECONDS = 2.0
 
 
 class ShapeFileError(ValueError):
@@ -133,7 +131,7 @@ class ShapeLibrary:
 
     def is_stale(self, provider: str) -> bool:
         cached = self._cache.get(provider)
-        return cached is None or time.monotonic() - cached[0] >= RECHECK_SECONDS
+        return cached is None or time.monotonic() - cached[0] >= self.config.ccproxy.shaping.reload_seconds
 
     def cached(self, provider: str) -> Shape | None:
         cached = self._cache.get(provider)
