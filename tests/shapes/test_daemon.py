@@ -53,15 +53,28 @@ def send_source(daemon: DaemonProcess) -> None:
             "metadata": {"user_id": USER_ID},
             "messages": [{"role": "user", "content": "source content"}],
         },
-        {"x-api-key": CLIENT_KEY, "user-agent": SOURCE_UA, "x-source-only": "1", "anthropic-beta": "source-beta",
-         "anthropic-version": "2023-06-01"},
+        {
+            "x-api-key": CLIENT_KEY,
+            "user-agent": SOURCE_UA,
+            "x-source-only": "1",
+            "anthropic-beta": "source-beta",
+            "anthropic-version": "2023-06-01",
+        },
     )
 
 
-OTHER = {"model": "claude-other", "max_tokens": 50, "system": "other system",
-         "messages": [{"role": "user", "content": "new content"}]}
-OTHER_HEADERS = {"x-api-key": "sk-ant-other-client-key-000000000", "user-agent": "other-tool/0.1",
-                 "x-other-only": "1", "anthropic-version": "2023-06-01"}
+OTHER = {
+    "model": "claude-other",
+    "max_tokens": 50,
+    "system": "other system",
+    "messages": [{"role": "user", "content": "new content"}],
+}
+OTHER_HEADERS = {
+    "x-api-key": "sk-ant-other-client-key-000000000",
+    "user-agent": "other-tool/0.1",
+    "x-other-only": "1",
+    "anthropic-version": "2023-06-01",
+}
 
 
 @pytest.fixture
@@ -186,10 +199,16 @@ def test_audit_flags_unknown_provider_and_missing_content(shaped: DaemonProcess,
     assert "not a readable mitmproxy flow file" in report["broken.mflow"]["problems"][0]
 
 
-def test_packaged_shapes_apply_when_no_local_one(fake: FakeProvider, start_daemon: Callable[..., DaemonProcess]) -> None:
+def test_packaged_shapes_apply_when_no_local_one(
+    fake: FakeProvider, start_daemon: Callable[..., DaemonProcess]
+) -> None:
     daemon = start_daemon(shaping_config(fake))
-    post(daemon, "/v1/chat/completions", {"model": "gpt-x", "messages": [{"role": "user", "content": "hi"}]},
-         {"authorization": "Bearer sk-proj-own-key-0000000000000000", "user-agent": "curl/8.0"})
+    post(
+        daemon,
+        "/v1/chat/completions",
+        {"model": "gpt-x", "messages": [{"role": "user", "content": "hi"}]},
+        {"authorization": "Bearer sk-proj-own-key-0000000000000000", "user-agent": "curl/8.0"},
+    )
     headers = {k.lower(): v for k, v in fake.last().headers.items()}
     assert headers["user-agent"].startswith("OpenAI/Python ") and headers["x-stainless-lang"] == "python"
     assert headers["authorization"] == "Bearer sk-proj-own-key-0000000000000000"
@@ -205,8 +224,9 @@ def test_packaged_shapes_audit_clean(tmp_path: Path) -> None:
     assert done.stdout.count("ok ") == 4
 
 
-def test_shaping_disabled_keeps_requests_as_sent(fake: FakeProvider,
-                                                 start_daemon: Callable[..., DaemonProcess]) -> None:
+def test_shaping_disabled_keeps_requests_as_sent(
+    fake: FakeProvider, start_daemon: Callable[..., DaemonProcess]
+) -> None:
     config = shaping_config(fake)
     config["ccproxy"]["shaping"]["enabled"] = False
     daemon = start_daemon(config)

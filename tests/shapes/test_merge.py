@@ -28,27 +28,58 @@ SHAPE_SYSTEM = [{"type": "text", "text": "billing block"}, {"type": "text", "tex
         # drop: gone whatever either side holds
         ("metadata", "drop", {"metadata": {"a": 1}}, {"metadata": {"b": 2}}, {}),
         # prepend_shape: shape first; a string merged with an array becomes a text block
-        ("system", "prepend_shape", {"system": SHAPE_SYSTEM}, {"system": "be brief"},
-         {"system": [*SHAPE_SYSTEM, {"type": "text", "text": "be brief"}]}),
-        ("system", "prepend_shape", {"system": "shape says"}, {"system": "client says"},
-         {"system": "shape says\n\nclient says"}),
+        (
+            "system",
+            "prepend_shape",
+            {"system": SHAPE_SYSTEM},
+            {"system": "be brief"},
+            {"system": [*SHAPE_SYSTEM, {"type": "text", "text": "be brief"}]},
+        ),
+        (
+            "system",
+            "prepend_shape",
+            {"system": "shape says"},
+            {"system": "client says"},
+            {"system": "shape says\n\nclient says"},
+        ),
         ("system", "prepend_shape", {"system": SHAPE_SYSTEM}, {}, {"system": SHAPE_SYSTEM}),
         # append_shape: incoming first
-        ("system", "append_shape", {"system": SHAPE_SYSTEM}, {"system": [{"type": "text", "text": "c"}]},
-         {"system": [{"type": "text", "text": "c"}, *SHAPE_SYSTEM]}),
-        ("system", "append_shape", {"system": "s"}, {"system": [{"type": "text", "text": "c"}]},
-         {"system": [{"type": "text", "text": "c"}, {"type": "text", "text": "s"}]}),
+        (
+            "system",
+            "append_shape",
+            {"system": SHAPE_SYSTEM},
+            {"system": [{"type": "text", "text": "c"}]},
+            {"system": [{"type": "text", "text": "c"}, *SHAPE_SYSTEM]},
+        ),
+        (
+            "system",
+            "append_shape",
+            {"system": "s"},
+            {"system": [{"type": "text", "text": "c"}]},
+            {"system": [{"type": "text", "text": "c"}, {"type": "text", "text": "s"}]},
+        ),
         # :N cuts the shape's array first
-        ("system", "prepend_shape:1", {"system": SHAPE_SYSTEM}, {"system": "x"},
-         {"system": [SHAPE_SYSTEM[0], {"type": "text", "text": "x"}]}),
+        (
+            "system",
+            "prepend_shape:1",
+            {"system": SHAPE_SYSTEM},
+            {"system": "x"},
+            {"system": [SHAPE_SYSTEM[0], {"type": "text", "text": "x"}]},
+        ),
         ("tools", "append_shape:0", {"tools": [{"name": "a"}]}, {"tools": [{"name": "b"}]}, {"tools": [{"name": "b"}]}),
         # objects merge key by key, the incoming keys winning
-        ("generationConfig", "prepend_shape", {"generationConfig": {"temperature": 0, "topK": 3}},
-         {"generationConfig": {"temperature": 1}}, {"generationConfig": {"temperature": 1, "topK": 3}}),
+        (
+            "generationConfig",
+            "prepend_shape",
+            {"generationConfig": {"temperature": 0, "topK": 3}},
+            {"generationConfig": {"temperature": 1}},
+            {"generationConfig": {"temperature": 1, "topK": 3}},
+        ),
     ],
 )
-def test_merge_strategies(field: str, strategy: str, shape: dict[str, Any], incoming: dict[str, Any],
-                          expected: dict[str, Any]) -> None:
+def test_merge_strategies(
+    field: str, strategy: str, shape: dict[str, Any], incoming: dict[str, Any], expected: dict[str, Any]
+) -> None:
     assert shape_body(shape, incoming, [field], {field: strategy}) == expected
 
 
@@ -56,8 +87,12 @@ def test_fields_outside_the_content_come_from_the_shape() -> None:
     shape = {"model": "shape-model", "temperature": 0.2, "metadata": {"k": "v"}, "messages": []}
     incoming = {"model": "mine", "temperature": 1.0, "messages": [{"role": "user", "content": "hi"}], "top_k": 5}
     out = shape_body(shape, incoming, ["model", "messages"], {})
-    assert out == {"model": "mine", "temperature": 0.2, "metadata": {"k": "v"},
-                   "messages": [{"role": "user", "content": "hi"}]}
+    assert out == {
+        "model": "mine",
+        "temperature": 0.2,
+        "metadata": {"k": "v"},
+        "messages": [{"role": "user", "content": "hi"}],
+    }
 
 
 def test_drop_applies_outside_content_fields() -> None:
@@ -86,14 +121,32 @@ def test_strategy_parse_rejects(text: str) -> None:
 
 
 def test_headers_keep_this_requests_own_and_take_the_shapes_envelope() -> None:
-    shape = [("host", "shape.example"), ("user-agent", "Anthropic/Python 1"), ("x-stainless-lang", "python"),
-             ("anthropic-version", "2023-06-01"), ("content-length", "999"), ("x-drop-me", "1")]
-    incoming = [("host", "api.anthropic.com"), ("user-agent", "claude-cli/2.1"), ("x-api-key", "INJECTED"),
-                ("content-type", "application/json"), ("anthropic-beta", "b1"), ("x-trace", "t")]
+    shape = [
+        ("host", "shape.example"),
+        ("user-agent", "Anthropic/Python 1"),
+        ("x-stainless-lang", "python"),
+        ("anthropic-version", "2023-06-01"),
+        ("content-length", "999"),
+        ("x-drop-me", "1"),
+    ]
+    incoming = [
+        ("host", "api.anthropic.com"),
+        ("user-agent", "claude-cli/2.1"),
+        ("x-api-key", "INJECTED"),
+        ("content-type", "application/json"),
+        ("anthropic-beta", "b1"),
+        ("x-trace", "t"),
+    ]
     out = dict(shape_headers(shape, incoming, preserve=["anthropic-beta"], strip=["x-drop-me"]))
-    assert out == {"user-agent": "Anthropic/Python 1", "x-stainless-lang": "python",
-                   "anthropic-version": "2023-06-01", "host": "api.anthropic.com", "x-api-key": "INJECTED",
-                   "content-type": "application/json", "anthropic-beta": "b1"}
+    assert out == {
+        "user-agent": "Anthropic/Python 1",
+        "x-stainless-lang": "python",
+        "anthropic-version": "2023-06-01",
+        "host": "api.anthropic.com",
+        "x-api-key": "INJECTED",
+        "content-type": "application/json",
+        "anthropic-beta": "b1",
+    }
 
 
 def test_a_request_without_host_header_never_takes_the_shapes_host() -> None:
@@ -108,8 +161,13 @@ def test_query_takes_the_shapes_missing_params_but_never_a_key() -> None:
 
 @pytest.mark.parametrize(
     ("ua", "family"),
-    [("claude-cli/2.1.3 (external, cli)", "claude-cli"), ("Anthropic/Python 0.40.0", "anthropic"),
-     ("google-genai-sdk/2.8.0 gl-python/3.12.1", "google-genai-sdk"), ("", None), (None, None)],
+    [
+        ("claude-cli/2.1.3 (external, cli)", "claude-cli"),
+        ("Anthropic/Python 0.40.0", "anthropic"),
+        ("google-genai-sdk/2.8.0 gl-python/3.12.1", "google-genai-sdk"),
+        ("", None),
+        (None, None),
+    ],
 )
 def test_client_family(ua: str | None, family: str | None) -> None:
     assert client_family(ua) == family

@@ -41,7 +41,11 @@ def test_sanitize_removes_what_find_secrets_finds() -> None:
     req.query["key"] = "AIza" + "k" * 35
     req.set_content(b'{"model": "m", "messages": [], "metadata": {"user_id": "user_1_account_2"}}')
     assert sorted(find_secrets(req)) == [
-        "body.metadata.user_id", "headers.chatgpt-account-id", "headers.cookie", "headers.x-api-key", "query.key",
+        "body.metadata.user_id",
+        "headers.chatgpt-account-id",
+        "headers.cookie",
+        "headers.x-api-key",
+        "query.key",
     ]
     assert find_secrets(sanitize_request(req)) == []
 
@@ -49,8 +53,10 @@ def test_sanitize_removes_what_find_secrets_finds() -> None:
 @pytest.mark.parametrize(
     ("shaping", "message"),
     [
-        ({"providers": {"anthropic": {"merge_strategies": {"system": "merge"}}}},
-         "shaping.providers.anthropic.merge_strategies.system: invalid strategy 'merge'"),
+        (
+            {"providers": {"anthropic": {"merge_strategies": {"system": "merge"}}}},
+            "shaping.providers.anthropic.merge_strategies.system: invalid strategy 'merge'",
+        ),
         ({"providers": {"anthropic": {"fresh": {"metadata.id": "uuid"}}}}, "fresh.metadata.id"),
         ({"providers": {"anthropic": {"fresh": {"headers.x-id": "random"}}}}, "'random'"),
         ({"providers": {"anthropic": {"capture": {"path_pattern": "(["}}}}, "path_pattern: invalid regex"),
