@@ -33,9 +33,9 @@ class Output:
 
 Collector = Callable[[DaemonProcess], Iterable[Output]]
 
-# Files that hold forwarded credentials by design (`flows dump --reveal-secrets` reads them):
-# they must be owner-only, and are the only files at rest allowed to contain a secret.
-PRIVATE_STORES = ("flows.mitm", "flows.sqlite", "flows.sqlite-wal", "flows.sqlite-shm", "flows.db")
+# The flow store with `flows.store_secrets: true` holds forwarded credentials by design (what
+# `flows dump --reveal-secrets` reads): then, and only if owner-only, it may contain them.
+PRIVATE_STORES = ("flows.db", "flows.db-wal", "flows.db-shm")
 
 
 def _cli(d: DaemonProcess, *args: str) -> str:
@@ -66,14 +66,16 @@ def logs(d: DaemonProcess) -> Iterator[Output]:
 
 
 def files_at_rest(d: DaemonProcess) -> Iterator[Output]:
-    """Every file in the config and state dirs; the flow store only if it is not owner-only."""
+    """Every file in the config and state dirs; the flow store only if it is not owner-only
+    while the config asks it to keep secrets."""
+    keeps_secrets = bool(d.config["ccproxy"].get("flows", {}).get("store_secrets"))
     seen: set[Path] = set()
     for root in (d.config_dir, d.state_dir):
         for path in sorted(root.rglob("*")):
             if not path.is_file() or path in seen:
                 continue
             seen.add(path)
-            if path.name in PRIVATE_STORES and stat.S_IMODE(path.stat().st_mode) == 0o600:
+            if keeps_secrets and path.name in PRIVATE_STORES and stat.S_IMODE(path.stat().st_mode) == 0o600:
                 continue
             yield Output(f"file {path.relative_to(root)} ({oct(stat.S_IMODE(path.stat().st_mode))})",
                          path.read_bytes().decode("latin-1"))  # fmt: skip

@@ -21,7 +21,7 @@ SECRET_HEADERS: frozenset[str] = frozenset(
     | {TOKEN_HEADER}
 )
 # Query parameters that carry credentials (Gemini's `?key=`, OAuth access tokens in URLs).
-SECRET_QUERY: frozenset[str] = frozenset({"key", "api_key", "access_token", "token"} | set(QUERY_SLOTS))
+SECRET_QUERY: frozenset[str] = frozenset({"key", "api_key", "api-key", "access_token", "token"} | set(QUERY_SLOTS))
 
 
 def is_secret_header(name: str) -> bool:
