@@ -97,14 +97,16 @@ def test_reveal_and_delete_need_the_token(ad: DaemonProcess) -> None:
     assert wrong.status_code == 401
     token = ad.token_headers()["x-ccproxy-token"]
     bearer = httpx.get(ad.url + "/flows?reveal=1", headers={"authorization": f"Bearer {token}"}, trust_env=False)
-    assert bearer.status_code == 200 and KEYS["anthropic"] in bearer.text
+    # Revealed is what the store kept: the injected key as a marker (flows.store_secrets is off).
+    assert bearer.status_code == 200 and "<injected:anthropic>" in bearer.text
+    assert KEYS["anthropic"] not in bearer.text
     assert httpx.delete(ad.url + "/flows", params={"ids": "nope"}, trust_env=False).status_code == 401
     # Without reveal, nothing secret is asked for: no token needed, keys redacted.
     plain = httpx.get(ad.url + "/flows", trust_env=False)
     assert plain.status_code == 200 and KEYS["anthropic"] not in plain.text
     # The CLI reads the token file itself.
     dump = ad.cli("flows", "dump", "--reveal-secrets")
-    assert dump.returncode == 0 and KEYS["anthropic"] in dump.stdout
+    assert dump.returncode == 0 and "<injected:anthropic>" in dump.stdout
 
 
 def test_delete_with_empty_id_is_404(ad: DaemonProcess) -> None:
