@@ -15,6 +15,8 @@ CLIENT_RESPONSE = "ccproxy.client_response"
 # The upstream's own response when flow.response was replaced by a converted one
 # (non-streamed transforms); a converted stream keeps upstream's in flow.response instead.
 UPSTREAM_RESPONSE = "ccproxy.upstream_response"
+# The upstream's response id when a converted answer shows the client an id in its own format.
+UPSTREAM_ID = "ccproxy.upstream_id"
 PROVIDER = "ccproxy.provider"
 SESSION_ID = "ccproxy.session_id"
 CLIENT_WIRE = "ccproxy.client_wire"

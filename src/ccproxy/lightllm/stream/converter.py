@@ -43,6 +43,13 @@ def make_renderer(wire: Wire, ctx: RequestContext) -> Renderer:
     raise ValueError(f"unknown wire format {wire!r}")
 
 
+# Valid JSON of the wrong shape (`{"message": "oops"}`, `"candidates": {}`, a list where an
+# object belongs) surfaces as one of these deep in an intake; like convert._guarded for
+# buffered bodies, they end the stream with an error event at once instead of escaping into
+# mitmproxy (the client would wait for the idle timeout).
+SHAPE_ERRORS = (ConversionError, ValueError, TypeError, KeyError, AttributeError, IndexError)
+
+
 def _last_boundary(buf: bytes) -> int:
     """End offset of the last complete SSE event (blank line) in buf, or 0."""
     best = 0
@@ -79,6 +86,11 @@ class StreamConverter:
         self.events = 0  # IR events converted (for benchmarks and flow metadata)
 
     @property
+    def upstream_id(self) -> str:
+        """The upstream's response id (converted streams; the client saw one in its format)."""
+        return self._renderer.upstream_id
+
+    @property
     def finished(self) -> bool:
         """The client got a complete stream (terminal event or error)."""
         if self.passthrough:
@@ -96,8 +108,8 @@ class StreamConverter:
         assert self._intake is not None
         try:
             return self._render(self._intake.feed(chunk))
-        except (ConversionError, ValueError) as e:
-            return self.fail(f"stream conversion failed: {e}")
+        except SHAPE_ERRORS as e:
+            return self.fail(_failure(e))
 
     def close(self) -> bytes:
         """End of upstream: flush, and give a stream that never finished an error end."""
@@ -110,8 +122,8 @@ class StreamConverter:
         assert self._intake is not None
         try:
             out = self._render(self._intake.close())
-        except (ConversionError, ValueError) as e:
-            return self.fail(f"stream conversion failed: {e}")
+        except SHAPE_ERRORS as e:
+            return self.fail(_failure(e))
         if not self._renderer.done:
             out += self.fail("upstream stream ended before its final event")
         return out
@@ -131,3 +143,9 @@ class StreamConverter:
             if isinstance(ev, StreamError) and self.error is None:
                 self.error = f"upstream error: {ev.message}"
         return self._renderer.render(events)
+
+
+def _failure(e: Exception) -> str:
+    if isinstance(e, ValueError):
+        return f"stream conversion failed: {e}"
+    return f"stream conversion failed: malformed upstream event ({type(e).__name__}: {e})"
