@@ -61,7 +61,7 @@ SOURCES: dict[str, tuple[str, str, set[str], list[tuple[str, str]]]] = {
             "https://vertexaisearch.cloud.google.com/grounding-api-redirect/AUZIYQ2",
         },
         [
-            ("Spain won Euro 2024 — defeating England 2–1", "https://vertexaisearch.cloud.google.com/grounding-api-redirect/AUZIYQ1"),
+            ("Spain won Euro 2024 \u2014 defeating England 2\u20131", "https://vertexaisearch.cloud.google.com/grounding-api-redirect/AUZIYQ1"),
             (" in the final in Berlin.", "https://vertexaisearch.cloud.google.com/grounding-api-redirect/AUZIYQ2"),
         ],
     ),
@@ -151,15 +151,27 @@ def test_anthropic_document_citation_round_trips_through_the_ir() -> None:
 # ---- usage -----------------------------------------------------------------------------------
 
 USAGE: dict[str, tuple[str, str, Usage]] = {
-    "anthropic": ("anthropic_citations_response.json", "anthropic",
-                  Usage(input_tokens=6039 + 1200 + 2048, output_tokens=931, cache_read_tokens=2048, cache_write_tokens=1200)),
-    "chat": ("openai_chat_url_citation_response.json", "openai",
-             Usage(input_tokens=2006, output_tokens=300, cache_read_tokens=1920, cache_write_tokens=64, reasoning_tokens=128)),
-    "responses": ("openai_responses_url_citation_response.json", "openai_responses",
-                  Usage(input_tokens=3000, output_tokens=400, cache_read_tokens=2048, cache_write_tokens=512, reasoning_tokens=256)),
-    "gemini": ("gemini_grounding_response.json", "gemini",
-               Usage(input_tokens=1200, output_tokens=20 + 268, cache_read_tokens=1024, reasoning_tokens=268)),
-}  # fmt: skip
+    "anthropic": (
+        "anthropic_citations_response.json",
+        "anthropic",
+        Usage(input_tokens=6039 + 1200 + 2048, output_tokens=931, cache_read_tokens=2048, cache_write_tokens=1200),
+    ),
+    "chat": (
+        "openai_chat_url_citation_response.json",
+        "openai",
+        Usage(input_tokens=2006, output_tokens=300, cache_read_tokens=1920, cache_write_tokens=64, reasoning_tokens=128),
+    ),
+    "responses": (
+        "openai_responses_url_citation_response.json",
+        "openai_responses",
+        Usage(input_tokens=3000, output_tokens=400, cache_read_tokens=2048, cache_write_tokens=512, reasoning_tokens=256),
+    ),
+    "gemini": (
+        "gemini_grounding_response.json",
+        "gemini",
+        Usage(input_tokens=1200, output_tokens=20 + 268, cache_read_tokens=1024, reasoning_tokens=268),
+    ),
+}
 
 
 def sdk_usage(wire: str, model: Any) -> Usage:
