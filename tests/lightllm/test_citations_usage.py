@@ -159,12 +159,16 @@ USAGE: dict[str, tuple[str, str, Usage]] = {
     "chat": (
         "openai_chat_url_citation_response.json",
         "openai",
-        Usage(input_tokens=2006, output_tokens=300, cache_read_tokens=1920, cache_write_tokens=64, reasoning_tokens=128),
+        Usage(
+            input_tokens=2006, output_tokens=300, cache_read_tokens=1920, cache_write_tokens=64, reasoning_tokens=128
+        ),
     ),
     "responses": (
         "openai_responses_url_citation_response.json",
         "openai_responses",
-        Usage(input_tokens=3000, output_tokens=400, cache_read_tokens=2048, cache_write_tokens=512, reasoning_tokens=256),
+        Usage(
+            input_tokens=3000, output_tokens=400, cache_read_tokens=2048, cache_write_tokens=512, reasoning_tokens=256
+        ),
     ),
     "gemini": (
         "gemini_grounding_response.json",
