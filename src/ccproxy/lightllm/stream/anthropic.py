@@ -90,18 +90,18 @@ class AnthropicIntake(SSEIntake):
             self._blocks[index] = ("thinking", -1)
             out: list[StreamEvent] = []
             if block.get("thinking"):
-                out.append(ThinkingDelta(block["thinking"]))
+                out.append(ThinkingDelta(_s(block["thinking"])))
             if block.get("signature"):
-                out.append(ThinkingSignature(block["signature"]))
+                out.append(ThinkingSignature(_s(block["signature"])))
             return out
         if kind == "redacted_thinking":
             self._blocks[index] = ("redacted", -1)
-            return [RedactedThinking(block.get("data", ""))]
+            return [RedactedThinking(_s(block.get("data")))]
         if kind == "tool_use":
             ordinal = self._tools
             self._tools += 1
             self._blocks[index] = ("tool_use", ordinal)
-            out = [ToolCallStart(ordinal, block.get("id", ""), block.get("name", ""))]
+            out = [ToolCallStart(ordinal, _s(block.get("id")), _s(block.get("name")))]
             if block.get("input"):
                 out.append(ToolCallDelta(ordinal, dumps(block["input"])))
             return out
@@ -124,13 +124,13 @@ class AnthropicIntake(SSEIntake):
             self._block_citations.append(citations.anthropic_in(delta.get("citation")))
             return []
         if t == "thinking_delta":
-            return [ThinkingDelta(delta.get("thinking", ""))]
+            return [ThinkingDelta(_s(delta.get("thinking")))]
         if t == "signature_delta":
-            return [ThinkingSignature(delta.get("signature", ""))]
+            return [ThinkingSignature(_s(delta.get("signature")))]
         if t == "input_json_delta":
             if kind != "tool_use":
                 raise ConversionError(f"anthropic stream: input_json_delta for block {d.get('index')}")
-            pj = delta.get("partial_json", "")
+            pj = _s(delta.get("partial_json"))
             return [ToolCallDelta(ordinal, pj)] if pj else []
         return []  # future delta kinds
 

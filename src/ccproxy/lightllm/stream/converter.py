@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from ccproxy.lightllm.ir import Wire
+from ccproxy.lightllm.stream import tail
 from ccproxy.lightllm.stream.anthropic import AnthropicIntake, AnthropicRenderer
 from ccproxy.lightllm.stream.base import Renderer
 from ccproxy.lightllm.stream.events import ConversionError, RequestContext, StreamError, StreamEvent
@@ -82,6 +83,7 @@ class StreamConverter:
         self._intake: Intake | None = None if self.passthrough else make_intake(src_wire, upstream_gemini_sse)
         self._renderer = make_renderer(dst_wire, self.ctx)
         self._held = b""
+        self._last_events = (b"", b"")  # (previous, last) complete events relayed, capped
         self.error: str | None = None
         self.events = 0  # IR events converted (for benchmarks and flow metadata)
 
@@ -104,6 +106,8 @@ class StreamConverter:
             buf = self._held + chunk if self._held else chunk
             cut = _last_boundary(buf)
             self._held = buf[cut:]
+            if cut:
+                self._remember(buf[:cut])
             return buf[:cut]
         assert self._intake is not None
         try:
@@ -115,6 +119,12 @@ class StreamConverter:
         """End of upstream: flush, and give a stream that never finished an error end."""
         if self.passthrough:
             out, self._held = self._held, b""
+            if out.strip():
+                # a last event without its blank line (some servers): complete it
+                out += b"\n\n"
+                self._remember(out)
+            if not tail.ends_cleanly(self.src, self._last_events[1], self._last_events[0]):
+                return out + self.fail("upstream stream ended before its final event")
             self._renderer.done = True
             return out
         if self._renderer.done:
@@ -127,6 +137,17 @@ class StreamConverter:
         if not self._renderer.done:
             out += self.fail("upstream stream ended before its final event")
         return out
+
+    def _remember(self, relayed: bytes) -> None:
+        """Keep the last two complete events of what was relayed (for the tail check)."""
+        start = _last_boundary(relayed.rstrip(b"\r\n"))
+        last = relayed[start:]
+        if start:
+            before = relayed[:start]
+            previous = before[_last_boundary(before.rstrip(b"\r\n")) :]
+        else:
+            previous = self._last_events[1]
+        self._last_events = (tail.cap(previous), tail.cap(last))
 
     def fail(self, message: str) -> bytes:
         """A well-formed error event in the client's format; the stream is over afterwards."""

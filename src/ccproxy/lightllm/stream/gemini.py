@@ -133,7 +133,7 @@ class GeminiIntake:
             log.debug("gemini stream: part with %s dropped", sorted(part))
         if part.get("thoughtSignature"):
             # the signature seals the thoughts before this part: emit it first so it attaches to them
-            out.insert(0, ThinkingSignature(part["thoughtSignature"]))
+            out.insert(0, ThinkingSignature(_s(part["thoughtSignature"])))
         return out
 
 

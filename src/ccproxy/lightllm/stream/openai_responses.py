@@ -58,7 +58,7 @@ class OpenAIResponsesIntake(SSEIntake):
             return self._annotation(oi, d)
         if t in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
             self._thinking_seen.add(oi)
-            return [ThinkingDelta(d.get("delta", ""))] if d.get("delta") else []
+            return [ThinkingDelta(_s(d.get("delta")))] if _s(d.get("delta")) else []
         if t == "response.function_call_arguments.delta":
             if oi not in self._tools:
                 raise ConversionError(f"responses stream: arguments for unknown output {oi}")
@@ -79,7 +79,7 @@ class OpenAIResponsesIntake(SSEIntake):
             return [ThinkingDelta("\n\n")]  # keep separate summary parts apart once joined
         if t == "response.refusal.delta":
             self._refusal = True
-            return [TextDelta(d.get("delta", ""))] if d.get("delta") else []
+            return [TextDelta(_s(d.get("delta")))] if _s(d.get("delta")) else []
         if t == "response.output_item.done":
             return self._item_done(oi, d.get("item") or {})
         if t in ("response.completed", "response.incomplete"):
@@ -112,15 +112,15 @@ class OpenAIResponsesIntake(SSEIntake):
         if kind == "function_call" and oi in self._tools:
             # some providers send the arguments only in the done item
             if oi not in self._args_seen and item.get("arguments"):
-                out.append(ToolCallDelta(self._tools[oi], item["arguments"]))
+                out.append(ToolCallDelta(self._tools[oi], _s(item["arguments"])))
             out.append(ToolCallEnd(self._tools[oi]))
         elif kind == "reasoning":
             if oi not in self._thinking_seen:
-                text = "\n\n".join(s.get("text", "") for s in item.get("summary") or () if s.get("text"))
+                text = "\n\n".join(_s(s.get("text")) for s in item.get("summary") or () if s.get("text"))
                 if text:
                     out.append(ThinkingDelta(text))
             if item.get("encrypted_content"):
-                out.append(ThinkingSignature(item["encrypted_content"]))
+                out.append(ThinkingSignature(_s(item["encrypted_content"])))
         return out
 
     def _complete(self, r: dict[str, Any]) -> list[StreamEvent]:
