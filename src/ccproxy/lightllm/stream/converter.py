@@ -120,11 +120,11 @@ class StreamConverter:
         if self.passthrough:
             out, self._held = self._held, b""
             if out.strip():
-                # a last event without its blank line (some servers): complete it
-                out += b"\n\n"
-                self._remember(out)
+                # a last event without its blank line (some servers): it counts, as sent
+                self._remember(out + b"\n\n")
             if not tail.ends_cleanly(self.src, self._last_events[1], self._last_events[0]):
-                return out + self.fail("upstream stream ended before its final event")
+                sep = b"\n\n" if out.strip() else b""  # the error event must not join a cut one
+                return out + sep + self.fail("upstream stream ended before its final event")
             self._renderer.done = True
             return out
         if self._renderer.done:
