@@ -22,7 +22,7 @@ let
     writeText = name: text: fakePkg "${name}-${builtins.hashString "sha256" text}";
   };
 
-  attrsOpt = mkOption { type = types.attrs; default = { }; };
+  attrsOpt = mkOption { type = types.attrsOf types.anything; default = { }; };
   listOpt = mkOption { type = types.listOf types.anything; default = [ ]; };
   common = {
     assertions = listOpt;
@@ -57,7 +57,9 @@ let
   };
 
   # Declarations are file paths; as strings they stay out of the store.
-  docList = options: map (o: o // { declarations = map toString o.declarations; }) (lib.optionAttrSetToDocList options);
+  # Internal options (the submodules' `_module.*`) are left out.
+  docList = options: map (o: o // { declarations = map toString o.declarations; })
+    (lib.filter (o: o.visible && !o.internal) (lib.optionAttrSetToDocList options));
 
   failed = cfg: map (a: a.message) (lib.filter (a: !a.assertion) cfg.assertions);
 
