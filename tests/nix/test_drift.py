@@ -106,8 +106,8 @@ def _leaves(value: Any, path: str = "") -> dict[str, Any]:
 
 def _agree(nix_defaults: dict[str, Any], model: BaseModel) -> list[str]:
     pydantic = _leaves(model.model_dump())
-    return [f"{p}: nix {v!r} != pydantic {pydantic.get(p, '<absent>')!r}"
-            for p, v in _leaves(nix_defaults).items() if v is not None and pydantic.get(p, "<absent>") != v]  # fmt: skip
+    wrong = {p: v for p, v in _leaves(nix_defaults).items() if v is not None and pydantic.get(p, "<absent>") != v}
+    return [f"{p}: nix {v!r} != pydantic {pydantic.get(p, '<absent>')!r}" for p, v in wrong.items()]
 
 
 def test_option_defaults_are_ccproxys_defaults() -> None:

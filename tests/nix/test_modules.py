@@ -88,10 +88,17 @@ FULL_SETTINGS: dict[str, Any] = {
             "host": "api.anthropic.com",
             "auth": {"type": "command", "command": "cat /run/secrets/anthropic", "timeout": 5},
         },
-        "local": {"type": "openai", "host": "127.0.0.1:8080", "scheme": "http", "auth": {"type": "file", "file_path": "/run/k"}},
+        "local": {
+            "type": "openai",
+            "host": "127.0.0.1:8080",
+            "scheme": "http",
+            "auth": {"type": "file", "file_path": "/run/k"},
+        },
         "gemini": {"type": "gemini", "host": "generativelanguage.googleapis.com", "auth": {"type": "google_oauth"}},
     },
-    "hooks": {"inbound": ["ccproxy.hooks.inject_auth", {"hook": "ccproxy.hooks.extract_session_id", "params": {"x": 1}}]},
+    "hooks": {
+        "inbound": ["ccproxy.hooks.inject_auth", {"hook": "ccproxy.hooks.extract_session_id", "params": {"x": 1}}]
+    },
     "lightllm": {"transforms": [{"match_model": "gpt-.*", "action": "transform", "dest_provider": "anthropic"}]},
     "flows": {"max_flows": 100, "persist": False},
     "inspector": {"resolve": {"api.anthropic.com": "127.0.0.1:8443"}, "wireguard_slots": 2},
@@ -108,7 +115,11 @@ def test_rendered_yaml_loads_with_ccproxys_loader(tmp_path: Path) -> None:
     anthropic = c.providers["anthropic"]
     assert anthropic.auth is not None and anthropic.auth.type == "command"
     assert (anthropic.auth.command, anthropic.auth.timeout) == ("cat /run/secrets/anthropic", 5)
-    assert (c.providers["local"].hostname, c.providers["local"].port, c.providers["local"].scheme) == ("127.0.0.1", 8080, "http")
+    assert (c.providers["local"].hostname, c.providers["local"].port, c.providers["local"].scheme) == (
+        "127.0.0.1",
+        8080,
+        "http",
+    )
     gemini_auth = c.providers["gemini"].auth
     assert gemini_auth is not None and gemini_auth.type == "google_oauth"
     assert gemini_auth.file_path == "~/.gemini/oauth_creds.json"  # unset fields keep ccproxy's defaults
@@ -121,7 +132,12 @@ def test_rendered_yaml_loads_with_ccproxys_loader(tmp_path: Path) -> None:
     )
     assert [o for o in c.hooks.outbound] == ["ccproxy.hooks.verbose_mode"]  # unset: the default
     [rule] = c.lightllm.transforms
-    assert (rule.match_model, rule.action, rule.dest_provider, rule.match_path) == ("gpt-.*", "transform", "anthropic", ".*")
+    assert (rule.match_model, rule.action, rule.dest_provider, rule.match_path) == (
+        "gpt-.*",
+        "transform",
+        "anthropic",
+        ".*",
+    )
     assert (c.flows.max_flows, c.flows.persist) == (100, False)
     assert c.inspector.resolve == {"api.anthropic.com": "127.0.0.1:8443"}
     assert c.inspector.wireguard_slots == 2
@@ -136,7 +152,8 @@ def test_unset_providers_keep_the_builtin_ones(tmp_path: Path) -> None:
 
 def test_render_config_alone_needs_only_lib(tmp_path: Path) -> None:
     text = evaluate(
-        'import ./nix/render-config.nix { inherit lib; settings = { port = 4321; inspector.keylog = true; x = null; }; }'
+        "import ./nix/render-config.nix"
+        " { inherit lib; settings = { port = 4321; inspector.keylog = true; x = null; }; }"
     )
     assert json.loads(text) == {"ccproxy": {"port": 4321, "inspector": {"keylog": True}}}
     assert load_rendered(text, tmp_path).port == 4321
@@ -147,7 +164,10 @@ def test_render_config_alone_needs_only_lib(tmp_path: Path) -> None:
     [
         ({"port": 70000}, "services.ccproxy.settings.port"),
         ({"log_level": "LOUD"}, "services.ccproxy.settings.log_level"),
-        ({"providers": {"a": {"host": "h", "auth": {"type": "oauth"}}}}, "services.ccproxy.settings.providers.a.auth.type"),
+        (
+            {"providers": {"a": {"host": "h", "auth": {"type": "oauth"}}}},
+            "services.ccproxy.settings.providers.a.auth.type",
+        ),
         ({"providers": {"a": {"host": "h", "type": "grpc"}}}, "services.ccproxy.settings.providers.a.type"),
         ({"providers": {"a": {"type": "openai"}}}, "services.ccproxy.settings.providers.a.host"),
         ({"hooks": {"inbound": [42]}}, "services.ccproxy.settings.hooks.inbound"),
@@ -170,7 +190,10 @@ def test_bad_values_are_rejected_by_the_option_types(settings: dict[str, Any], m
             ['providers.p.auth.file_path: not a field of auth type "command" (valid: command, timeout)'],
         ),
         ({"type": "file"}, ['providers.p.auth.file_path: required for auth type "file"']),
-        ({"type": "command", "command": "true", "token": "sk-x"}, ['providers.p.auth.token: not a field of auth type "command"']),
+        (
+            {"type": "command", "command": "true", "token": "sk-x"},
+            ['providers.p.auth.token: not a field of auth type "command"'],
+        ),
         ({"type": "codex_oauth", "account_header": "x"}, []),
     ],
 )
