@@ -71,11 +71,12 @@ in
 
     xdg.configFile = lib.mkIf (cfg.configDir == xdgDir) { "ccproxy/ccproxy.yaml".text = yaml; };
     home.file = lib.mkIf (cfg.configDir != xdgDir) { ${relTarget}.text = yaml; };
+    # So that `ccproxy status`, `flows` and `run --inspect` in the user's shells find this daemon.
+    home.sessionVariables = lib.mkIf (cfg.configDir != xdgDir) { CCPROXY_CONFIG_DIR = cfg.configDir; };
 
     systemd.user.services.ccproxy = {
       Unit = {
         Description = "ccproxy: capture, steer and translate LLM client traffic";
-        After = [ "network.target" ];
         # A changed ccproxy.yaml changes the unit, so switching restarts the daemon.
         X-Restart-Triggers = [ (builtins.hashString "sha256" yaml) ];
       };

@@ -34,6 +34,7 @@ let
       home.packages = listOpt;
       home.homeDirectory = mkOption { type = types.str; default = home; };
       home.file = attrsOpt;
+      home.sessionVariables = attrsOpt;
       xdg.configHome = mkOption { type = types.str; default = "${home}/.config"; };
       xdg.configFile = attrsOpt;
       systemd.user.services = attrsOpt;
@@ -73,6 +74,7 @@ in
     inherit (hmCfg.services.ccproxy) settings configDir;
     unit = hmCfg.systemd.user.services.ccproxy or null;
     configFile = hmCfg.xdg.configFile // hmCfg.home.file;
+    sessionVariables = hmCfg.home.sessionVariables;
     packages = map (p: p.name) hmCfg.home.packages;
     failedAssertions = failed hmCfg;
   };

@@ -52,6 +52,7 @@ def test_user_service_runs_ccproxy_start_with_the_managed_config() -> None:
     assert "EnvironmentFile" not in service
     assert result["unit"]["Install"]["WantedBy"] == ["default.target"]
     assert list(result["configFile"]) == ["ccproxy/ccproxy.yaml"]
+    assert result["sessionVariables"] == {}  # the default directory is found without it
     assert result["packages"] == ["ccproxy"]
     assert result["failedAssertions"] == []
 
@@ -75,6 +76,7 @@ def test_environment_file_is_referenced_not_read() -> None:
 def test_config_dir_elsewhere_in_home_uses_home_file() -> None:
     result = eval_modules(hm(configDir=f"{HOME}/ccproxy-state"), "hm")
     assert list(result["configFile"]) == ["ccproxy-state/ccproxy.yaml"]
+    assert result["sessionVariables"] == {"CCPROXY_CONFIG_DIR": f"{HOME}/ccproxy-state"}
     assert f"--config {HOME}/ccproxy-state/ccproxy.yaml start" in result["unit"]["Service"]["ExecStart"]
     outside = eval_modules(hm(configDir="/srv/ccproxy"), "hm.failedAssertions")
     assert outside == [f"services.ccproxy.configDir: /srv/ccproxy is not inside the home directory {HOME}"]
