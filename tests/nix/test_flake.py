@@ -75,8 +75,12 @@ LOCK = json.loads((REPO / "flake.lock").read_text())
 
 
 def test_lock_pins_every_input_of_flake_nix() -> None:
-    inputs = evaluate("builtins.attrNames (import ./flake.nix).inputs")
-    assert sorted(LOCK["nodes"]["root"]["inputs"]) == inputs
+    urls = evaluate("builtins.mapAttrs (_: i: i.url) (import ./flake.nix).inputs")
+    assert sorted(LOCK["nodes"]["root"]["inputs"]) == sorted(urls)
+    for name, url in urls.items():
+        original = LOCK["nodes"][LOCK["nodes"]["root"]["inputs"][name]]["original"]
+        ref = f"/{original['ref']}" if "ref" in original else ""
+        assert url == f"github:{original['owner']}/{original['repo']}{ref}", name  # else Nix would re-lock
     follows = evaluate("""builtins.mapAttrs (_: i: builtins.mapAttrs (_: f: f.follows) (i.inputs or { }))
       (import ./flake.nix).inputs""")
     for name, node_name in LOCK["nodes"]["root"]["inputs"].items():
