@@ -22,6 +22,8 @@ let
   # The dev group too: pytest and the official SDKs the tests use as oracles.
   testVenv = pythonSet.mkVirtualEnv "ccproxy-test-env-${version}" workspace.deps.all;
 
+  # --prefix: the jail runs with the tools this package was tested with, not whatever
+  # iptables/slirp4netns the host happens to have.
   ccproxy = pkgs.runCommand "ccproxy-${version}"
     {
       nativeBuildInputs = [ pkgs.makeWrapper ];
@@ -35,7 +37,7 @@ let
     } ''
     mkdir -p $out/bin
     makeWrapper ${venv}/bin/ccproxy $out/bin/ccproxy \
-      --suffix PATH : ${lib.makeBinPath jailTools}
+      --prefix PATH : ${lib.makeBinPath jailTools}
   '';
 
   # The package's own test suite as a flake check. The sandbox has no network,
