@@ -7,6 +7,7 @@ let
   cfg = config.services.ccproxy;
   settingsLib = import ../nix/settings.nix { inherit lib; };
   yaml = import ../nix/render-config.nix { inherit lib; inherit (cfg) settings; };
+  yamlFile = import ../nix/config-file.nix { inherit pkgs; inherit (cfg) package; text = yaml; check = cfg.checkConfig; };
 
   home = config.home.homeDirectory;
   xdgDir = "${config.xdg.configHome}/ccproxy";
@@ -40,6 +41,16 @@ in
       '';
     };
 
+    checkConfig = lib.mkOption {
+      type = lib.types.bool;
+      default = true;
+      description = ''
+        Build ccproxy.yaml only if ccproxy accepts it (`ccproxy status --mermaid` on the
+        file: the config schema and the hook pipeline). Turn off if `hooks` name modules
+        that exist only in `configDir`/hooks at run time.
+      '';
+    };
+
     extraArgs = lib.mkOption {
       type = lib.types.listOf lib.types.str;
       default = [ ];
@@ -69,8 +80,8 @@ in
 
     home.packages = [ cfg.package ];
 
-    xdg.configFile = lib.mkIf (cfg.configDir == xdgDir) { "ccproxy/ccproxy.yaml".text = yaml; };
-    home.file = lib.mkIf (cfg.configDir != xdgDir) { ${relTarget}.text = yaml; };
+    xdg.configFile = lib.mkIf (cfg.configDir == xdgDir) { "ccproxy/ccproxy.yaml".source = yamlFile; };
+    home.file = lib.mkIf (cfg.configDir != xdgDir) { ${relTarget}.source = yamlFile; };
     # So that `ccproxy status`, `flows` and `run --inspect` in the user's shells find this daemon.
     home.sessionVariables = lib.mkIf (cfg.configDir != xdgDir) { CCPROXY_CONFIG_DIR = cfg.configDir; };
 
@@ -78,7 +89,7 @@ in
       Unit = {
         Description = "ccproxy: capture, steer and translate LLM client traffic";
         # A changed ccproxy.yaml changes the unit, so switching restarts the daemon.
-        X-Restart-Triggers = [ (builtins.hashString "sha256" yaml) ];
+        X-Restart-Triggers = [ "${yamlFile}" ];
       };
       Service = {
         ExecStart = execStart;

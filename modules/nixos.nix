@@ -7,7 +7,7 @@ let
   svc = cfg.service;
   settingsLib = import ../nix/settings.nix { inherit lib; };
   yaml = import ../nix/render-config.nix { inherit lib; inherit (svc) settings; };
-  yamlFile = pkgs.writeText "ccproxy.yaml" yaml;
+  yamlFile = import ../nix/config-file.nix { inherit pkgs; inherit (cfg) package; text = yaml; check = svc.checkConfig; };
   stateDir = "/var/lib/ccproxy";
   configFile = "${stateDir}/ccproxy.yaml";
   # What `ccproxy run --inspect` calls (the package's wrapper has them too; these are for users' shells).
@@ -37,6 +37,11 @@ in
         '';
       };
       settings = settingsLib.option;
+      checkConfig = lib.mkOption {
+        type = lib.types.bool;
+        default = true;
+        description = "Build ccproxy.yaml only if ccproxy accepts it (`ccproxy status --mermaid`: the schema and the hook pipeline).";
+      };
       environmentFile = lib.mkOption {
         type = lib.types.nullOr lib.types.str;
         default = null;

@@ -19,8 +19,11 @@ let
   pkgs = lib.genAttrs [
     "ccproxy" "coreutils" "slirp4netns" "wireguard-tools" "wireguard-go" "iproute2" "iptables" "util-linux" "procps"
   ] fakePkg // {
-    writeText = name: text: fakePkg "${name}-${builtins.hashString "sha256" text}";
+    writeText = name: text: fakePkg "${name}-${builtins.hashString "sha256" text}" // { inherit text; };
+    runCommand = name: env: buildCommand: fakePkg "${name}-${builtins.hashString "sha256" buildCommand}" // env // { inherit buildCommand; };
   };
+  # The text behind a store file made by nix/config-file.nix, and its check command.
+  fileText = file: file.text or file.passthru.unchecked.text;
 
   attrsOpt = mkOption { type = types.attrsOf types.anything; default = { }; };
   listOpt = mkOption { type = types.listOf types.anything; default = [ ]; };
@@ -73,7 +76,8 @@ in
   hm = {
     inherit (hmCfg.services.ccproxy) settings configDir;
     unit = hmCfg.systemd.user.services.ccproxy or null;
-    configFile = hmCfg.xdg.configFile // hmCfg.home.file;
+    configFile = lib.mapAttrs (_: f: { text = fileText f.source; check = f.source.buildCommand or null; })
+      (hmCfg.xdg.configFile // hmCfg.home.file);
     sessionVariables = hmCfg.home.sessionVariables;
     packages = map (p: p.name) hmCfg.home.packages;
     failedAssertions = failed hmCfg;
@@ -85,7 +89,7 @@ in
     kernelModules = nixosCfg.boot.kernelModules;
     service = nixosCfg.systemd.services.ccproxy or null;
     failedAssertions = failed nixosCfg;
-    yaml = import ../render-config.nix { inherit lib; inherit (nixosCfg.programs.ccproxy.service) settings; };
+    yaml = if nixosCfg.systemd.services ? ccproxy then fileText (lib.head nixosCfg.systemd.services.ccproxy.restartTriggers) else null;
   };
   # The option declarations, for the drift test and the docs.
   hmOptions = docList hmEval.options.services.ccproxy;

@@ -20,6 +20,8 @@ let
   format = type: _: { inherit type; generate = name: _: fake name; };
   pkgs = lib.genAttrs [ "ccproxy" "glibcLocales" ] fake // {
     inherit lib;
+    writeText = name: text: fake name // { inherit text; };
+    runCommand = name: env: buildCommand: fake name // env // { inherit buildCommand; };
     path = pkgsPath;
     stdenv = { hostPlatform = platform; buildPlatform = platform; targetPlatform = platform; isLinux = true; isDarwin = false; };
     # systemd.nix's unit files are INI; the shape of nixpkgs' formats.ini type.
@@ -50,7 +52,8 @@ let
 in
 {
   unit = c.systemd.user.services.ccproxy or null;
-  text = if file == null then null else file.text;
+  text = if file == null then null else file.source.passthru.unchecked.text;
+  check = if file == null then null else file.source.buildCommand;
   target = if file == null then null else file.target;
   failedAssertions = map (a: a.message) (lib.filter (a: !a.assertion) c.assertions);
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -235,3 +236,43 @@ def test_nixos_system_service_runs_as_the_named_user(tmp_path: Path) -> None:
     assert eval_modules(nixos(service={"enable": True}), "nixos.failedAssertions") == [
         "programs.ccproxy.service.user: must name the user the daemon runs as"
     ]
+
+
+def run_check(build_command: str, text: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+    """Run the config check the way the store build does, with this checkout's ccproxy and a real file."""
+    raw = tmp_path / "ccproxy.yaml"
+    raw.write_text(text)
+    [check_line] = [line.strip() for line in build_command.splitlines() if "status --mermaid" in line]
+    argv = shlex.split(check_line.removesuffix("> /dev/null"))
+    assert argv[0] == f"{FAKE_PKG}/bin/ccproxy" and argv[1] == "--config" and argv[3:] == ["status", "--mermaid"]
+    return subprocess.run(
+        [sys.executable, "-m", "ccproxy", "--config", str(raw), *argv[3:]], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_config_check_accepts_the_rendered_file(tmp_path: Path) -> None:
+    # extract_session_id takes no params (the check would say so), so this entry has none.
+    hooks = {"inbound": ["ccproxy.hooks.inject_auth", {"hook": "ccproxy.hooks.extract_session_id"}]}
+    [entry] = eval_modules(hm({**FULL_SETTINGS, "hooks": hooks}), "hm.configFile").values()
+    r = run_check(entry["check"], entry["text"], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert "stateDiagram-v2" in r.stdout
+
+
+@pytest.mark.parametrize(
+    ("settings", "error"),
+    [
+        ({"otel": {"enabeld": True}}, "ccproxy.otel.enabeld: unknown key"),  # freeform keys are checked here
+        ({"hooks": {"inbound": ["ccproxy.hooks.no_such_hook"]}}, "no_such_hook"),
+        ({"hooks": {"inbound": [{"hook": "ccproxy.hooks.extract_session_id", "params": {"x": 1}}]}}, "takes no params"),
+    ],
+)
+def test_config_check_rejects_what_ccproxy_rejects(settings: dict[str, Any], error: str, tmp_path: Path) -> None:
+    [entry] = eval_modules(hm(settings), "hm.configFile").values()
+    r = run_check(entry["check"], entry["text"], tmp_path)
+    assert r.returncode == 1 and error in r.stderr and "Traceback" not in r.stderr
+
+
+def test_config_check_can_be_turned_off() -> None:
+    [entry] = eval_modules(hm(checkConfig=False), "hm.configFile").values()
+    assert entry["check"] is None and json.loads(entry["text"])["ccproxy"]["port"] == 4000
