@@ -276,3 +276,15 @@ def test_config_check_rejects_what_ccproxy_rejects(settings: dict[str, Any], err
 def test_config_check_can_be_turned_off() -> None:
     [entry] = eval_modules(hm(checkConfig=False), "hm.configFile").values()
     assert entry["check"] is None and json.loads(entry["text"])["ccproxy"]["port"] == 4000
+
+
+def test_the_documented_settings_example_loads(tmp_path: Path) -> None:
+    [option] = [o for o in eval_modules({}, "hmOptions") if o["name"] == "services.ccproxy.settings"]
+    example = option["example"]["text"]
+    [entry] = eval_modules(
+        f"{{ services.ccproxy = {{ enable = true; settings = {example}; }}; }}", "hm.configFile"
+    ).values()
+    c = load_rendered(entry["text"], tmp_path)
+    auth = c.providers["anthropic"].auth
+    assert auth is not None and auth.type == "command"
+    assert c.inspector.resolve == {"api.anthropic.com": "127.0.0.1:8443"}
