@@ -136,6 +136,7 @@ let
         max_flows = opt types.ints.positive 5000 "Flows kept before the oldest are dropped.";
         max_bytes = opt (types.ints.between 1024 (1024 * 1024 * 1024 * 1024)) (256 * 1024 * 1024) "Bytes of flows kept before the oldest are dropped.";
         persist = opt types.bool true "Keep flows in SQLite across restarts.";
+        store_secrets = opt types.bool false "Keep credential headers, cookies and `?key=` in flows.db (default: markers at rest).";
       };
     };
     inspector = mkOption {
@@ -144,6 +145,7 @@ let
       type = section {
         web = opt types.bool false "Serve mitmproxy's web UI on loopback.";
         port = opt types.port 8083 "Port of the web UI.";
+        web_max_flows = opt types.ints.positive 500 "Newest flows the web UI holds in memory.";
         wireguard = opt types.bool true "Run the WireGuard listener that `ccproxy run --inspect` jails connect to.";
         wireguard_port = opt types.port 51820 "First WireGuard listener port.";
         wireguard_slots = opt (types.ints.between 1 32) 4 "Concurrent jails (one WireGuard listener each).";
