@@ -113,10 +113,14 @@ def test_start_without_config_initialises_one(tmp_path: Path) -> None:
     cfg_dir = tmp_path / "fresh"
     env = {"CCPROXY_CONFIG_DIR": str(cfg_dir), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     proc = subprocess.Popen([sys.executable, "-m", "ccproxy", "start"], env=env, stderr=subprocess.PIPE, text=True)
-    # The event that proves the point: the CA is written once the daemon is up (or it exits early).
-    ca = cfg_dir / "mitmproxy-ca-cert.pem"
+    # The event that proves the point: the daemon logs that it listens (or it exits early).
+    log = cfg_dir / "ccproxy.log"
     deadline = time.monotonic() + 120
-    while proc.poll() is None and not ca.exists() and time.monotonic() < deadline:
+
+    def listening() -> bool:
+        return log.exists() and "listening on" in log.read_text(errors="replace")
+
+    while proc.poll() is None and not listening() and time.monotonic() < deadline:
         time.sleep(0.05)
     if proc.poll() is None:
         proc.terminate()
