@@ -18,7 +18,8 @@ from ccproxy.lightllm import convert as cv
 from ccproxy.lightllm import ids
 from ccproxy.lightllm.ir import WIRES, Usage
 from ccproxy.lightllm.usage import response_usage
-from tests.lightllm.lightllm_oracles import CORPUS, check_response
+from tests.conftest import corpus_path
+from tests.lightllm.lightllm_oracles import check_response
 
 DATA = Path(__file__).parent / "data"
 
@@ -219,10 +220,8 @@ def test_cache_and_reasoning_usage_reach_every_client(name: str, dst: str) -> No
 
 
 def test_recorded_anthropic_cache_usage() -> None:
-    """A recorded answer with cache writes and reads (the corpus, when present)."""
-    f = CORPUS / "anthropic" / "anthropic_cache_real_api__1.json" if CORPUS else None
-    if f is None or not f.exists():
-        pytest.skip("recorded corpus not found (../shared/corpus or CCPROXY_CORPUS)")
+    """A recorded answer with cache writes and reads (tests/corpus)."""
+    f = corpus_path("anthropic", "anthropic_cache_real_api__1.json")
     body = json.loads(json.loads(f.read_text())["response"]["body"])
     want = Usage(input_tokens=3 + 418 + 1111, output_tokens=33, cache_read_tokens=1111, cache_write_tokens=418)
     for dst in WIRES:

@@ -24,8 +24,8 @@ from openai.types.responses import ResponseStreamEvent
 from ccproxy.lightllm.ir import WIRES, Usage
 from ccproxy.lightllm.stream import RequestContext, StreamConverter
 from ccproxy.lightllm.usage import stream_usage
+from tests.conftest import corpus_path
 
-from .corpus import CORPUS
 from .oracles import gemini_chunks
 
 RAW = (Path(__file__).parent / "data" / "anthropic_citations_stream.sse").read_bytes()
@@ -133,9 +133,7 @@ def test_cache_usage_streams_to_every_client(dst: str) -> None:
 
 
 def _recorded(name: str) -> bytes:
-    f = CORPUS / "gemini" / name if CORPUS else None
-    if f is None or not f.exists():
-        pytest.skip("recorded corpus not found (../shared/corpus or CCPROXY_CORPUS)")
+    f = corpus_path("gemini", name)
     return str(json.loads(f.read_text())["response"]["body"]).encode()
 
 
