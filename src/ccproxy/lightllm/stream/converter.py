@@ -51,6 +51,18 @@ def make_renderer(wire: Wire, ctx: RequestContext) -> Renderer:
 SHAPE_ERRORS = (ConversionError, ValueError, TypeError, KeyError, AttributeError, IndexError)
 
 
+def _event_start(buf: bytes, end: int) -> int:
+    """Start of the event that ends at `end` (just after its blank line), without copying."""
+    while end and buf[end - 1] in (10, 13):  # the blank line itself: at most 4 bytes
+        end -= 1
+    best = 0
+    for sep in (b"\n\n", b"\r\r", b"\n\r\n"):
+        i = buf.rfind(sep, 0, end)
+        if i >= 0:
+            best = max(best, i + len(sep))
+    return best
+
+
 def _last_boundary(buf: bytes) -> int:
     """End offset of the last complete SSE event (blank line) in buf, or 0."""
     best = 0
@@ -83,7 +95,8 @@ class StreamConverter:
         self._intake: Intake | None = None if self.passthrough else make_intake(src_wire, upstream_gemini_sse)
         self._renderer = make_renderer(dst_wire, self.ctx)
         self._held = b""
-        self._last_events = (b"", b"")  # (previous, last) complete events relayed, capped
+        # the last two chunks relayed (whole events): the tail check at close looks in them
+        self._relayed: tuple[bytes, bytes] = (b"", b"")
         self.error: str | None = None
         self.events = 0  # IR events converted (for benchmarks and flow metadata)
 
@@ -106,9 +119,10 @@ class StreamConverter:
             buf = self._held + chunk if self._held else chunk
             cut = _last_boundary(buf)
             self._held = buf[cut:]
+            out = buf[:cut]
             if cut:
-                self._remember(buf[:cut])
-            return buf[:cut]
+                self._relayed = (self._relayed[1], out)
+            return out
         assert self._intake is not None
         try:
             return self._render(self._intake.feed(chunk))
@@ -119,10 +133,9 @@ class StreamConverter:
         """End of upstream: flush, and give a stream that never finished an error end."""
         if self.passthrough:
             out, self._held = self._held, b""
-            if out.strip():
-                # a last event without its blank line (some servers): it counts, as sent
-                self._remember(out + b"\n\n")
-            if not tail.ends_cleanly(self.src, self._last_events[1], self._last_events[0]):
+            # a last event without its blank line (some servers) counts, and goes out as sent
+            previous, last = self._last_events(out + b"\n\n" if out.strip() else b"")
+            if not tail.ends_cleanly(self.src, last, previous):
                 sep = b"\n\n" if out.strip() else b""  # the error event must not join a cut one
                 return out + sep + self.fail("upstream stream ended before its final event")
             self._renderer.done = True
@@ -138,16 +151,12 @@ class StreamConverter:
             out += self.fail("upstream stream ended before its final event")
         return out
 
-    def _remember(self, relayed: bytes) -> None:
-        """Keep the last two complete events of what was relayed (for the tail check)."""
-        start = _last_boundary(relayed.rstrip(b"\r\n"))
-        last = relayed[start:]
-        if start:
-            before = relayed[:start]
-            previous = before[_last_boundary(before.rstrip(b"\r\n")) :]
-        else:
-            previous = self._last_events[1]
-        self._last_events = (tail.cap(previous), tail.cap(last))
+    def _last_events(self, extra: bytes = b"") -> tuple[bytes, bytes]:
+        """(previous, last) complete events relayed, each capped for the tail check."""
+        buf = self._relayed[0] + self._relayed[1] + extra
+        start = _event_start(buf, len(buf))
+        previous = buf[_event_start(buf, start) : start] if start else b""
+        return tail.cap(previous), tail.cap(buf[start:])
 
     def fail(self, message: str) -> bytes:
         """A well-formed error event in the client's format; the stream is over afterwards."""

@@ -12,6 +12,7 @@ import re
 from ccproxy.lightllm.ir import Wire
 
 _CAP = 8192  # keep head and tail of a larger event: markers sit at either end
+LIMIT = 2 * _CAP
 
 # the terminal event of each wire, or an error event (also terminal), in the last event
 _LAST: dict[str, re.Pattern[bytes]] = {
