@@ -13,6 +13,7 @@ import time
 import httpx
 from mitmproxy import http
 
+from ccproxy.addons.failsafe import fail_closed
 from ccproxy.addons.resolve import parse_resolve
 from ccproxy.config.models import Config
 from ccproxy.flows import meta
@@ -32,6 +33,7 @@ _DROP_REQUEST = frozenset(
 _DROP_RESPONSE = frozenset({"transfer-encoding", "content-length", "connection", "keep-alive"})
 
 
+@fail_closed  # routes, converts or injects: an exception answers an error, never forwards
 class AuthAddon:
     def __init__(self, registry: CredentialRegistry, config: Config, *, timeout: float = 600.0) -> None:
         self.registry = registry

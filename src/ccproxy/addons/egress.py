@@ -10,6 +10,7 @@ import logging
 
 from mitmproxy import http
 
+from ccproxy.addons.failsafe import fail_closed
 from ccproxy.flows import meta
 from ccproxy.providers.egress import sanitize_request
 
@@ -18,6 +19,7 @@ log = logging.getLogger(__name__)
 EGRESS_STRIPPED = "ccproxy.egress_stripped"
 
 
+@fail_closed  # routes, converts or injects: an exception answers an error, never forwards
 class EgressSanitizerAddon:
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or flow.metadata.get(meta.CONTROL):

@@ -22,6 +22,8 @@ class DaemonContext:
     ready: bool = False
     # Called with the ids of flows deleted through the control API (e.g. the web UI forgets them).
     on_delete: list[Callable[[list[str]], None]] = field(default_factory=list)
+    # Features the installed mitmproxy cannot carry (mitm_compat.self_check): name -> what is missing.
+    disabled: dict[str, str] = field(default_factory=dict)
     # One auth source per provider with `auth:`; built from the config, shared by inject/auth addons.
     credentials: CredentialRegistry = field(init=False)
 
