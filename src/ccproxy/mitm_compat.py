@@ -320,6 +320,7 @@ class CcproxyHttpStream(HttpStream):
     _read_cmd: commands.RequestWakeup | None = None
     _idle_cmd: commands.RequestWakeup | None = None
     _body_seen: int = 0
+    _answered: bool = False  # ccproxy answered the client itself: later events are moot
 
     @property
     def nudges(self) -> set[commands.RequestWakeup]:
@@ -348,6 +349,10 @@ class CcproxyHttpStream(HttpStream):
     # -- events -----------------------------------------------------------------------------
 
     def _handle_event(self, event: events.Event) -> layer.CommandGenerator[None]:
+        if self._answered:
+            # e.g. the closed upstream's protocol error, queued while the error hook ran: the
+            # client has its answer and may already be on its next request
+            return
         if isinstance(event, events.Wakeup):
             yield from self._on_wakeup(event)
             return
@@ -482,6 +487,7 @@ class CcproxyHttpStream(HttpStream):
         resp = self.policy.respond(self.flow, kind, message)
         if close:
             resp.headers["connection"] = "close"
+        self._answered = True
         md = self.flow.metadata
         md["ccproxy.error"] = message
         md["ccproxy.client_response"] = resp.get_state()

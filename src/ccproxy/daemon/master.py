@@ -162,6 +162,9 @@ class Daemon:
         loop.set_exception_handler(self._accept_errors)
         master = self._build(loop)
         self.master = master
+        # Installed first: a signal during start-up is a clean stop too, not the default kill.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_signal)
         ps = master.addons.get("proxyserver")
         if self.web is not None:
             # Started before the listeners (a client that sees /health answer finds the UI up and
@@ -185,8 +188,6 @@ class Daemon:
         for instance in ps.servers:
             addrs = ", ".join(f"{a[0]}:{a[1]}" for a in instance.listen_addrs)
             self.ctx.listeners[self.plan.names.get(instance.mode.full_spec, instance.mode.type_name)] = addrs
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, self._on_signal)
         await master.running()
         self.ctx.ready = True
         log.info("ccproxy listening on %s", ", ".join(f"{k}={v}" for k, v in self.ctx.listeners.items()))
@@ -201,7 +202,7 @@ class Daemon:
 
     def _on_signal(self) -> None:
         assert self.master is not None
-        if self._stopping is not None or "connections" in self.ctx.disabled:
+        if self._stopping is not None or not self.ctx.ready or "connections" in self.ctx.disabled:
             self.master.shutdown()  # a second signal (or no way to drain): stop now
             return
         self._stopping = asyncio.get_running_loop().create_task(self._drain_then_stop(self.master))
