@@ -21,6 +21,7 @@ missing with one warning instead of crashing mid-stream. pyproject pins the test
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -85,6 +86,11 @@ def self_check(features: tuple[str, ...] = FEATURES) -> dict[str, str]:
 
         if "connections" not in getattr(proxyserver.Proxyserver, "__annotations__", {}):
             gone = "Proxyserver.connections"
+    if gone is None:
+        from mitmproxy.proxy.layers.http import _http1
+
+        if not callable(getattr(_http1, "make_error_response", None)):
+            gone = "mitmproxy.proxy.layers.http._http1.make_error_response"
     if gone:
         problems["faults"] = gone
     from mitmproxy.proxy import server
@@ -154,6 +160,44 @@ def warn_disabled(problems: dict[str, str]) -> None:
             TESTED_RANGE,
             what.get(feature, feature),
         )
+
+
+# ---- mitmproxy's own error page ----------------------------------------------------------------
+
+_ERROR_KINDS = {400: "invalid_request", 413: "request_too_large", 502: "upstream_failed", 504: "upstream_timeout"}
+_GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 413: "INVALID_ARGUMENT", 504: "DEADLINE_EXCEEDED"}
+
+
+def _error_page(status_code: int, message: str = "") -> bytes:
+    """What mitmproxy answers where no flow exists yet (a request head it cannot parse): JSON,
+    not its HTML page naming itself. Without a flow the wire is unknown, so the body is the union
+    every SDK reads: Anthropic's `type`/`error.type`, OpenAI's `error.code`, Gemini's `error.status`."""
+    from mitmproxy.net.http import http1
+
+    kind = _ERROR_KINDS.get(status_code, "upstream_failed" if status_code >= 500 else "invalid_request")
+    etype = "invalid_request_error" if status_code < 500 else "api_error"
+    body = {
+        "type": "error",
+        "error": {
+            "type": etype,
+            "code": kind,
+            "message": f"ccproxy: {message}" if message else f"ccproxy: HTTP {status_code}",
+            "status": _GOOGLE_STATUS.get(status_code, "INTERNAL" if status_code >= 500 else "INVALID_ARGUMENT"),
+        },
+    }
+    resp = http.Response.make(
+        status_code,
+        json.dumps(body).encode(),
+        {"content-type": "application/json", "connection": "close", "x-ccproxy-error": kind},
+    )
+    return bytes(http1.assemble_response(resp))
+
+
+def install_error_page() -> None:
+    """Replace mitmproxy's HTML error page (module-wide: the daemon owns its process)."""
+    from mitmproxy.proxy.layers.http import _http1
+
+    _http1.make_error_response = _error_page
 
 
 # ---- connection handlers ---------------------------------------------------------------------

@@ -60,7 +60,9 @@ class FaultServer:
             elif fault == b"partial":  # the status line and half a header, then gone
                 conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Ty")
             elif fault == b"short":  # headers promise 100 bytes, 10 arrive
-                conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"id\": \"x")
+                conn.sendall(
+                    b'HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{"id": "x'
+                )
             elif fault == b"stall":  # never answers; waits for the other side to give up
                 conn.settimeout(0.2)
                 while not self.stopping.is_set():

@@ -38,7 +38,9 @@ def call(wire: str, url: str, model: str, headers: dict[str, str]) -> SdkError:
     except genai.errors.APIError as e:
         resp = e.response
         hdrs = getattr(resp, "headers", {}) or {}
-        return SdkError(type(e).__name__, e.code, {"status": e.status, "message": e.message}, hdrs, time.monotonic() - t0)
+        return SdkError(
+            type(e).__name__, e.code, {"status": e.status, "message": e.message}, hdrs, time.monotonic() - t0
+        )
     raise AssertionError(f"{wire}: the call succeeded")
 
 

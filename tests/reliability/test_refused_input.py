@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -37,8 +38,9 @@ def daemon(fake: FakeProvider, tmp_path_factory: pytest.TempPathFactory) -> Iter
     config: dict[str, Any] = {
         "ccproxy": {
             "providers": {w: provider_entry(fake.hostport, w) for w in WIRES},
-            "lightllm": {"transforms": [{"match_model": "^to-anthropic$", "action": "transform",
-                                         "dest_provider": "anthropic"}]},
+            "lightllm": {
+                "transforms": [{"match_model": "^to-anthropic$", "action": "transform", "dest_provider": "anthropic"}]
+            },
             "max_body_bytes": LIMIT,
         }
     }
@@ -69,8 +71,13 @@ def deep(n: int) -> bytes:
 @pytest.mark.parametrize("wire", WIRES)
 def test_deep_json_is_refused_and_never_forwarded(daemon: DaemonProcess, fake: FakeProvider, wire: str) -> None:
     before = len(fake.received)
-    r = httpx.post(daemon.url + PATHS[wire], content=deep(10_000), headers={"content-type": "application/json"},
-                   timeout=30, trust_env=False)
+    r = httpx.post(
+        daemon.url + PATHS[wire],
+        content=deep(10_000),
+        headers={"content-type": "application/json"},
+        timeout=30,
+        trust_env=False,
+    )
     check_format(wire, r, 400, "invalid_request", "nests deeper than")
     assert len(fake.received) == before, "the deep body was forwarded"
 
@@ -78,15 +85,25 @@ def test_deep_json_is_refused_and_never_forwarded(daemon: DaemonProcess, fake: F
 def test_deep_json_converted_is_refused_too(daemon: DaemonProcess, fake: FakeProvider) -> None:
     before = len(fake.received)
     body = deep(10_000).replace(b'"model": "m"', b'"model": "to-anthropic"')
-    r = httpx.post(daemon.url + PATHS["openai"], content=body, headers={"content-type": "application/json"},
-                   timeout=30, trust_env=False)
+    r = httpx.post(
+        daemon.url + PATHS["openai"],
+        content=body,
+        headers={"content-type": "application/json"},
+        timeout=30,
+        trust_env=False,
+    )
     check_format("openai", r, 400, "invalid_request", "nests deeper than")
     assert len(fake.received) == before
 
 
 def test_moderately_nested_json_still_passes(daemon: DaemonProcess, fake: FakeProvider) -> None:
-    r = httpx.post(daemon.url + PATHS["openai"], content=deep(60), headers={"content-type": "application/json"},
-                   timeout=30, trust_env=False)
+    r = httpx.post(
+        daemon.url + PATHS["openai"],
+        content=deep(60),
+        headers={"content-type": "application/json"},
+        timeout=30,
+        trust_env=False,
+    )
     assert r.status_code == 200, r.text
 
 
@@ -98,7 +115,7 @@ def raw(daemon: DaemonProcess, request: bytes) -> bytes:
             out += chunk
             if b"\r\n\r\n" in out:
                 head, _, body = out.partition(b"\r\n\r\n")
-                length = [int(l.split(b":")[1]) for l in head.split(b"\r\n") if l.lower().startswith(b"content-length")]
+                length = [int(h.split(b":")[1]) for h in head.split(b"\r\n") if h.lower().startswith(b"content-length")]
                 if length and len(body) >= length[0]:
                     break
         return out
@@ -127,8 +144,9 @@ def test_invalid_header_bytes_are_refused(daemon: DaemonProcess, fake: FakeProvi
     head, _, payload = out.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 400"), out
     assert b"x-ccproxy-error: invalid_request" in head
-    text = json.loads(payload)
-    assert "RFC 9112" in json.dumps(text)
+    text = json.dumps(json.loads(payload))  # JSON every SDK reads, not mitmproxy's HTML page
+    # an invalid name is caught by mitmproxy's own header validation, the rest by ccproxy's
+    assert "RFC 9112" in text or case == "bad_name"
     assert len(fake.received) == before, "a request with invalid header bytes was forwarded"
 
 
@@ -136,8 +154,13 @@ def test_invalid_header_bytes_are_refused(daemon: DaemonProcess, fake: FakeProvi
 def test_body_over_the_limit_is_413_in_the_clients_format(daemon: DaemonProcess, fake: FakeProvider, wire: str) -> None:
     before = len(fake.received)
     body = b'{"model": "m", "pad": "' + b"x" * (2 * LIMIT) + b'"}'
-    r = httpx.post(daemon.url + PATHS[wire], content=body, headers={"content-type": "application/json"},
-                   timeout=60, trust_env=False)
+    r = httpx.post(
+        daemon.url + PATHS[wire],
+        content=body,
+        headers={"content-type": "application/json"},
+        timeout=60,
+        trust_env=False,
+    )
     if wire == "gemini":
         assert r.status_code == 413 and r.json()["error"]["code"] == 413
     else:
@@ -146,7 +169,7 @@ def test_body_over_the_limit_is_413_in_the_clients_format(daemon: DaemonProcess,
 
 
 def vm_hwm_kib(pid: int) -> int:
-    for line in open(f"/proc/{pid}/status"):
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmHWM:"):
             return int(line.split()[1])
     raise AssertionError("no VmHWM")
@@ -165,8 +188,13 @@ def test_chunked_body_over_the_limit_is_refused_without_buffering(daemon: Daemon
             yield chunk
         yield b'"}'
 
-    r = httpx.post(daemon.url + PATHS["anthropic"], content=body(), headers={"content-type": "application/json"},
-                   timeout=120, trust_env=False)
+    r = httpx.post(
+        daemon.url + PATHS["anthropic"],
+        content=body(),
+        headers={"content-type": "application/json"},
+        timeout=120,
+        trust_env=False,
+    )
     check_format("anthropic", r, 413, "request_too_large", "max_body_bytes")
     assert len(fake.received) == before
     grown_mib = (vm_hwm_kib(daemon.proc.pid) - peak_before) / 1024

@@ -8,7 +8,6 @@ never mitmproxy's HTML page — and it gets it from ccproxy's own timeouts, befo
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -76,10 +75,18 @@ FAULTS: dict[str, tuple[str, str, str, int, str]] = {
 }
 # what each SDK user reads as the stable error class, per fault kind
 STABLE: dict[str, dict[str, str]] = {
-    "anthropic": {"upstream_unreachable": "api_error", "upstream_failed": "api_error",
-                  "upstream_timeout": "timeout_error", "upstream_connect_timeout": "timeout_error"},
-    "gemini": {"upstream_unreachable": "INTERNAL", "upstream_failed": "INTERNAL",
-               "upstream_timeout": "DEADLINE_EXCEEDED", "upstream_connect_timeout": "DEADLINE_EXCEEDED"},
+    "anthropic": {
+        "upstream_unreachable": "api_error",
+        "upstream_failed": "api_error",
+        "upstream_timeout": "timeout_error",
+        "upstream_connect_timeout": "timeout_error",
+    },
+    "gemini": {
+        "upstream_unreachable": "INTERNAL",
+        "upstream_failed": "INTERNAL",
+        "upstream_timeout": "DEADLINE_EXCEEDED",
+        "upstream_connect_timeout": "DEADLINE_EXCEEDED",
+    },
 }
 
 

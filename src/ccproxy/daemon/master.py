@@ -111,6 +111,8 @@ class Daemon:
         )
         self.ctx.disabled = compat.self_check(wanted)
         compat.warn_disabled(self.ctx.disabled)
+        if "faults" not in self.ctx.disabled:
+            compat.install_error_page()
         try:
             self.jail = prepare_jail_listener(config)
         except ValueError as e:
