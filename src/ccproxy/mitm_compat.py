@@ -388,7 +388,9 @@ class CcproxyHttpStream(HttpStream):
         return self.server_state == self.state_stream_response_body and self.client_state != self.state_errored
 
     def in_flight(self) -> bool:
-        return getattr(self, "flow", None) is not None and (self._not_yet_answered() or self._streaming())
+        if self._answered or getattr(self, "flow", None) is None:
+            return False
+        return self._not_yet_answered() or self._streaming()
 
     # -- events -----------------------------------------------------------------------------
 
@@ -549,7 +551,9 @@ class CcproxyHttpStream(HttpStream):
     # -- faults inside a relayed stream, and the drain --------------------------------------------
 
     def _end_with_error(self, tap: Guarded, message: str) -> layer.CommandGenerator[None]:
-        # close upstream first, so the half-read connection is never reused for another request
+        # close upstream first, so the half-read connection is never reused for another request;
+        # its protocol error, queued while the response hook runs, is moot then
+        self._answered = True
         if self.context.server.connected:
             yield commands.CloseConnection(self.context.server)
         data = tap.fail(message)

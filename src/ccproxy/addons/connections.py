@@ -25,6 +25,19 @@ _FD_RESERVE = 64
 _LOG_EVERY = 10.0  # seconds between two "refused" warnings
 
 
+def raise_fd_limit() -> int:
+    """Lift the soft open-files limit to the hard one (as servers do): the connection cap follows it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+            soft = want
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
 def fd_cap(configured: int, soft_limit: int | None = None) -> int:
     """The connection cap that the open-files limit allows: each client may hold an upstream fd."""
     if soft_limit is None:

@@ -16,6 +16,7 @@ from mitmproxy.addons import core, disable_h2c, dns_resolver, next_layer, proxys
 from mitmproxy.master import Master
 
 from ccproxy import mitm_compat as compat
+from ccproxy.addons.connections import raise_fd_limit
 from ccproxy.addons.faults import FaultsAddon
 from ccproxy.config.models import Config
 from ccproxy.daemon.chain import build_chain
@@ -113,6 +114,7 @@ class Daemon:
         compat.warn_disabled(self.ctx.disabled)
         if "faults" not in self.ctx.disabled:
             compat.install_error_page()
+        raise_fd_limit()
         try:
             self.jail = prepare_jail_listener(config)
         except ValueError as e:
