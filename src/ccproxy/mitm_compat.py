@@ -48,7 +48,7 @@ from mitmproxy.proxy.layers.http import (
 log = logging.getLogger("ccproxy.daemon")
 
 # The mitmproxy versions whose internals this module was tested against (pyproject pins the same).
-TESTED_RANGE = ">=12.1,<12.3"
+TESTED_RANGE = ">=12.2,<12.4"
 FEATURES = ("faults", "connections", "web", "keylog")
 
 
