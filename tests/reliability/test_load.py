@@ -66,10 +66,11 @@ def normalise(body: bytes) -> bytes:
 
 
 REQUESTS = {
-    "anthropic": ("/v1/messages", {"model": "m", "max_tokens": 8, "stream": True,
-                                   "messages": [{"role": "user", "content": "hi"}]}),
-    "openai": ("/v1/chat/completions", {"model": "m", "stream": True,
-                                        "messages": [{"role": "user", "content": "hi"}]}),
+    "anthropic": (
+        "/v1/messages",
+        {"model": "m", "max_tokens": 8, "stream": True, "messages": [{"role": "user", "content": "hi"}]},
+    ),
+    "openai": ("/v1/chat/completions", {"model": "m", "stream": True, "messages": [{"role": "user", "content": "hi"}]}),
 }
 
 
@@ -92,9 +93,13 @@ async def test_500_concurrent_streams_exact_events(daemon: DaemonProcess, fake: 
             return normalise(r.content)
 
         fake.queue(stream_reply, stream_reply)
-        reference = {("anthropic", "anthropic"): await one("anthropic", "anthropic"),
-                     ("openai", "anthropic"): await one("openai", "anthropic")}
-        assert b"[DONE]" in reference[("openai", "anthropic")] and b"message_stop" in reference[("anthropic", "anthropic")]
+        reference = {
+            ("anthropic", "anthropic"): await one("anthropic", "anthropic"),
+            ("openai", "anthropic"): await one("openai", "anthropic"),
+        }
+        assert (
+            b"[DONE]" in reference[("openai", "anthropic")] and b"message_stop" in reference[("anthropic", "anthropic")]
+        )
         fake.queue(*([stream_reply] * len(cases)))
         bodies = await asyncio.gather(*(one(*case) for case in cases))
     mismatched = [i for i, (case, body) in enumerate(zip(cases, bodies, strict=True)) if body != reference[case]]
@@ -126,8 +131,9 @@ def test_fds_flat_over_5000_requests(daemon: DaemonProcess) -> None:
 def test_slow_reading_client_is_not_blamed_on_the_upstream(daemon: DaemonProcess, fake: FakeProvider) -> None:
     """The upstream sends 8 MiB at once; the client reads nothing for 3 x the idle timeout
     (backpressure stops the chunks), then everything: the stream is whole, no idle error."""
-    delta = json.dumps({"type": "content_block_delta", "index": 0,
-                        "delta": {"type": "text_delta", "text": "x" * 32768}})
+    delta = json.dumps(
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": "x" * 32768}}
+    )
     events = upstream_events("anthropic", SCENARIOS["text"])
     big = [events[0], events[1], *([f"event: content_block_delta\ndata: {delta}\n\n".encode()] * 256), *events[2:]]
     fake.queue(Reply(events=big))
@@ -135,8 +141,10 @@ def test_slow_reading_client_is_not_blamed_on_the_upstream(daemon: DaemonProcess
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         s.connect(("127.0.0.1", daemon.port))
-        s.sendall(b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n"
-                  b"x-test-upstream-wire: anthropic\r\n" + f"content-length: {len(body)}\r\n\r\n".encode() + body)
+        s.sendall(
+            b"POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n"
+            b"x-test-upstream-wire: anthropic\r\n" + f"content-length: {len(body)}\r\n\r\n".encode() + body
+        )
         first = s.recv(1024)
         assert first.startswith(b"HTTP/1.1 200")
         time.sleep(3 * IDLE)
@@ -157,8 +165,13 @@ def test_slow_loris_under_an_fd_limit(fake: FakeProvider, tmp_path: Path) -> Non
     """256 open files; 400 connections that send half a request head and wait. The over-cap ones
     get an immediate 503, the rest are closed at header_timeout; /health answers throughout and
     the log holds no 'Too many open files' flood."""
-    config = {"ccproxy": {"providers": {"anthropic": provider_entry(fake.hostport, "anthropic")},
-                          "header_timeout": 2.0, "flows": {"persist": False}}}
+    config = {
+        "ccproxy": {
+            "providers": {"anthropic": provider_entry(fake.hostport, "anthropic")},
+            "header_timeout": 2.0,
+            "flows": {"persist": False},
+        }
+    }
     d = DaemonProcess(tmp_path / "loris", config, wrap=["prlimit", "--nofile=256:256"])
     d.start()
     try:
