@@ -21,6 +21,7 @@ missing with one warning instead of crashing mid-stream. pyproject pins the test
 
 from __future__ import annotations
 
+import importlib
 import json
 import logging
 import time
@@ -292,6 +293,83 @@ async def nudge(handler: Any, http_layer: HttpLayer, stream: CcproxyHttpStream) 
     http_layer.command_sources[cmd] = stream
     stream.nudges.add(cmd)
     await handler.server_event(events.Wakeup(cmd))
+
+
+# ---- the web UI (mitmweb's pieces around our own master) -------------------------------------
+
+
+class WebMasterFacade:
+    """What `mitmproxy.tools.web.app` reads from its `WebMaster`, over an ordinary master."""
+
+    def __init__(self, master: Any, flows: Any, events: Any) -> None:
+        self._master = master
+        self.view = flows
+        self.events = events
+
+    @property
+    def proxyserver(self) -> Any:
+        return self._master.addons.get("proxyserver")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._master, name)
+
+
+def web_application(master: Any, flows: Any, events: Any) -> Any:
+    """mitmweb's tornado Application serving `flows` and `events` of our master."""
+    from mitmproxy.tools.web import app
+
+    return app.Application(WebMasterFacade(master, flows, events), debug=False)  # type: ignore[arg-type]
+
+
+def web_broadcast(kind: str, payload: Any = None) -> None:
+    """Push one update to the connected mitmweb pages (what WebMaster wires to its signals)."""
+    from mitmproxy.tools.web import app
+
+    conn = app.ClientConnection
+    if kind in ("flows/add", "flows/update"):
+        conn.broadcast_flow(kind, payload)  # type: ignore[arg-type]
+    elif kind == "flows/reset":
+        conn.broadcast_flow_reset()
+    elif kind == "events/add":
+        conn.broadcast(type=kind, payload=app.logentry_to_json(payload))
+    elif payload is None:
+        conn.broadcast(type=kind)
+    else:
+        conn.broadcast(type=kind, payload=payload)
+
+
+# ---- content codings mitmproxy brings -----------------------------------------------------------
+
+
+def _zstd_module() -> Any:
+    # the stdlib's compression.zstd (Python 3.14) or its backport, which mitmproxy >= 12.3 uses
+    for name in ("compression.zstd", "backports.zstd"):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    return None
+
+
+def zstd_decompressor() -> Any:
+    """An incremental zstd decompressor (`.decompress(chunk)`) from the zstd package the installed
+    mitmproxy depends on: `zstandard` up to 12.2, `compression.zstd` or its backport from 12.3."""
+    mod = _zstd_module()
+    if mod is not None:
+        return mod.ZstdDecompressor()
+    import zstandard
+
+    return zstandard.ZstdDecompressor().decompressobj()
+
+
+def zstd_compress(data: bytes) -> bytes:
+    """The matching compressor (tests, benchmarks)."""
+    mod = _zstd_module()
+    if mod is not None:
+        return bytes(mod.compress(data))
+    import zstandard
+
+    return bytes(zstandard.ZstdCompressor().compress(data))
 
 
 # ---- TLS key log -----------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from ccproxy.addons.failsafe import fail_closed
 from ccproxy.flows import meta
 from ccproxy.lightllm.ir import Wire
 from ccproxy.lightllm.stream import RequestContext, StreamConverter
-from ccproxy.mitm_compat import guard_stream
+from ccproxy.mitm_compat import guard_stream, zstd_decompressor
 
 log = logging.getLogger("ccproxy.addons.streaming")
 
@@ -47,9 +47,7 @@ class _Decoder:
 
             self._other = brotli.Decompressor()
         elif encoding == "zstd":
-            import zstandard
-
-            self._other = zstandard.ZstdDecompressor().decompressobj()
+            self._other = zstd_decompressor()
         else:
             raise ValueError(f"unsupported content-encoding {encoding!r}")
 
