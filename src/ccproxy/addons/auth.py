@@ -14,6 +14,7 @@ import httpx
 from mitmproxy import http
 
 from ccproxy.addons.failsafe import fail_closed
+from ccproxy.addons.replay_stream import convert_buffered_stream
 from ccproxy.addons.resolve import parse_resolve
 from ccproxy.config.models import Config
 from ccproxy.flows import meta
@@ -21,7 +22,6 @@ from ccproxy.providers.egress import sanitize_request
 from ccproxy.providers.errors import AuthConfigError
 from ccproxy.providers.inject import put_credential, slot_for
 from ccproxy.providers.registry import CredentialRegistry
-from ccproxy.providers.replay_stream import convert_buffered_stream
 
 log = logging.getLogger(__name__)
 

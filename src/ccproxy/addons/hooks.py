@@ -14,9 +14,9 @@ from typing import Any
 from mitmproxy import http
 
 from ccproxy.addons.failsafe import fail_closed
+from ccproxy.answers import error_response
 from ccproxy.flows import meta
 from ccproxy.lightllm.detect import routing_wire
-from ccproxy.lightllm.error_bodies import error_response
 from ccproxy.lightllm.ir import Wire
 from ccproxy.pipeline import Pipeline, build_pipelines
 from ccproxy.providers.errors import AuthConfigError

@@ -6,8 +6,8 @@ from __future__ import annotations
 from mitmproxy import http
 
 from ccproxy.addons.failsafe import fail_closed
+from ccproxy.answers import error_response
 from ccproxy.flows import meta
-from ccproxy.lightllm.error_bodies import error_response
 
 
 @fail_closed  # routes, converts or injects: an exception answers an error, never forwards
