@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ccproxy.addons.auth import AuthAddon
 from ccproxy.addons.connections import ConnectionGuardAddon
+from ccproxy.addons.context import DaemonContext
 from ccproxy.addons.control import ControlAddon
 from ccproxy.addons.credentials import CredentialsAddon
 from ccproxy.addons.egress import EgressSanitizerAddon
@@ -20,7 +21,6 @@ from ccproxy.addons.models_endpoint import ModelsEndpointAddon
 from ccproxy.addons.streaming import StreamingAddon
 from ccproxy.addons.transform import TransformAddon
 from ccproxy.addons.unrouted import UnroutedAddon
-from ccproxy.daemon.context import DaemonContext
 from ccproxy.providers.inject import route_injector
 from ccproxy.shapes.store import ShapeLibrary
 

@@ -18,10 +18,10 @@ from mitmproxy.master import Master
 
 from ccproxy import mitm_compat as compat
 from ccproxy.addons.connections import raise_fd_limit
+from ccproxy.addons.context import DaemonContext
 from ccproxy.addons.faults import FaultsAddon
 from ccproxy.config.models import Config
 from ccproxy.daemon.chain import build_chain
-from ccproxy.daemon.context import DaemonContext
 from ccproxy.flows.store import DB_FILE, FlowStore
 from ccproxy.jail.daemon_hooks import prepare_jail_listener
 
