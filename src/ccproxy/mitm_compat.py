@@ -46,6 +46,8 @@ from mitmproxy.proxy.layers.http import (
     SendHttp,
 )
 
+from ccproxy.flows import meta
+
 log = logging.getLogger("ccproxy.daemon")
 
 # The mitmproxy versions whose internals this module was tested against (pyproject pins the same).
@@ -420,7 +422,7 @@ class StreamPolicy:
 
 
 # Set by addons.faults on a request refused before it was read: (kind, message).
-REFUSE = "ccproxy.refuse"
+REFUSE = meta.REFUSE
 SHUTDOWN_MESSAGE = "ccproxy is shutting down"
 
 
@@ -613,8 +615,8 @@ class CcproxyHttpStream(HttpStream):
             resp.headers["connection"] = "close"
         self._answered = True
         md = self.flow.metadata
-        md["ccproxy.error"] = message
-        md["ccproxy.client_response"] = resp.get_state()
+        md[meta.ERROR] = message
+        md[meta.CLIENT_RESPONSE] = resp.get_state()
         if hook:
             yield HttpErrorHook(self.flow)
         self.flow.live = False

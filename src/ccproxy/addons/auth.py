@@ -25,7 +25,7 @@ from ccproxy.providers.registry import CredentialRegistry
 
 log = logging.getLogger(__name__)
 
-AUTH_REPLAYED = "ccproxy.auth_replayed"
+AUTH_REPLAYED = meta.AUTH_REPLAYED
 # Hop-by-hop and framing headers: httpx computes its own for the replay.
 _DROP_REQUEST = frozenset(
     {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "upgrade", "proxy-connection"}

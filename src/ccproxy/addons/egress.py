@@ -16,7 +16,7 @@ from ccproxy.providers.egress import sanitize_request
 
 log = logging.getLogger(__name__)
 
-EGRESS_STRIPPED = "ccproxy.egress_stripped"
+EGRESS_STRIPPED = meta.EGRESS_STRIPPED
 
 
 @fail_closed  # routes, converts or injects: an exception answers an error, never forwards

@@ -152,7 +152,7 @@ class StreamTap:
         decoded, or ended with an error event). mitmproxy keeps no streamed body itself."""
         self.ended = True
         md = self.flow.metadata
-        info = cast(dict[str, Any], md.setdefault("ccproxy.stream", {}))
+        info = cast(dict[str, Any], md.setdefault(meta.STREAM, {}))
         info.update(
             upstream_bytes=self._upstream_total,
             client_bytes=self._client_total,
@@ -279,7 +279,7 @@ class StreamingAddon:
         tap.upstream_headers = upstream_headers
         tap.pending_error = undecodable
         flow.response.stream = tap
-        md["ccproxy.stream"] = {
+        md[meta.STREAM] = {
             "kind": kind,
             "upstream_wire": upstream,
             "client_wire": client,

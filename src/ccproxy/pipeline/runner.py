@@ -10,6 +10,7 @@ from typing import Any
 
 from mitmproxy import http
 
+from ccproxy.flows import meta
 from ccproxy.pipeline import overrides
 from ccproxy.pipeline.context import Context, Phase
 from ccproxy.pipeline.dag import CycleError, Edge, edges_of, levels_of
@@ -20,7 +21,7 @@ from ccproxy.pipeline.spec import Handler
 log = logging.getLogger("ccproxy.pipeline")
 
 STAGES = ("inbound", "outbound")
-ERRORS_KEY = "ccproxy.hook_errors"
+ERRORS_KEY = meta.HOOK_ERRORS
 
 
 @dataclass(slots=True)
