@@ -245,9 +245,12 @@ def stop_accepting(master: Any) -> None:
     """Close the listening sockets now; connections already accepted go on."""
     ps = master.addons.get("proxyserver")
     for instance in list(getattr(ps, "servers", ())):
-        server = getattr(instance, "_server", None)
-        if server is not None and hasattr(server, "close"):
-            server.close()
+        # TCP modes keep a list of asyncio servers (`_servers`), the others one (`_server`);
+        # mitmproxy's own stop closes them again later, which is harmless
+        sockets = list(getattr(instance, "_servers", None) or ()) + [getattr(instance, "_server", None)]
+        for server in sockets:
+            if server is not None and hasattr(server, "close"):
+                server.close()
 
 
 def _walk(root: Any) -> Iterator[Any]:

@@ -15,7 +15,7 @@ import pytest
 
 from ccproxy.lightllm.ir import WIRES
 from tests.support.daemon import DaemonProcess, provider_entry
-from tests.support.fake_provider import FakeProvider
+from tests.support.fake_provider import FakeProvider, Reply
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -210,3 +210,28 @@ def test_conversion_failure_is_400_without_a_traceback(daemon: DaemonProcess, fa
     assert len(fake.received) == before
     log = daemon.logs()
     assert "KeyError" not in log and "Traceback" not in log, log[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("wire", "status", "body"),
+    [
+        ("anthropic", 529, {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}),
+        (
+            "openai",
+            429,
+            {"error": {"message": "Slow down", "type": "requests", "param": None, "code": "rate_limit_exceeded"}},
+        ),
+    ],
+)
+def test_same_format_429_529_keep_retry_after(
+    daemon: DaemonProcess, fake: FakeProvider, wire: str, status: int, body: dict[str, Any]
+) -> None:
+    fake.queue(Reply(status=status, json=body, headers={"retry-after": "7", "retry-after-ms": "7000"}))
+    r = httpx.post(
+        daemon.url + PATHS[wire],
+        json={"model": "m", "messages": [{"role": "user", "content": "hi"}]},
+        timeout=30,
+        trust_env=False,
+    )
+    assert r.status_code == status and r.json() == body
+    assert r.headers["retry-after"] == "7" and r.headers["retry-after-ms"] == "7000"
