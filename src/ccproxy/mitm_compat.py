@@ -247,7 +247,7 @@ def stop_accepting(master: Any) -> None:
     for instance in list(getattr(ps, "servers", ())):
         # TCP modes keep a list of asyncio servers (`_servers`), the others one (`_server`);
         # mitmproxy's own stop closes them again later, which is harmless
-        sockets = list(getattr(instance, "_servers", None) or ()) + [getattr(instance, "_server", None)]
+        sockets = [*(getattr(instance, "_servers", None) or ()), getattr(instance, "_server", None)]
         for server in sockets:
             if server is not None and hasattr(server, "close"):
                 server.close()
