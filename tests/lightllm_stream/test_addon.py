@@ -69,9 +69,9 @@ def _brotli(b: bytes) -> bytes:
 
 
 def _zstd(b: bytes) -> bytes:
-    import zstandard
+    from ccproxy.mitm_compat import zstd_compress  # whichever zstd package mitmproxy brings
 
-    return bytes(zstandard.ZstdCompressor().compress(b))
+    return zstd_compress(b)
 
 
 @pytest.mark.parametrize(

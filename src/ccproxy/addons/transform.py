@@ -22,6 +22,7 @@ from typing import Any
 
 from mitmproxy import http
 
+from ccproxy.addons.failsafe import fail_closed
 from ccproxy.config.models import Config, Provider
 from ccproxy.flows import meta
 from ccproxy.lightllm import convert as cv
@@ -109,6 +110,7 @@ def upstream_path(provider: Provider | None, wire: Wire, model: str | None, stre
     return cv.request_path(wire, model, stream)
 
 
+@fail_closed  # routes, converts or injects: an exception answers an error, never forwards
 class TransformAddon:
     def __init__(self, config: Config, credentials: CredentialHook | None = None) -> None:
         c = config.ccproxy
@@ -255,8 +257,10 @@ class TransformAddon:
             return
         if resp.stream or resp.headers.get("content-type", "").lower().startswith("text/event-stream"):
             return  # the streaming addon converts event streams
-        client_wire: Wire = state["client_wire"]
-        upstream_wire: Wire = state["upstream_wire"]
+        client_wire: Wire | None = state.get("client_wire")
+        upstream_wire: Wire | None = state.get("upstream_wire")
+        if client_wire is None or upstream_wire is None:
+            return  # the request was never converted (refused with a 400 already)
         flow.metadata[meta.UPSTREAM_RESPONSE] = resp.get_state()
         kept = lerr.keep_headers(resp.headers, client_wire)
         if resp.status_code >= 400:

@@ -125,3 +125,30 @@ def failure(wire: Wire | None, message: str, status: int = 500) -> tuple[int, di
         if wire == "gemini":
             body["error"]["code"] = status
     return out_status, body
+
+
+# Faults ccproxy answers itself (the upstream never produced an answer). `kind` is stable: it is
+# the OpenAI `code` and the `x-ccproxy-error` header; Anthropic clients read the type that the
+# status maps to (api_error, timeout_error, overloaded_error, request_too_large, ...), Gemini
+# clients the status (INTERNAL, DEADLINE_EXCEEDED, UNAVAILABLE, INVALID_ARGUMENT).
+FAULT_KINDS: dict[str, int] = {
+    "upstream_unreachable": 502,
+    "upstream_failed": 502,
+    "upstream_connect_timeout": 504,
+    "upstream_timeout": 504,
+    "shutting_down": 503,
+    "request_too_large": 413,
+    "invalid_request": 400,
+    "internal_error": 500,
+    "too_many_connections": 503,
+}
+
+
+def fault(wire: Wire | None, kind: str, message: str) -> tuple[int, dict[str, Any]]:
+    """(status, body) of a fault of `kind` in the client's format, with `kind` as the OpenAI code."""
+    status = FAULT_KINDS[kind]
+    out_status, body = failure(wire, message, status)
+    err = body.get("error")
+    if (wire or "openai") in ("openai", "openai_responses") and isinstance(err, dict):
+        err["code"] = kind
+    return out_status, body
