@@ -19,9 +19,9 @@ from mitmproxy import http
 from ccproxy.access.local import LocalAccess
 from ccproxy.addons.inspector import client_snapshot
 from ccproxy.addons.listener import is_reverse, listener_of
+from ccproxy.answers import error_response
 from ccproxy.flows import meta
 from ccproxy.lightllm.detect import routing_wire
-from ccproxy.lightllm.error_bodies import error_response
 
 log = logging.getLogger(__name__)
 

@@ -17,11 +17,12 @@ from mitmproxy import dns, http
 from mitmproxy.proxy import mode_specs, server_hooks
 
 from ccproxy.config.addresses import split_hostport
+from ccproxy.flows import meta
 
 logger = logging.getLogger(__name__)
 
 SYNTHETIC_NET = ipaddress.ip_network("198.18.0.0/15")
-LISTENER_KEY = "ccproxy.listener"
+LISTENER_KEY = meta.LISTENER  # one key, one module: flows.meta
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,11 @@ class ConfigError(Exception):
     """A config problem explained in one line for the user."""
 
 
+def key_path(*keys: str) -> str:
+    """How errors name a config key: `key_path("state_dir")` is `ccproxy.state_dir`."""
+    return ".".join(("ccproxy", *keys))
+
+
 def default_config_dir() -> Path:
     xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(xdg) / "ccproxy"

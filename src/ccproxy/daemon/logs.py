@@ -9,6 +9,7 @@ import os
 import re
 from pathlib import Path
 
+from ccproxy.config.loader import key_path
 from ccproxy.config.models import Config
 from ccproxy.providers.redact import SECRET_HEADERS, SECRET_QUERY
 
@@ -73,7 +74,7 @@ def _blocking_ancestor(path: Path) -> Path | None:
 
 
 def _open_error(config: Config, path: Path, e: OSError) -> LogFileError:
-    key = "ccproxy.log_file" if config.ccproxy.log_file else "ccproxy.state_dir"
+    key = key_path("log_file") if config.ccproxy.log_file else key_path("state_dir")
     blocker = _blocking_ancestor(path)
     if blocker is not None:
         why = f"{blocker} is not a directory"
