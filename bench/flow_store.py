@@ -104,7 +104,7 @@ def bench_writer(capacity: int, total: int) -> None:
     for f in fill:
         old.complete(f)
     old_empty = rate(capacity, time.perf_counter() - t)
-    probe = [quick_flow(request_body=json.dumps(BODY).encode()) for _ in range(20)]
+    probe = [quick_flow(request_body=json.dumps(BODY).encode()) for _ in range(5)]
     t = time.perf_counter()
     for f in probe:
         old.complete(f)  # each one evicts, and rewrites the whole file

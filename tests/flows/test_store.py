@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import shutil
 import sqlite3
@@ -277,3 +278,17 @@ def test_full_disk_warns_once_and_recording_resumes(tmp_path: Path) -> None:
         pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "RESULT ok" in r.stdout, r.stdout + r.stderr
+
+
+def test_json_pages_follow_the_cursor(store: FlowStore) -> None:
+    flows = [quick_flow() for _ in range(5)]
+    put(store, *flows)
+    seen: list[str] = []
+    query = FlowQuery()
+    while True:
+        page = store.json_page(query, max_bytes=1)  # one flow per page
+        seen += [f["id"] for f in json.loads(page.text)]
+        if page.next_cursor is None:
+            break
+        query = FlowQuery(after=page.next_cursor)
+    assert seen == [f.id for f in flows]

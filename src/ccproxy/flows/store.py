@@ -68,6 +68,7 @@ ROW_OVERHEAD = 256
 _BATCH = 256
 _WARN_EVERY_S = 60.0
 _RECENT = 4096
+_CACHE_MAX_RECORD = 256 * 1024  # compressed bytes
 
 _COLUMNS = tuple(FlowColumns.__dataclass_fields__)
 _SCHEMA = f"""
@@ -565,6 +566,8 @@ class FlowStore:
         if blob is None:
             return None
         flow = mitmformat.unpack_flow(blob)
+        if len(blob) > _CACHE_MAX_RECORD:
+            return flow  # the cache is for the many small flows a client looks at, not for big ones
         with self._cache_lock:
             self._cache[fid] = flow
             while len(self._cache) > self._cache_size:
@@ -625,7 +628,7 @@ class FlowStore:
         bodies: bool = False,
         reveal: bool = False,
         live: Iterable[http.HTTPFlow] = (),
-        max_bytes: int = 32 * 1024 * 1024,
+        max_bytes: int = 8 * 1024 * 1024,
     ) -> JsonPage:
         """One page of ``GET /flows``: a JSON array text of at most about ``max_bytes``.
 
