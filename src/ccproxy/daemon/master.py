@@ -144,6 +144,9 @@ class Daemon:
                 await self.web.running()
             except OSError as e:
                 raise StartupError(e.strerror or str(e)) from e
+            # Persisted flows are shown in the web UI as well (its bounded window of the newest).
+            newest = await asyncio.to_thread(self.ctx.store.newest, self.web.max_flows)
+            self.web.view.add(list(reversed(newest)))
             self._publish_web_url(self.web)
         # A bind failure is reported once, as our own one-line error, not also by mitmproxy.
         ps_log = logging.getLogger("mitmproxy.addons.proxyserver")
@@ -175,8 +178,6 @@ class Daemon:
             log.info("ccproxy stopped")
 
     def _publish_web_url(self, web: WebInspector) -> None:
-        # Persisted flows are shown in the web UI as well (its bounded window of the newest).
-        web.view.add(list(reversed(self.ctx.store.newest(web.max_flows))))
         # The URL carries the token: readable by the owner only, never logged.
         path = self.config.state_dir / WEB_URL_FILE
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -543,14 +543,17 @@ class FlowStore:
 
     # --- reading (blocking: call off the event loop) ----------------------------------------
 
-    def rows(self, query: FlowQuery = ALL) -> list[StoredFlow]:
+    def _select(self, query: FlowQuery, cols: str) -> sqlite3.Cursor:
+        """A lazy cursor over the matching rows, oldest first (``limit``: the newest N)."""
         where, args = query.where()
-        cols = ", ".join(_ROW_FIELDS)
         sql = f"SELECT {cols} FROM flows{where} ORDER BY seq"
         if query.limit is not None:
             sql = f"SELECT * FROM (SELECT {cols} FROM flows{where} ORDER BY seq DESC LIMIT ?) ORDER BY seq"
             args = [*args, query.limit]
-        return [_stored_flow(r) for r in self._reader().execute(sql, args)]
+        return self._reader().execute(sql, args)
+
+    def rows(self, query: FlowQuery = ALL) -> list[StoredFlow]:
+        return [_stored_flow(r) for r in self._select(query, ", ".join(_ROW_FIELDS))]
 
     def _data(self, seq: int, column: str = "data") -> bytes | None:
         row = self._reader().execute(f"SELECT {column} FROM flow_data WHERE seq = ?", (seq,)).fetchone()
@@ -638,24 +641,29 @@ class FlowStore:
         size = 0
         seen: set[str] = set()
         next_cursor: int | None = None
-        for row in self.rows(query):
+        # Only the columns the page needs, straight from the cursor: building row objects for
+        # thousands of flows would cost more than the query.
+        if bodies and not reveal:
+            cols = "seq, id, (SELECT detail FROM flow_data d WHERE d.seq = flows.seq)"
+        else:
+            cols = "seq, id, summary"
+        for seq, fid, value in self._select(query, cols):
             if size >= max_bytes:
-                next_cursor = row.seq - 1
+                next_cursor = seq - 1
                 break
             if reveal:  # secrets (if kept) are only in the mitmproxy record
-                flow = self._decoded(row.columns.id, row.seq)
+                flow = self._decoded(fid, seq)
                 if flow is None:
                     continue
                 text = json.dumps(flow_json(flow, bodies=bodies, reveal=reveal), ensure_ascii=False)
             elif bodies:
-                detail = self._data(row.seq, "detail")
-                if detail is None:
+                if value is None:
                     continue
-                text = zlib.decompress(detail).decode()
+                text = zlib.decompress(value).decode()
             else:
-                text = row.summary
+                text = value
             parts.append(text)
-            seen.add(row.columns.id)
+            seen.add(fid)
             size += len(text)
         if next_cursor is None:
             for f in live:
