@@ -259,8 +259,9 @@ def test_event_loop_never_stalls_while_the_writer_works(tmp_path: Path) -> None:
     idle, _ = asyncio.run(run(record=False, duration=took))  # as long, with the writer idle
     s.close()
     print(f"loop lag: idle {idle * 1000:.1f} ms, writer busy {busy * 1000:.1f} ms")
-    # The machine's own scheduling noise (idle run) is not the writer's doing.
-    assert busy < 0.050 + idle
+    # 50 ms on a machine that can run us; where the same monitor sees the loop lag without any
+    # writer (an overloaded CI box), the bound scales with that noise instead.
+    assert busy < max(0.050, 3 * idle)
 
 
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="unshare not installed (apt-get install util-linux)")

@@ -368,14 +368,21 @@ class FlowStore:
     def _prepare(self, flow: http.HTTPFlow) -> _Prepared:
         # The writer only reads the flow: it is complete (its last hook ran), and whatever the
         # loop may still set on it (connection timestamps) is replaced whole, never torn.
+        # time.sleep(0) between the steps hands the GIL to the event loop if it is waiting:
+        # on a busy machine a thread can lose the CPU while holding the GIL, and the loop
+        # would wait for the scheduler instead of for the next switch interval.
         state = flow.get_state()
         at_rest = state if self.store_secrets else scrub_flow_state(state)
+        time.sleep(0)
+        data = mitmformat.pack_state(at_rest)
+        time.sleep(0)
         full = scrub_flow_dict(flow_json(flow, bodies=True, reveal=False))
         detail = zlib.compress(json.dumps(full, ensure_ascii=False).encode(), 1)
+        time.sleep(0)
         summary = json.dumps(without_bodies(full), ensure_ascii=False)
         columns = flow_columns(flow)
         columns.path = full["request"]["path"]
-        return _Prepared(columns, summary, mitmformat.pack_state(at_rest), detail)
+        return _Prepared(columns, summary, data, detail)
 
     def _insert(self, conn: sqlite3.Connection, p: _Prepared) -> None:
         row = p.columns.as_row()
