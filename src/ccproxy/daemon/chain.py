@@ -14,6 +14,7 @@ from ccproxy.addons.egress import EgressSanitizerAddon
 from ccproxy.addons.flow_recorder import FlowRecorderAddon
 from ccproxy.addons.hooks import stage_addons
 from ccproxy.addons.inspector import InspectorAddon
+from ccproxy.addons.mcp_endpoint import McpEndpointAddon
 from ccproxy.addons.models_endpoint import ModelsEndpointAddon
 from ccproxy.addons.streaming import StreamingAddon
 from ccproxy.addons.transform import TransformAddon
@@ -24,9 +25,12 @@ from ccproxy.providers.inject import route_injector
 
 def build_chain(ctx: DaemonContext) -> list[object]:
     """Raises HookConfigError (a ValueError) when the hooks config is wrong."""
-    inbound, outbound = stage_addons(ctx.config.ccproxy.hooks, services={"credentials": ctx.credentials})
+    inbound, outbound = stage_addons(
+        ctx.config.ccproxy.hooks, services={"credentials": ctx.credentials, "mcp_notifications": ctx.notifications}
+    )
     return [
         ControlAddon(ctx),  # /health, /flows: answered here, never proxied or recorded
+        McpEndpointAddon(ctx),  # /mcp (the MCP server) and POST /mcp/notify: answered here, never recorded
         ModelsEndpointAddon(ctx.config),  # GET /v1/models: synthetic list, answered here
         InspectorAddon(ctx.config),  # client snapshot, wire format, default route
         CredentialsAddon(ctx.credentials),  # credential sources warmed up at start; their values kept out of logs
