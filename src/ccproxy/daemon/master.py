@@ -98,8 +98,9 @@ class Daemon:
         if not mcp.enabled:
             return None
         from ccproxy.mcp.runtime import McpHttpServer
-        from ccproxy.mcp.server import build_app, build_server, resolve_token
+        from ccproxy.mcp.server import build_app, build_server
         from ccproxy.mcp.services import McpServices
+        from ccproxy.mcp.token import resolve_token
 
         try:
             token = resolve_token(mcp)
