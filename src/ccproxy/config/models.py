@@ -149,7 +149,7 @@ def _default_inbound() -> list[HookSpec]:
 
 
 def _default_outbound() -> list[HookSpec]:
-    return ["ccproxy.hooks.verbose_mode"]
+    return ["ccproxy.hooks.inject_mcp_notifications", "ccproxy.hooks.verbose_mode"]
 
 
 class Hooks(Strict):
