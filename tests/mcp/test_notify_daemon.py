@@ -160,6 +160,14 @@ def test_bad_notify_is_400_never_recorded_or_forwarded(
     ok = notify(daemon, {"session_id": f"nobody-{uuid.uuid4()}", "task_id": "t", "status": "done"})
     assert ok.status_code == 200 and ok.json() == {"buffered": 1}  # unknown session: fire-and-forget
     assert httpx.get(daemon.url + "/mcp/notify", timeout=10, trust_env=False).status_code == 405
+    page = httpx.post(
+        daemon.url + "/mcp/notify",
+        content=b'{"task_id": "t", "status": "done"}',
+        headers={"origin": "http://evil.example", "content-type": "text/plain"},
+        timeout=10,
+        trust_env=False,
+    )
+    assert page.status_code == 403  # a web page cannot put text into a prompt
     assert len(daemon.flows()) == flows_before
     assert len(fake.received) == received_before
 

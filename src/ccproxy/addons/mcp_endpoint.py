@@ -19,6 +19,7 @@ from ccproxy.addons.control import json_response
 from ccproxy.addons.listener import is_reverse
 from ccproxy.daemon.context import DaemonContext
 from ccproxy.flows import meta
+from ccproxy.mcp.guard import origin_allowed
 from ccproxy.mcp.notify import parse_event
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,10 @@ class McpEndpointAddon:
     def notify(self, req: http.Request) -> http.Response:
         if req.method != "POST":
             return json_response(405, {"error": f"{req.method} not allowed on {NOTIFY_PATH} (POST a JSON event)"})
+        origin = req.headers.get("origin")
+        if origin is not None and not origin_allowed(origin):
+            # A web page may POST here without a CORS preflight (text/plain); it must not reach a prompt.
+            return json_response(403, {"error": f"Origin {origin!r} is not allowed"})
         try:
             event = parse_event(req.raw_content or b"")
         except ValueError as e:

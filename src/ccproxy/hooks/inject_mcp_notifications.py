@@ -30,10 +30,13 @@ def _wire(ctx: Context) -> Wire | None:
 
 def _applies(ctx: Context) -> bool:
     buffer = ctx.services.get(SERVICE)
+    path = ctx.request.path.lower()
     return (
         isinstance(buffer, NotificationBuffer)
         and buffer.sessions() > 0
         and ctx.request.method == "POST"
+        and "count_tokens" not in path  # token counting is no turn: keep the events for the next one
+        and "counttokens" not in path
         and _wire(ctx) is not None
     )
 
