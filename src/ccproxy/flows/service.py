@@ -4,29 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from ccproxy.flows.client import FlowClient
-from ccproxy.flows.jqchain import FilterChain, compile_chain
-
-
-def compile_flow_chain(filters: Sequence[str], projection: str | None = None) -> FilterChain:
-    """The filters (config defaults first, then the caller's); a typo fails here, before any work."""
-    return compile_chain(filters, tail=projection if filters else None)
+from ccproxy.flows.jqchain import compile_chain
+from ccproxy.flows.pushdown import push_down
+from ccproxy.flows.query import FlowQuery
 
 
-def run_flow_chain(chain: FilterChain, flows_json: str) -> list[dict[str, Any]]:
-    """The flow array (JSON text, as `GET /flows` answers) through the chain.
-
-    Without filters Python's own parser is faster than libjq's, so jq is skipped."""
-    result = chain.run(flows_json) if chain.filters else json.loads(flows_json)
-    if not isinstance(result, list):
-        raise ValueError("/flows did not return a JSON array")
-    return result
+class FlowLister(Protocol):
+    def list_text(self, bodies: bool = False, reveal: bool = False, query: FlowQuery = ...) -> str: ...
 
 
 def resolve_flow_set(
-    client: FlowClient,
+    client: FlowLister,
     filters: Sequence[str],
     bodies: bool = False,
     reveal: bool = False,
@@ -34,8 +24,18 @@ def resolve_flow_set(
 ) -> list[dict[str, Any]]:
     """GET /flows → filters (config defaults first, then the CLI's) → the final set.
 
+    The leading filters that the store can answer (host, path prefix, provider, session) are
+    pushed down as query parameters; the rest run in jq.
+
     ``projection`` (a jq ``map(...)``) trims each flow to what the caller reads, inside the
     same jq run, so a large set is not serialized again only to be parsed by Python.
+    Without filters Python's own parser is faster than libjq's, so jq is skipped.
     """
-    chain = compile_flow_chain(filters, projection)
-    return run_flow_chain(chain, client.list_text(bodies=bodies, reveal=reveal))
+    compile_chain(filters)  # a typo fails before any request, pushed down or not
+    query, filters = push_down(filters)
+    chain = compile_chain(filters, tail=projection if filters else None)
+    text = client.list_text(bodies=bodies, reveal=reveal, query=query)
+    result = chain.run(text) if filters else json.loads(text)
+    if not isinstance(result, list):
+        raise ValueError("/flows did not return a JSON array")
+    return result

@@ -156,7 +156,7 @@ def register(server: FastMCP, svc: McpServices) -> None:
     ) -> dict[str, Any]:
         """Delete the flow set (or every flow) from the daemon."""
         ids = None if all else [str(f["id"]) for f in await svc.flow_set(jq)]
-        deleted = svc.ctx.delete_flows(ids) if ids is None or ids else 0
+        deleted = await svc.delete(ids) if ids is None or ids else 0
         return {"deleted": deleted}
 
     @server.resource("ccproxy://flows/{flow_id}", mime_type="application/json")
