@@ -15,9 +15,9 @@ import logging
 from mitmproxy import http
 from mitmproxy.addons.asgiapp import serve
 
+from ccproxy.addons.context import DaemonContext
 from ccproxy.addons.control import json_response
 from ccproxy.addons.listener import is_reverse
-from ccproxy.daemon.context import DaemonContext
 from ccproxy.flows import meta
 from ccproxy.mcp.guard import origin_allowed
 from ccproxy.mcp.notify import parse_event

@@ -23,7 +23,7 @@ from ccproxy.flows.service import resolve_flow_set
 if TYPE_CHECKING:
     from mitmproxy import http
 
-    from ccproxy.daemon.context import DaemonContext
+    from ccproxy.addons.context import DaemonContext
     from ccproxy.flows.store import FlowStore
 
 
