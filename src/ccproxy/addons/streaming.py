@@ -163,6 +163,8 @@ class StreamTap:
         )
         if self.error is not None:
             md[meta.ERROR] = self.error
+        if self.converter is not None and self.converter.upstream_id:
+            md[meta.UPSTREAM_ID] = self.converter.upstream_id
         resp = self.flow.response
         if resp is None:
             return

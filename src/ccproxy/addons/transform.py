@@ -28,6 +28,7 @@ from ccproxy.flows import meta
 from ccproxy.lightllm import convert as cv
 from ccproxy.lightllm import count_tokens as ct
 from ccproxy.lightllm import errors as lerr
+from ccproxy.lightllm import ids
 from ccproxy.lightllm.detect import Endpoint, classify
 from ccproxy.lightllm.gemini import parse_path
 from ccproxy.lightllm.ir import Wire
@@ -266,8 +267,12 @@ class TransformAddon:
             status, body, _ = lerr.convert_error(resp.status_code, resp.content or b"", upstream_wire, client_wire)
         else:
             try:
-                body = cv.convert_response(json.loads(resp.content or b""), upstream_wire, client_wire)
+                upstream_body = json.loads(resp.content or b"")
+                body = cv.convert_response(upstream_body, upstream_wire, client_wire)
                 status = resp.status_code
+                rid = ids.upstream_id(upstream_wire, upstream_body)
+                if rid is not None:
+                    flow.metadata[meta.UPSTREAM_ID] = rid
             except Exception as e:  # never pass the untransformed body on
                 message = f"ccproxy: cannot convert the {upstream_wire} response for a {client_wire} client: {e}"
                 log.warning("flow %s: %s", flow.id, message, exc_info=not isinstance(e, ValueError))

@@ -15,6 +15,8 @@ CLIENT_RESPONSE = "ccproxy.client_response"
 # The upstream's own response when flow.response was replaced by a converted one
 # (non-streamed transforms); a converted stream keeps upstream's in flow.response instead.
 UPSTREAM_RESPONSE = "ccproxy.upstream_response"
+# The upstream's response id when a converted answer shows the client an id in its own format.
+UPSTREAM_ID = "ccproxy.upstream_id"
 PROVIDER = "ccproxy.provider"
 SESSION_ID = "ccproxy.session_id"
 CLIENT_WIRE = "ccproxy.client_wire"
@@ -32,6 +34,8 @@ SHAPE = "ccproxy.shape"
 # Why no provider claimed the request (set by the inspector; answered as 404 unless a
 # sentinel key or a transform rule routes the flow later in the chain).
 UNROUTED = "ccproxy.unrouted"
+# MCP events (`POST /mcp/notify`) that inject_mcp_notifications put into this request.
+MCP_INJECTED = "ccproxy.mcp_injected"
 # Set on flows answered by ccproxy itself (control endpoints, routing errors): not stored.
 CONTROL = "ccproxy.control"
 # Hook pipeline: errors of hooks that were logged and skipped; per-request x-ccproxy-hooks overrides.
@@ -96,5 +100,6 @@ def summary(flow: http.HTTPFlow) -> dict[str, Any]:
         "client_wire": md.get(CLIENT_WIRE),
         "upstream_wire": md.get(UPSTREAM_WIRE),
         "transform": md.get(TRANSFORM),
+        "mcp_injected": md.get(MCP_INJECTED),
         "shape": md.get(SHAPE),
     }
