@@ -211,11 +211,16 @@ def test_invalid_filter_and_stopped_daemon(daemon: DaemonProcess, traffic: list[
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1
     assert bad.stderr.startswith("ccproxy: error: jq filter 'map(select(.request.method ==))': syntax error")
+    # `test_clear` emptied the store: record one more flow, so the offline read has something to find.
+    oai = openai.OpenAI(base_url=daemon.url + "/v1", api_key="sk-openai-client", max_retries=0)
+    oai.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "after clear"}])
+    before = [f["id"] for f in daemon.flows()]
+    assert before
     daemon.stop()
     # With the daemon down the CLI reads flows.db itself, and says so in one line.
     down = daemon.cli("flows", "list", "--json")
     assert down.returncode == 0, down.stderr
-    assert [f["id"] for f in json.loads(down.stdout)] == [f["id"] for f in traffic]
+    assert [f["id"] for f in json.loads(down.stdout)] == before
     db = daemon.config_dir / "flows.db"
     assert down.stderr == f"ccproxy: daemon not running; reading {db} directly (read-only)\n"
     import yaml
