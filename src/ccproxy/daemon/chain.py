@@ -20,11 +20,15 @@ from ccproxy.addons.transform import TransformAddon
 from ccproxy.addons.unrouted import UnroutedAddon
 from ccproxy.daemon.context import DaemonContext
 from ccproxy.providers.inject import route_injector
+from ccproxy.shapes.store import ShapeLibrary
 
 
 def build_chain(ctx: DaemonContext) -> list[object]:
     """Raises HookConfigError (a ValueError) when the hooks config is wrong."""
-    inbound, outbound = stage_addons(ctx.config.ccproxy.hooks, services={"credentials": ctx.credentials})
+    services: dict[str, object] = {"credentials": ctx.credentials}
+    if ctx.config.ccproxy.shaping.enabled:
+        services["shapes"] = ShapeLibrary(ctx.config)  # for the `shape` hook
+    inbound, outbound = stage_addons(ctx.config.ccproxy.hooks, services=services)
     return [
         ControlAddon(ctx),  # /health, /flows: answered here, never proxied or recorded
         ModelsEndpointAddon(ctx.config),  # GET /v1/models: synthetic list, answered here
