@@ -52,6 +52,10 @@ class DaemonProcess:
         section.setdefault("port", free_port())
         inspector = section.setdefault("inspector", {})
         inspector.setdefault("wireguard_port", free_udp_port(inspector.get("wireguard_slots", 4)))
+        # Every daemon's MCP server on its own port (the default 4030 would collide across tests).
+        mcp = section.setdefault("mcp", {})
+        if mcp.get("enabled", True):
+            mcp.setdefault("port", free_port())
         self.port: int = section["port"]
         self.config = config
         config_dir.mkdir(parents=True, exist_ok=True)
@@ -75,7 +79,7 @@ class DaemonProcess:
             timeout=timeout,
         )
 
-    def start(self, timeout: float = 60.0) -> DaemonProcess:
+    def start(self, timeout: float = 120.0) -> DaemonProcess:
         with self.log_file.open("ab") as err:
             self.proc = subprocess.Popen(
                 [*self.wrap, sys.executable, "-m", "ccproxy", "start"],

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 from ccproxy.config.models import Config
 from ccproxy.flows.store import FlowStore
+from ccproxy.mcp.guard import ASGIApp
+from ccproxy.mcp.notify import NotificationBuffer
 from ccproxy.providers.registry import CredentialRegistry
 
 
@@ -23,9 +25,15 @@ class DaemonContext:
     disabled: dict[str, str] = field(default_factory=dict)
     # One auth source per provider with `auth:`; built from the config, shared by inject/auth addons.
     credentials: CredentialRegistry = field(init=False)
+    # Events from POST /mcp/notify waiting for their session's next request (inject_mcp_notifications).
+    notifications: NotificationBuffer = field(init=False)
+    # The MCP server's ASGI app, also served as /mcp on the proxy listener; None when mcp is off.
+    mcp_app: ASGIApp | None = None
 
     def __post_init__(self) -> None:
         self.credentials = CredentialRegistry(self.config.ccproxy.providers)
+        mcp = self.config.ccproxy.mcp
+        self.notifications = NotificationBuffer(mcp.notify_ttl, mcp.notify_max_per_session)
 
     def delete_flows(self, ids: list[str] | None) -> int:
         """Blocking (the store's writer deletes): call off the event loop. Listeners such as

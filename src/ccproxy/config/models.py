@@ -150,7 +150,7 @@ def _default_inbound() -> list[HookSpec]:
 
 
 def _default_outbound() -> list[HookSpec]:
-    return ["ccproxy.hooks.verbose_mode"]
+    return ["ccproxy.hooks.inject_mcp_notifications", "ccproxy.hooks.verbose_mode"]
 
 
 class Hooks(Strict):
@@ -209,7 +209,22 @@ class Otel(Strict):
 
 class Mcp(Strict):
     enabled: bool = True
-    port: int = 4030
+    host: str = "127.0.0.1"
+    port: int = Field(default=4030, ge=0, le=65535)
+    # Bearer token MCP clients must send; required when `host` is not a loopback address.
+    auth_token: str | None = None
+    auth_token_file: str | None = None
+    # Tools' `reveal` parameter shows credentials only when this is also set.
+    allow_reveal: bool = False
+    # POST /mcp/notify: seconds a buffered event waits for its session's next request.
+    notify_ttl: float = Field(default=300.0, gt=0)
+    notify_max_per_session: int = Field(default=64, ge=1)
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> Mcp:
+        if self.auth_token and self.auth_token_file:
+            raise ValueError("set mcp.auth_token or mcp.auth_token_file, not both")
+        return self
 
 
 # How a shape's field and the incoming request's field combine (docs/shapes.md).

@@ -27,6 +27,7 @@ from ccproxy.jail.daemon_hooks import prepare_jail_listener
 
 if TYPE_CHECKING:
     from ccproxy.addons.web_inspector import WebInspector
+    from ccproxy.mcp.runtime import McpHttpServer
 
 log = logging.getLogger(__name__)
 
@@ -124,6 +125,7 @@ class Daemon:
             self.jail = prepare_jail_listener(config)
         except ValueError as e:
             raise StartupError(str(e)) from e
+        self.mcp_http = self._prepare_mcp()
         self.plan = plan_listeners(config)
         self.plan.modes += list(self.jail.modes)
         self.plan.names.update(self.jail.modes)
@@ -135,6 +137,38 @@ class Daemon:
         self.web: WebInspector | None = None
         self._stopping: asyncio.Task[None] | None = None
         self._accept_errors = AcceptErrorLog()
+
+    def _prepare_mcp(self) -> McpHttpServer | None:
+        """The MCP server and its app (before the chain: /mcp on the proxy listener serves it too)."""
+        mcp = self.config.ccproxy.mcp
+        if not mcp.enabled:
+            return None
+        from ccproxy.mcp.runtime import McpHttpServer
+        from ccproxy.mcp.server import build_app, build_server
+        from ccproxy.mcp.services import McpServices
+        from ccproxy.mcp.token import resolve_token
+
+        try:
+            token = resolve_token(mcp)
+        except ValueError as e:
+            raise StartupError(str(e)) from e
+        guarded = build_app(build_server(McpServices(self.ctx)), mcp, token)
+        self.ctx.mcp_app = guarded
+        return McpHttpServer(guarded, mcp.host, mcp.port)
+
+    async def _start_mcp(self) -> None:
+        if self.mcp_http is None:
+            return
+        try:
+            await self.mcp_http.start()
+        except OSError as e:
+            mcp = self.config.ccproxy.mcp
+            if e.errno == errno.EADDRINUSE:
+                raise StartupError(
+                    f"mcp listener: {mcp.host}:{mcp.port} is already in use (set mcp.port or stop the other process)"
+                ) from e
+            raise StartupError(f"mcp listener on {mcp.host}:{mcp.port} failed: {e.strerror or e}") from e
+        self.ctx.listeners["mcp"] = self.mcp_http.address
 
     def _build(self, loop: asyncio.AbstractEventLoop) -> Master:
         c = self.config.ccproxy
@@ -189,6 +223,9 @@ class Daemon:
                 await self.web.running()
             except OSError as e:
                 raise StartupError(e.strerror or str(e)) from e
+            # Persisted flows are shown in the web UI as well (its bounded window of the newest).
+            newest = await asyncio.to_thread(self.ctx.store.newest, self.web.max_flows)
+            self.web.view.add(list(reversed(newest)))
             self._publish_web_url(self.web)
         # A bind failure is reported once, as our own one-line error, not also by mitmproxy.
         ps_log = logging.getLogger("mitmproxy.addons.proxyserver")
@@ -200,6 +237,11 @@ class Daemon:
             ps_log.setLevel(previous)
         if not ok:
             raise StartupError(self._startup_failure(ps))
+        try:
+            await self._start_mcp()
+        except StartupError:
+            await ps.servers.update([])
+            raise
         for instance in ps.servers:
             addrs = ", ".join(f"{a[0]}:{a[1]}" for a in instance.listen_addrs)
             self.ctx.listeners[self.plan.names.get(instance.mode.full_spec, instance.mode.type_name)] = addrs
@@ -212,6 +254,8 @@ class Daemon:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
             await ps.servers.update([])
+            if self.mcp_http is not None:
+                await self.mcp_http.stop()
             await master.done()
             # Everything recorded so far is committed before the process ends.
             await asyncio.to_thread(self.ctx.store.close)
@@ -250,8 +294,6 @@ class Daemon:
         master.shutdown()
 
     def _publish_web_url(self, web: WebInspector) -> None:
-        # Persisted flows are shown in the web UI as well (its bounded window of the newest).
-        web.view.add(list(reversed(self.ctx.store.newest(web.max_flows))))
         # The URL carries the token: readable by the owner only, never logged.
         path = self.config.state_dir / WEB_URL_FILE
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

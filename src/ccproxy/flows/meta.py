@@ -34,6 +34,8 @@ SHAPE = "ccproxy.shape"
 # Why no provider claimed the request (set by the inspector; answered as 404 unless a
 # sentinel key or a transform rule routes the flow later in the chain).
 UNROUTED = "ccproxy.unrouted"
+# MCP events (`POST /mcp/notify`) that inject_mcp_notifications put into this request.
+MCP_INJECTED = "ccproxy.mcp_injected"
 # Set on flows answered by ccproxy itself (control endpoints, routing errors): not stored.
 CONTROL = "ccproxy.control"
 # Hook pipeline: errors of hooks that were logged and skipped; per-request x-ccproxy-hooks overrides.
@@ -98,5 +100,6 @@ def summary(flow: http.HTTPFlow) -> dict[str, Any]:
         "client_wire": md.get(CLIENT_WIRE),
         "upstream_wire": md.get(UPSTREAM_WIRE),
         "transform": md.get(TRANSFORM),
+        "mcp_injected": md.get(MCP_INJECTED),
         "shape": md.get(SHAPE),
     }
