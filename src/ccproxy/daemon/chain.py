@@ -8,6 +8,8 @@ final response (the recorder) therefore sit at the end.
 from __future__ import annotations
 
 from ccproxy.addons.auth import AuthAddon
+from ccproxy.addons.capacity import CapacityAddon
+from ccproxy.addons.code_assist import CodeAssistAddon
 from ccproxy.addons.control import ControlAddon
 from ccproxy.addons.credentials import CredentialsAddon
 from ccproxy.addons.egress import EgressSanitizerAddon
@@ -19,12 +21,14 @@ from ccproxy.addons.streaming import StreamingAddon
 from ccproxy.addons.transform import TransformAddon
 from ccproxy.addons.unrouted import UnroutedAddon
 from ccproxy.daemon.context import DaemonContext
+from ccproxy.providers.code_assist import CodeAssistProjects
 from ccproxy.providers.inject import route_injector
 
 
 def build_chain(ctx: DaemonContext) -> list[object]:
     """Raises HookConfigError (a ValueError) when the hooks config is wrong."""
-    inbound, outbound = stage_addons(ctx.config.ccproxy.hooks, services={"credentials": ctx.credentials})
+    services = {"credentials": ctx.credentials, "code_assist": CodeAssistProjects(ctx.upstream)}
+    inbound, outbound = stage_addons(ctx.config.ccproxy.hooks, services=services)
     return [
         ControlAddon(ctx),  # /health, /flows: answered here, never proxied or recorded
         ModelsEndpointAddon(ctx.config),  # GET /v1/models: synthetic list, answered here
@@ -32,7 +36,11 @@ def build_chain(ctx: DaemonContext) -> list[object]:
         CredentialsAddon(ctx.credentials),  # credential sources warmed up at start; their values kept out of logs
         # Response-only: upstream 401 -> fresh credential -> replay once. It sits before every addon
         # that rewrites responses so that they (transform, hooks) see the replayed answer.
-        AuthAddon(ctx.credentials, ctx.config),
+        AuthAddon(ctx.credentials, ctx.config, upstream=ctx.upstream),
+        # Response-only, after the 401 replay: 429/503 -> wait, retry, fallback models (retry:,
+        # gemini_capacity); then Code Assist's envelope comes off buffered answers.
+        CapacityAddon(ctx.config, ctx.upstream),
+        CodeAssistAddon(),
         inbound,  # inbound hook DAG (inject_auth, extract_session_id, ...)
         TransformAddon(ctx.config, route_injector(ctx.credentials)),  # transform rules; lightllm body conversion
         outbound,  # outbound hook DAG (verbose_mode, ...)

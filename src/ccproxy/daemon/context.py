@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from ccproxy.config.models import Config
 from ccproxy.flows.store import FlowStore
 from ccproxy.providers.registry import CredentialRegistry
+from ccproxy.transport.trust import UpstreamTrust
+from ccproxy.transport.upstream import UpstreamClient
 
 
 @dataclass
@@ -24,9 +26,16 @@ class DaemonContext:
     on_delete: list[Callable[[list[str]], None]] = field(default_factory=list)
     # One auth source per provider with `auth:`; built from the config, shared by inject/auth addons.
     credentials: CredentialRegistry = field(init=False)
+    # What upstream TLS trusts (system CAs + inspector.upstream_ca + providers' ca_bundle).
+    trust: UpstreamTrust | None = None
+    # For requests ccproxy sends itself (replays, retries, Code Assist prewarm).
+    upstream: UpstreamClient = field(init=False)
 
     def __post_init__(self) -> None:
         self.credentials = CredentialRegistry(self.config.ccproxy.providers)
+        if self.trust is None:
+            self.trust = UpstreamTrust(verify=self.config.ccproxy.inspector.ssl_verify)
+        self.upstream = UpstreamClient(self.config.ccproxy.inspector.resolve, self.trust)
 
     def delete_flows(self, ids: list[str] | None) -> int:
         deleted = self.store.delete(ids)

@@ -28,6 +28,13 @@ ERROR = "ccproxy.error"
 # Why no provider claimed the request (set by the inspector; answered as 404 unless a
 # sentinel key or a transform rule routes the flow later in the chain).
 UNROUTED = "ccproxy.unrouted"
+# Set by the gemini_cli hook on flows it sent to Code Assist: {project, action, session_id};
+# their answers come in the `{response: ...}` envelope.
+CODE_ASSIST = "ccproxy.code_assist"
+# Retry / capacity fallback: one entry per upstream attempt {model, status, waited_s, reason}.
+ATTEMPTS = "ccproxy.attempts"
+# The upstream transport when it is not mitmproxy's own: {"name": "curl_cffi", "profile": ...}.
+TRANSPORT = "ccproxy.transport"
 # Set on flows answered by ccproxy itself (control endpoints, routing errors): not stored.
 CONTROL = "ccproxy.control"
 
@@ -60,4 +67,7 @@ def summary(flow: http.HTTPFlow) -> dict[str, Any]:
         "client_wire": md.get(CLIENT_WIRE),
         "upstream_wire": md.get(UPSTREAM_WIRE),
         "transform": md.get(TRANSFORM),
+        "attempts": md.get(ATTEMPTS),
+        "code_assist": md.get(CODE_ASSIST),
+        "transport": md.get(TRANSPORT),
     }
