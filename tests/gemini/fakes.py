@@ -39,7 +39,9 @@ def quota_error(status: int, retry_delay: str | None = None) -> Reply:
     if retry_delay is not None:
         details.append({"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": retry_delay})
     gstatus = "RESOURCE_EXHAUSTED" if status == 429 else "UNAVAILABLE"
-    return Reply(status=status, json={"error": {"code": status, "message": "no capacity", "status": gstatus, "details": details}})
+    return Reply(
+        status=status, json={"error": {"code": status, "message": "no capacity", "status": gstatus, "details": details}}
+    )
 
 
 class CodeAssistFake:
@@ -106,7 +108,9 @@ def code_assist_config(fake: FakeProvider, creds: Path, **capacity: Any) -> dict
                 "outbound": [{"hook": "ccproxy.hooks.gemini_cli", "params": {"scheme": "http"}}],
             },
             # the public Gemini host is pinned too: a flow the hook missed fails here, never in DNS
-            "inspector": {"resolve": {CODE_ASSIST_HOST: fake.hostport, "generativelanguage.googleapis.com": fake.hostport}},
+            "inspector": {
+                "resolve": {CODE_ASSIST_HOST: fake.hostport, "generativelanguage.googleapis.com": fake.hostport}
+            },
             "gemini_capacity": {"total_retry_budget_seconds": 5, **capacity},
             "lightllm": {
                 "transforms": [

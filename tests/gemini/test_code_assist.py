@@ -161,9 +161,7 @@ def test_429_retry_info_then_success(ca_daemon: DaemonProcess, fake: FakeProvide
     assert attempts[1]["waited_s"] == pytest.approx(0.3)
 
 
-def test_503_walks_to_fallback_model(
-    ca_daemon: DaemonProcess, fake: FakeProvider, code_assist: CodeAssistFake
-) -> None:
+def test_503_walks_to_fallback_model(ca_daemon: DaemonProcess, fake: FakeProvider, code_assist: CodeAssistFake) -> None:
     # first answer + 2 sticky retries on the same model, all 503; then the fallback answers
     fake.queue(
         quota_error(503, "0s"),
@@ -194,7 +192,10 @@ def test_retry_delay_beyond_budget_goes_to_fallback(
     client = gclient(ca_daemon)
     out = client.models.generate_content(model="gemini-2.5-pro", contents="quota?")
     assert out.text == "fallback now"
-    assert [c.json["model"] for c in code_assist.calls("generateContent")] == ["gemini-2.5-pro", "gemini-2.5-flash-lite"]
+    assert [c.json["model"] for c in code_assist.calls("generateContent")] == [
+        "gemini-2.5-pro",
+        "gemini-2.5-flash-lite",
+    ]
 
 
 def test_no_retry_after_first_streamed_byte(
@@ -203,7 +204,7 @@ def test_no_retry_after_first_streamed_byte(
     fake.queue(Reply(events=enveloped_events("gemini-2.5-pro"), reset_after=1))
     client = gclient(ca_daemon)
     texts: list[str] = []
-    with pytest.raises(Exception) as err:  # noqa: PT011 - the SDK surfaces the error event its own way
+    with pytest.raises(Exception) as err:
         for chunk in client.models.generate_content_stream(model="gemini-2.5-pro", contents="go"):
             texts.append(chunk.text or "")
     assert texts == ["Hello "]
