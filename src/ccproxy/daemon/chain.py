@@ -19,10 +19,12 @@ from ccproxy.addons.inspector import InspectorAddon
 from ccproxy.addons.models_endpoint import ModelsEndpointAddon
 from ccproxy.addons.streaming import StreamingAddon
 from ccproxy.addons.transform import TransformAddon
+from ccproxy.addons.transport import TransportAddon
 from ccproxy.addons.unrouted import UnroutedAddon
 from ccproxy.daemon.context import DaemonContext
 from ccproxy.providers.code_assist import CodeAssistProjects
 from ccproxy.providers.inject import route_injector
+from ccproxy.transport.trust import UpstreamTrust
 
 
 def build_chain(ctx: DaemonContext) -> list[object]:
@@ -44,6 +46,8 @@ def build_chain(ctx: DaemonContext) -> list[object]:
         inbound,  # inbound hook DAG (inject_auth, extract_session_id, ...)
         TransformAddon(ctx.config, route_injector(ctx.credentials)),  # transform rules; lightllm body conversion
         outbound,  # outbound hook DAG (verbose_mode, ...)
+        # providers with fingerprint_profile / transport: curl_cffi go out through curl-cffi
+        TransportAddon(ctx.config, ctx.trust or UpstreamTrust()),
         UnroutedAddon(),  # 404 in the client's format for what nothing above routed
         # event streams relayed as they arrive, converted across wire formats, faults as error events
         StreamingAddon(idle_timeout=ctx.config.ccproxy.lightllm.stream_idle_timeout),

@@ -78,9 +78,10 @@ class Daemon:
         prepare_dirs(config)
         try:
             trust = load_trust(config)
+            # builds the upstream client too, which parses inspector.resolve (ValueError names the key)
+            self.ctx = DaemonContext(config=config, store=make_store(config), trust=trust)
         except ValueError as e:
             raise StartupError(str(e)) from e
-        self.ctx = DaemonContext(config=config, store=make_store(config), trust=trust)
         try:
             self.jail = prepare_jail_listener(config)
         except ValueError as e:
