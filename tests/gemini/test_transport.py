@@ -123,7 +123,7 @@ def test_curl_cffi_stream_with_browser_fingerprint(daemon: DaemonProcess, tls: t
 
 
 def test_plain_provider_trusts_ca_bundle(daemon: DaemonProcess, tls: tuple[Any, HelloRecorder, Path]) -> None:
-    fake, recorder, _ = tls
+    _, recorder, _ = tls
     recorder.hellos.clear()
     client = anthropic.Anthropic(api_key="sk-ant-oat-ccproxy-plain", base_url=daemon.url)
     msg = client.messages.create(model="m", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
