@@ -16,7 +16,7 @@ import pytest
 from google import genai
 from google.genai import types as gtypes
 
-from tests.support.canned import sse
+from tests.support.canned import anthropic_events, anthropic_message, sse
 from tests.support.daemon import DaemonProcess, provider_entry
 from tests.support.fake_provider import FakeProvider, Recorded, Reply
 
@@ -109,6 +109,12 @@ def daemon(fake: FakeProvider, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 },
                 "gemini": provider_entry(fake.hostport, "gemini", auth=key),
                 "openai": provider_entry(fake.hostport, "openai", auth=key),
+                "flaky": provider_entry(
+                    fake.hostport,
+                    "anthropic",
+                    auth=key,
+                    retry={"codes": [529], "attempts": 1, "budget_seconds": 5, "fallback_models": ["claude-backup"]},
+                ),
             },
             "hooks": {
                 "outbound": [
@@ -331,3 +337,60 @@ def test_other_clients_are_left_alone(daemon: DaemonProcess, fake: FakeProvider)
     client.chat.completions.create(model="o4-mini", max_tokens=256, messages=[{"role": "user", "content": "hi"}])
     got = fake.last().json
     assert got["max_tokens"] == 256 and "max_completion_tokens" not in got
+
+
+# ---- retry: on any provider -----------------------------------------------------------------
+
+
+def overloaded(retry_after: str | None = None) -> Reply:
+    headers = {"retry-after": retry_after} if retry_after else {}
+    body = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+    return Reply(status=529, json=body, headers=headers)
+
+
+def test_provider_retry_same_model_then_fallback(daemon: DaemonProcess, fake: FakeProvider) -> None:
+    before = len(fake.received)
+    fake.queue(overloaded("0.2"), overloaded(), Reply(json=anthropic_message("claude-backup", "from the backup")))
+    client = anthropic.Anthropic(api_key=sentinel("flaky"), base_url=daemon.url, max_retries=0)
+    msg = client.messages.create(model="claude-main", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
+    assert msg.content[0].type == "text" and msg.content[0].text == "from the backup"
+    sent = fake.received[before:]
+    assert [r.json["model"] for r in sent] == ["claude-main", "claude-main", "claude-backup"]
+    assert sent[1].received_at - sent[0].received_at >= 0.2  # retry-after honoured
+    flow = daemon.flows(bodies="1")[-1]
+    assert [(a["model"], a["status"]) for a in flow["ccproxy"]["attempts"]] == [
+        ("claude-main", 529),
+        ("claude-main", 529),
+        ("claude-backup", 200),
+    ]
+
+
+def test_provider_retry_gives_up_with_the_last_answer(daemon: DaemonProcess, fake: FakeProvider) -> None:
+    fake.queue(overloaded(), overloaded(), overloaded())
+    client = anthropic.Anthropic(api_key=sentinel("flaky"), base_url=daemon.url, max_retries=0)
+    with pytest.raises(anthropic.APIStatusError) as err:
+        client.messages.create(model="claude-main", max_tokens=8, messages=[{"role": "user", "content": "hi"}])
+    assert err.value.status_code == 529
+    assert len(daemon.flows()[-1]["ccproxy"]["attempts"]) == 3
+
+
+def test_retry_before_a_stream_started_delivers_the_stream(daemon: DaemonProcess, fake: FakeProvider) -> None:
+    fake.queue(overloaded(), Reply(events=anthropic_events("claude-main", "streamed after retry")))
+    client = anthropic.Anthropic(api_key=sentinel("flaky"), base_url=daemon.url, max_retries=0)
+    with client.messages.stream(model="claude-main", max_tokens=8, messages=[{"role": "user", "content": "hi"}]) as s:
+        final = s.get_final_message()
+    assert final.content[0].type == "text" and final.content[0].text == "streamed after retry"
+
+
+def test_retry_to_converted_stream(daemon: DaemonProcess, fake: FakeProvider) -> None:
+    """An OpenAI client on the flaky Anthropic provider: the retried stream is converted too."""
+    fake.queue(overloaded(), Reply(events=anthropic_events("claude-main", "converted after retry")))
+    client = openai.OpenAI(api_key=sentinel("flaky"), base_url=daemon.url + "/v1", max_retries=0)
+    text = "".join(
+        c.choices[0].delta.content or ""
+        for c in client.chat.completions.create(
+            model="claude-main", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        if c.choices
+    )
+    assert text == "converted after retry"
