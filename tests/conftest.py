@@ -10,7 +10,22 @@ from tests.support.daemon import DaemonProcess, provider_entry
 from tests.support.fake_provider import FakeProvider
 
 REPO = Path(__file__).resolve().parents[1]
-CORPUS = REPO.parent / "shared" / "corpus"
+CORPUS = REPO / "tests" / "corpus"
+
+
+def corpus_path(*parts: str) -> Path:
+    """The one locator of the recorded corpus (tests/corpus, in the repository; see its README).
+    A missing file is a test error, never a skip: the data ships with the checkout."""
+    path = CORPUS.joinpath(*parts)
+    if not path.exists():
+        raise FileNotFoundError(f"corpus file missing: {path.relative_to(REPO)} (see tests/corpus/README.md)")
+    return path
+
+
+@pytest.fixture
+def corpus() -> Callable[..., Path]:
+    """`corpus_path` as a fixture, for tests that take their data at run time."""
+    return corpus_path
 
 
 @pytest.fixture

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from flowkit import make_flow, to_contract
+from tests.conftest import corpus_path
 
 from ccproxy.flows.conversations import (
     Usage,
@@ -14,8 +14,6 @@ from ccproxy.flows.conversations import (
     group_conversations,
     session_from_user_id,
 )
-
-CORPUS = Path("/work/shared/corpus")
 
 
 def _sse_data(text: str) -> list[Any]:
@@ -101,10 +99,7 @@ CASES = [
 
 @pytest.mark.parametrize(("name", "oracle"), CASES, ids=[c[0] for c in CASES])
 def test_usage_matches_sdk_oracle_on_recorded_responses(name: str, oracle: Any) -> None:
-    path = CORPUS / name
-    if not path.exists():
-        pytest.skip(f"corpus file missing: {path}")
-    recorded = json.loads(path.read_text())
+    recorded = json.loads(corpus_path(name).read_text())
     body = recorded["response"]["body"]
     flow = make_flow(
         f"https://{recorded['provider_host']}{recorded['request']['path']}",

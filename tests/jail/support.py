@@ -16,23 +16,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-CORPUS = Path("/work/shared/corpus/anthropic/anthropic_model_instructions.json")
-FALLBACK_MESSAGE = {
-    "id": "msg_01",
-    "type": "message",
-    "role": "assistant",
-    "model": "claude-3-5-haiku-20241022",
-    "content": [{"type": "text", "text": "hello from the fake upstream"}],
-    "stop_reason": "end_turn",
-    "stop_sequence": None,
-    "usage": {"input_tokens": 3, "output_tokens": 5},
-}
+from tests.conftest import corpus_path
 
 
 def messages_response() -> str:
-    if CORPUS.exists():
-        return str(json.loads(CORPUS.read_text())["response"]["body"])
-    return json.dumps(FALLBACK_MESSAGE)
+    """A recorded Messages API answer, served by the loopback upstream."""
+    recorded = corpus_path("anthropic", "anthropic_model_instructions.json")
+    return str(json.loads(recorded.read_text())["response"]["body"])
 
 
 @dataclass

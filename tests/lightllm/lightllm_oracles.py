@@ -4,9 +4,7 @@ rendered responses must parse with their model classes."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
 import anthropic.types as at
@@ -15,6 +13,8 @@ import openai.types.responses as orr
 from google.genai import types as gt
 from openai.types.chat import ChatCompletion
 from pydantic import TypeAdapter
+
+from tests.conftest import corpus_path
 
 _ANTHROPIC_REQ: TypeAdapter[Any] = TypeAdapter(at.MessageCreateParams)
 _CHAT_REQ: TypeAdapter[Any] = TypeAdapter(oc.CompletionCreateParams)
@@ -28,20 +28,7 @@ _GEMINI_FIELDS = {
 }
 
 
-def _find_corpus() -> Path | None:
-    """`<repo>/../shared/corpus`; from a git worktree nested deeper, the nearest ancestor's
-    `shared/corpus` (set CCPROXY_CORPUS to override)."""
-    env = os.environ.get("CCPROXY_CORPUS")
-    if env:
-        return Path(env)
-    repo = Path(__file__).resolve().parents[2]
-    for base in repo.parents:
-        if (base / "shared" / "corpus").is_dir():
-            return base / "shared" / "corpus"
-    return None
-
-
-CORPUS = _find_corpus()
+CORPUS = corpus_path()
 CORPUS_DIRS = {"anthropic": "anthropic", "openai": "openai_chat", "openai_responses": "openai_responses",
                "gemini": "gemini"}  # fmt: skip
 

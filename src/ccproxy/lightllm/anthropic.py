@@ -228,7 +228,8 @@ def parse_request(body: Any) -> Request:
     for i, m in enumerate(msgs):
         m = as_obj(m, f"messages[{i}]")
         role = need(m, "role", f"messages[{i}]", str)
-        if role not in ("user", "assistant"):
+        # "system" inside messages: mid-conversation system text (Claude Code 2.1.x sends it).
+        if role not in ("user", "assistant", "system"):
             raise ConversionError(f"messages[{i}].role: unsupported {role!r}")
         parts, form = _parse_content(need(m, "content", f"messages[{i}]"), f"messages[{i}].content")
         msg = Message(role=role, parts=parts)
@@ -301,14 +302,13 @@ def render_request(req: Request, *, model: str | None = None) -> dict[str, Any]:
     out["messages"] = []
     for i, m in enumerate(req.messages):
         content = _render_content(m, m.parts, "request", f"messages[{i}].content")
+        if m.role == "system":
+            content = _system_message_content(m, content, i)
         if content == [] and not same:
             # Everything in it was another provider's (reasoning state): Anthropic rejects empty turns.
             dropped(f"messages[{i}] (nothing left for Anthropic)", W)
             continue
-        role = "user" if m.role == "system" else m.role
-        out["messages"].append({"role": role, "content": content, **extras_for(m, W, f"messages[{i}]")})
-    if any(m.role == "system" for m in req.messages):
-        dropped("mid-conversation system role (sent as a user turn)", W)
+        out["messages"].append({"role": m.role, "content": content, **extras_for(m, W, f"messages[{i}]")})
     if req.system is not None:
         if req.hints.get(W, {}).get("system") == "str" and len(req.system) == 1 and not req.system[0].extras:
             out["system"] = req.system[0].text
@@ -360,6 +360,16 @@ def render_request(req: Request, *, model: str | None = None) -> dict[str, Any]:
         out["output_config"] = oc
     out.update(extras_for(req, W, "request"))
     return out
+
+
+def _system_message_content(m: Message, content: Any, i: int) -> Any:
+    """A system message in `messages` takes text only (a string or text blocks)."""
+    if isinstance(content, str) or W in m.hints:
+        return content
+    texts = [b for b in content if b.get("type") == "text"]
+    if len(texts) != len(content):
+        dropped(f"non-text parts of the system message messages[{i}]", W)
+    return texts
 
 
 def _render_thinking(req: Request, max_tokens: int | None, same: bool) -> dict[str, Any] | None:

@@ -310,8 +310,20 @@ def _parse_content(c: Any, where: str) -> Message:
     return msg
 
 
+def system_context_text(text: str) -> str:
+    """A mid-conversation system message for Gemini, whose `contents` take only user and model
+    turns and whose one `systemInstruction` sits before the conversation: the text goes in
+    place as a user turn, fenced so the model reads it as operator context, not user words."""
+    return f"<system>\n{text}\n</system>"
+
+
 def _render_content(m: Message, direction: Direction, names: dict[str, str], where: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    if m.role == "system" and W not in m.hints:
+        texts = [p.text for p in m.parts if isinstance(p, TextPart) and p.text]
+        if len(texts) != len(m.parts):
+            dropped(f"non-text parts of the system message {where}", W)
+        return {"role": "user", "parts": [{"text": system_context_text(t)} for t in texts]}
     if W in m.hints:
         if hint(m, W, "has_role"):
             out["role"] = hint(m, W, "role")
@@ -490,8 +502,6 @@ def render_request(req: Request, *, model: str | None = None) -> dict[str, Any]:
             dropped(f"contents[{i}] (nothing left for Gemini)", W)
             continue
         out["contents"].append(content)
-    if any(m.role == "system" for m in req.messages):
-        dropped("mid-conversation system role (sent as a user turn)", W)
     if req.system is not None:
         sh = hint(req, W, "sys") or {}
         si: dict[str, Any] = {}
