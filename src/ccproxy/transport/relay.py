@@ -99,6 +99,8 @@ class CurlRelay:
         self.server: asyncio.Server | None = None
         self.port = 0
         self.sent = 0
+        # one curl-cffi session per target: its connections are kept alive and reused
+        self._sessions: dict[Target, Any] = {}
 
     async def start(self) -> int:
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0, limit=_MAX_HEAD)
@@ -110,6 +112,19 @@ class CurlRelay:
             self.server.close()
             with contextlib.suppress(Exception):
                 await self.server.wait_closed()
+        for session in self._sessions.values():
+            with contextlib.suppress(Exception):
+                await session.close()
+        self._sessions.clear()
+
+    def _session(self, t: Target) -> Any:
+        from curl_cffi.requests import AsyncSession
+
+        session = self._sessions.get(t)
+        if session is None:
+            _port, options = self._dial(t)
+            session = self._sessions[t] = AsyncSession(curl_options=options, max_clients=64)
+        return session
 
     def _dial(self, t: Target) -> tuple[int, dict[Any, Any]]:
         """(port to dial, curl options): inspector.resolve pins become curl's --resolve."""
@@ -153,52 +168,50 @@ class CurlRelay:
         headers: list[tuple[str, str]],
         body: bytes,
     ) -> None:
-        from curl_cffi.requests import AsyncSession
-
         default_port = 443 if t.scheme == "https" else 80
         authority = t.host if t.port == default_port else f"{t.host}:{t.port}"
-        port, options = self._dial(t)
+        port, _options = self._dial(t)
         url = f"{t.scheme}://{t.host}:{port}{path}"
         # the Host header names the provider as configured, whatever port a pin dials
         fwd = [("Host", authority), *((k, v) for k, v in headers if k.lower() not in _HOP)]
         self.sent += 1
-        async with AsyncSession(curl_options=options) as session:
-            resp = await session.request(
-                method,
-                url,
-                headers=fwd,
-                data=body or None,
-                impersonate=t.profile,
-                default_headers=False,
-                verify=self.verify,
-                stream=True,
-                timeout=self.timeout,
-                allow_redirects=False,
-            )
-            started = False
-            try:
-                head = [f"HTTP/1.1 {resp.status_code} {resp.reason or 'OK'}"]
-                for k, v in resp.headers.multi_items():
-                    if k.lower() not in _HOP and k.lower() != "content-encoding":
-                        head.append(f"{k}: {v}")
-                head += ["transfer-encoding: chunked", "connection: close", "", ""]
-                writer.write("\r\n".join(head).encode("latin-1"))
-                await writer.drain()
-                started = True
-                async for chunk in resp.aiter_content():
-                    if chunk:
-                        writer.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
-                        await writer.drain()
-                writer.write(b"0\r\n\r\n")
-                await writer.drain()
-            except Exception as e:
-                if not started:
-                    raise
-                # mid-stream: no terminating chunk, so mitmproxy sees the stream cut as it was upstream
-                log.warning("curl-cffi relay: upstream stream of %s broke: %s: %s", t.host, type(e).__name__, e)
-                writer.transport.abort()
-            finally:
-                await resp.aclose()
+        session = self._session(t)
+        resp = await session.request(
+            method,
+            url,
+            headers=fwd,
+            data=body or None,
+            impersonate=t.profile,
+            default_headers=False,
+            verify=self.verify,
+            stream=True,
+            timeout=self.timeout,
+            allow_redirects=False,
+        )
+        started = False
+        try:
+            head = [f"HTTP/1.1 {resp.status_code} {resp.reason or 'OK'}"]
+            for k, v in resp.headers.multi_items():
+                if k.lower() not in _HOP and k.lower() != "content-encoding":
+                    head.append(f"{k}: {v}")
+            head += ["transfer-encoding: chunked", "connection: close", "", ""]
+            writer.write("\r\n".join(head).encode("latin-1"))
+            await writer.drain()
+            started = True
+            async for chunk in resp.aiter_content():
+                if chunk:
+                    writer.write(f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
+                    await writer.drain()
+            writer.write(b"0\r\n\r\n")
+            await writer.drain()
+        except Exception as e:
+            if not started:
+                raise
+            # mid-stream: no terminating chunk, so mitmproxy sees the stream cut as it was upstream
+            log.warning("curl-cffi relay: upstream stream of %s broke: %s: %s", t.host, type(e).__name__, e)
+            writer.transport.abort()
+        finally:
+            await resp.aclose()
 
     async def _error(self, writer: asyncio.StreamWriter, status: int, message: str) -> None:
         payload = json.dumps({"error": {"type": "api_error", "message": message}}).encode()
