@@ -36,6 +36,8 @@ class DaemonContext:
         if self.trust is None:
             self.trust = UpstreamTrust(verify=self.config.ccproxy.inspector.ssl_verify)
         self.upstream = UpstreamClient(self.config.ccproxy.inspector.resolve, self.trust)
+        # built now, before the event loop runs: loading the CA files is disk and CPU work
+        _ = self.upstream.verify
 
     def delete_flows(self, ids: list[str] | None) -> int:
         deleted = self.store.delete(ids)

@@ -89,7 +89,8 @@ class CodeAssistProjects:
                 f"ccproxy: Code Assist {method} at {endpoint.host} failed: {type(e).__name__}: {e}", status=502
             ) from e
         if status >= 400:
-            message = (answer or {}).get("error", {}).get("message") if isinstance(answer, dict) else None
+            error = answer.get("error") if isinstance(answer, dict) else None
+            message = error.get("message") if isinstance(error, dict) else None
             raise AuthConfigError(
                 f"ccproxy: Code Assist {method} at {endpoint.host} answered {status}: {message or 'no message'}",
                 status=401 if status in (401, 403) else 502,

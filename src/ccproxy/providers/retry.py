@@ -31,7 +31,8 @@ def retry_info_delay(body: Any) -> float | None:
     """google.rpc.RetryInfo.retryDelay from a Google error body ({"error": {"details": [...]}})."""
     if isinstance(body, list) and body:
         body = body[0]
-    details = body.get("error", {}).get("details") if isinstance(body, dict) else None
+    error = body.get("error") if isinstance(body, dict) else None
+    details = error.get("details") if isinstance(error, dict) else None
     for d in details if isinstance(details, list) else []:
         if isinstance(d, dict) and d.get("@type") == RETRY_INFO:
             return _seconds(d.get("retryDelay"))
