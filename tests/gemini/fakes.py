@@ -48,14 +48,18 @@ class CodeAssistFake:
     """Answers loadCodeAssist (and onboardUser when `onboarded` is False); generate calls come from
     the queue, or get the canned enveloped answer."""
 
-    def __init__(self, fake: FakeProvider, *, onboarded: bool = True) -> None:
+    def __init__(self, fake: FakeProvider, *, onboarded: bool = True, load_status: int = 200) -> None:
         self.fake = fake
         self.onboarded = onboarded
+        self.load_status = load_status
         fake.router = self.route
 
     def route(self, rec: Recorded) -> Reply | None:
         path = rec.path.split("?", 1)[0]
         if path == "/v1internal:loadCodeAssist":
+            if self.load_status != 200:
+                message = "The caller does not have permission"
+                return Reply(status=self.load_status, json={"error": {"code": self.load_status, "message": message}})
             if self.onboarded:
                 return Reply(json={"currentTier": {"id": "free-tier"}, "cloudaicompanionProject": PROJECT})
             return Reply(json={"allowedTiers": [{"id": "legacy-tier"}, {"id": "free-tier", "isDefault": True}]})

@@ -98,8 +98,12 @@ def test_stream_is_unwrapped_in_the_state_machine(ca_daemon: DaemonProcess, code
 
 def test_anthropic_client_through_code_assist(ca_daemon: DaemonProcess, code_assist: CodeAssistFake) -> None:
     client = anthropic.Anthropic(api_key=SENTINEL, base_url=ca_daemon.url)
+    user_id = '{"device_id": "d1", "session_id": "claude-session-7"}'
     msg = client.messages.create(
-        model="claude-sonnet-4-5", max_tokens=64, messages=[{"role": "user", "content": "hi from anthropic"}]
+        model="claude-sonnet-4-5",
+        max_tokens=64,
+        messages=[{"role": "user", "content": "hi from anthropic"}],
+        metadata={"user_id": user_id},
     )
     assert msg.content[0].type == "text" and msg.content[0].text == "Hello from the fake provider."
     with client.messages.stream(
@@ -111,6 +115,8 @@ def test_anthropic_client_through_code_assist(ca_daemon: DaemonProcess, code_ass
     assert len(buffered) == 1 and len(streamed) == 1
     assert buffered[0].json["model"] == "gemini-2.5-flash"
     assert buffered[0].json["request"]["contents"][0]["parts"][0]["text"] == "hi from anthropic"
+    # the client's own session id (extract_session_id) is the Code Assist session
+    assert buffered[0].json["request"]["session_id"] == "claude-session-7"
 
 
 def test_already_wrapped_passes_through(ca_daemon: DaemonProcess, code_assist: CodeAssistFake) -> None:
@@ -230,3 +236,23 @@ def test_onboard_user_when_not_set_up(onboarding_daemon: tuple[DaemonProcess, Co
     (onboard,) = ca.calls("onboardUser")
     assert onboard.json["tierId"] == "free-tier"
     assert ca.calls("generateContent")[0].json["project"] == PROJECT
+
+
+@pytest.fixture
+def refused_daemon(
+    fake: FakeProvider, tmp_path: Path, start_daemon: Callable[..., DaemonProcess]
+) -> Iterator[tuple[DaemonProcess, CodeAssistFake]]:
+    ca = CodeAssistFake(fake, load_status=403)
+    creds = google_creds(tmp_path / "oauth_creds.json")
+    yield start_daemon(code_assist_config(fake, creds)), ca
+
+
+def test_prewarm_refused_is_a_clear_error(refused_daemon: tuple[DaemonProcess, CodeAssistFake]) -> None:
+    daemon, ca = refused_daemon
+    client = gclient(daemon)
+    with pytest.raises(genai.errors.APIError) as err:
+        client.models.generate_content(model="gemini-2.5-pro", contents="hi")
+    assert err.value.code == 401
+    assert "loadCodeAssist" in str(err.value) and "403" in str(err.value) and "permission" in str(err.value)
+    assert not ca.calls("generateContent")  # nothing went upstream without a project
+    assert ACCESS_TOKEN not in daemon.logs()
