@@ -103,6 +103,9 @@ class CurlRelay:
         self._sessions: dict[Target, Any] = {}
 
     async def start(self) -> int:
+        # sessions (and curl-cffi's import) now, at start-up: the first request would pay ~1 s
+        for t in self.targets.values():
+            self._session(t)
         self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0, limit=_MAX_HEAD)
         self.port = self.server.sockets[0].getsockname()[1]
         return self.port
