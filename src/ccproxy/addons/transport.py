@@ -69,7 +69,10 @@ class TransportAddon:
         flow.metadata[meta.TRANSPORT] = info
         req.scheme, req.host, req.port = "http", "127.0.0.1", relay.port
         # after the address: setting request.host rewrites the Host header, which names the target
-        req.headers["host"] = key
+        if req.http_version.startswith(("HTTP/2", "HTTP/3")):
+            req.authority = key  # sent as the Host header to the relay (HTTP/1.1)
+        else:
+            req.headers["host"] = key
 
     def _restore(self, flow: http.HTTPFlow) -> None:
         info = flow.metadata.get(meta.TRANSPORT)
@@ -77,7 +80,9 @@ class TransportAddon:
         if not isinstance(dest, dict) or flow.request.host != "127.0.0.1":
             return
         req = flow.request
+        host_header = req.host_header
         req.scheme, req.host, req.port = dest["scheme"], dest["host"], dest["port"]
+        req.host_header = host_header  # the provider's name, as sent, not rewritten by the host setter
 
     def responseheaders(self, flow: http.HTTPFlow) -> None:
         self._restore(flow)

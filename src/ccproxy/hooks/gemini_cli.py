@@ -37,7 +37,11 @@ def _point_at(ctx: Context, scheme: str, hostport: str, path: str) -> None:
     req.host = host
     req.port = int(port) if port else (443 if scheme == "https" else 80)
     req.path = path
-    req.headers["host"] = hostport
+    if req.http_version.startswith(("HTTP/2", "HTTP/3")):
+        req.authority = hostport
+        req.headers.pop("host", None)
+    else:
+        req.headers["host"] = hostport
     # the OAuth bearer is the credential; a stray API key or its query slot never goes along
     req.headers.pop("x-goog-api-key", None)
 
