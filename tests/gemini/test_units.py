@@ -198,3 +198,34 @@ def test_commitbee_fixes() -> None:
     assert g["request"]["generationConfig"] == {"maxOutputTokens": 4096, "thinkingConfig": {"includeThoughts": False}}
     old: dict[str, Any] = {"generationConfig": {"maxOutputTokens": 256}}
     assert fix_gemini(old, "gemini-2.0-flash", 4096) == []
+
+
+def test_transport_keys() -> None:
+    from ccproxy.config.models import Provider
+
+    plain = Provider(type="openai", host="h", transport="curl_cffi")
+    assert plain.uses_curl_cffi and plain.fingerprint_profile is None
+    chrome = Provider(type="openai", host="h", fingerprint_profile="chrome136")
+    assert chrome.uses_curl_cffi and chrome.transport == "curl_cffi"
+    with pytest.raises(ValueError, match="fingerprint_profile needs transport: curl_cffi"):
+        Provider(type="openai", host="h", fingerprint_profile="chrome136", transport="mitmproxy")
+    assert not Provider(type="openai", host="h").uses_curl_cffi
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"type": "perplexity_pro", "host": "x"}, "declined on purpose"),
+        ({"type": "perplexity_web", "host": "x"}, "declined on purpose"),
+        ({"type": "perplexity", "host": "www.perplexity.ai"}, "declined on purpose"),
+        ({"type": "perplexity", "host": "api.perplexity.ai"}, None),
+    ],
+)
+def test_perplexity_web_is_declined(entry: dict[str, Any], message: str | None) -> None:
+    from ccproxy.config.models import Provider
+
+    if message is None:
+        assert Provider.model_validate(entry).wire == "openai"
+    else:
+        with pytest.raises(ValueError, match=message):
+            Provider.model_validate(entry)
