@@ -61,8 +61,9 @@ async def inspected(upstream: FakeProvider) -> AsyncIterator[tuple[WebInspector,
         Path("."),
     )
     store = FlowStore(None, max_flows=100, max_bytes=10**8)
+    store.open()
     reloaded = make_flow("https://api.anthropic.com/v1/messages/reloaded-from-disk")
-    store.complete(reloaded)
+    assert store.complete(reloaded).result(10)
     ctx = DaemonContext(config=config, store=store)
     opts = options.Options()
     master = Master(opts)
@@ -82,6 +83,7 @@ async def inspected(upstream: FakeProvider) -> AsyncIterator[tuple[WebInspector,
     finally:
         master.shutdown()
         await asyncio.wait_for(task, 15)
+        store.close()
 
 
 async def _proxied_request(proxy_port: int) -> None:

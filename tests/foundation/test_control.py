@@ -38,8 +38,9 @@ def test_flow_has_client_snapshot_and_forwarded_request(daemon: DaemonProcess, f
     # Secrets are redacted by default and only shown on request.
     assert flow["request"]["headers"]["x-api-key"] == "<redacted>"
     assert "sk-ant-secret-value" not in httpx.get(daemon.url + "/flows?bodies=1", trust_env=False).text
+    # Client keys are not kept at rest (flows.store_secrets: false): reveal shows what was kept.
     one = httpx.get(f"{daemon.url}/flows/{flow['id'][:8]}?reveal=1", trust_env=False).json()
-    assert one["request"]["headers"]["x-api-key"] == "sk-ant-secret-value"
+    assert one["request"]["headers"]["x-api-key"] == "<redacted>"
     assert '"messages":[]' in one["request"]["body"]
 
 
@@ -136,8 +137,9 @@ def test_log_scrubber(line: str, leaked: str) -> None:
 
 def test_flow_file_is_private(daemon: DaemonProcess) -> None:
     httpx.post(daemon.url + "/v1/messages", json={"model": "m"}, headers={"x-api-key": "k"}, trust_env=False)
-    path = daemon.config_dir / "flows.mitm"
+    path = daemon.config_dir / "flows.db"
     assert path.stat().st_size > 0
-    assert oct(path.stat().st_mode & 0o777) == "0o600"
-    httpx.delete(daemon.url + "/flows", trust_env=False)  # rewritten file, same mode
+    for f in (path, *daemon.config_dir.glob("flows.db-*")):  # the WAL files too
+        assert oct(f.stat().st_mode & 0o777) == "0o600", f
+    httpx.delete(daemon.url + "/flows", trust_env=False)
     assert oct(path.stat().st_mode & 0o777) == "0o600"

@@ -7,6 +7,7 @@ talking to a real host never reaches them.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from typing import Any
@@ -17,6 +18,7 @@ from ccproxy import __version__
 from ccproxy.addons.listener import is_reverse
 from ccproxy.daemon.context import DaemonContext
 from ccproxy.flows import meta
+from ccproxy.flows.query import NEXT_HEADER, FlowQuery, parse_query
 from ccproxy.flows.serialize import flow_json
 
 
@@ -41,15 +43,63 @@ class ControlAddon:
             "flows": len(self.ctx.store),
         }
 
-    def request(self, flow: http.HTTPFlow) -> None:
+    async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or not is_reverse(flow):
             return
         req = flow.request
         path = req.path.split("?", 1)[0].rstrip("/") or "/"
         answer = self._route(req, path)
+        if answer is None and (path == "/flows" or path.startswith("/flows/")):
+            flow.metadata[meta.CONTROL] = True  # claimed now: no other addon may touch it meanwhile
+            answer = await self._flows(req, path)
         if answer is not None:
             flow.metadata[meta.CONTROL] = True
             flow.response = answer
+
+    async def _flows(self, req: http.Request, path: str) -> http.Response:
+        """/flows endpoints: they read SQLite, so the work runs off the event loop."""
+        store = self.ctx.store
+        method = req.method
+        if path == "/flows":
+            if method == "GET":
+                try:
+                    query = parse_query(req.query)
+                except ValueError as e:
+                    return json_response(400, {"error": str(e)})
+                live = store.live_flows()  # snapshotted before the query: see FlowStore.json_page
+                page = await asyncio.to_thread(
+                    store.json_page, query, bodies=_flag(req, "bodies"), reveal=_flag(req, "reveal"), live=live
+                )
+                headers = {"content-type": "application/json"}
+                if page.next_cursor is not None:
+                    headers[NEXT_HEADER] = str(page.next_cursor)
+                return http.Response.make(200, page.text.encode(), headers)
+            if method == "DELETE":
+                raw_ids = req.query.get("ids")
+                ids = [i for i in raw_ids.split(",") if i] if raw_ids is not None else None
+                return json_response(200, {"deleted": await asyncio.to_thread(self.ctx.delete_flows, ids)})
+            return json_response(405, {"error": f"{method} not allowed on /flows"})
+        if path == "/flows/export" and method == "GET":
+            wanted = tuple(i for i in (req.query.get("ids") or "").split(",") if i)
+            data = await asyncio.to_thread(lambda: b"".join(store.raw_records(FlowQuery(ids=wanted))))
+            return http.Response.make(200, data, {"content-type": "application/octet-stream"})
+        key = path.removeprefix("/flows/")
+        reveal = _flag(req, "reveal")
+
+        def one() -> tuple[str | None, str | None]:
+            flow = store.find(key)
+            if flow is None:
+                return None, None
+            return flow.id, json.dumps(flow_json(flow, bodies=True, reveal=reveal)) if method == "GET" else None
+
+        fid, text = await asyncio.to_thread(one)
+        if fid is None:
+            return json_response(404, {"error": f"no flow {key!r}"})
+        if method == "GET" and text is not None:
+            return http.Response.make(200, text.encode(), {"content-type": "application/json"})
+        if method == "DELETE":
+            return json_response(200, {"deleted": await asyncio.to_thread(self.ctx.delete_flows, [fid])})
+        return json_response(405, {"error": f"{method} not allowed on /flows/{{id}}"})
 
     def _route(self, req: http.Request, path: str) -> http.Response | None:
         method = req.method
@@ -59,21 +109,4 @@ class ControlAddon:
         if path == "/health" and method in ("GET", "HEAD"):
             # 503 while starting: a client (or test) that sees 200 finds every listener up.
             return json_response(200 if self.ctx.ready else 503, self.health())
-        if path == "/flows":
-            if method == "GET":
-                flows = [flow_json(f, bodies=_flag(req, "bodies"), reveal=_flag(req, "reveal")) for f in self.ctx.store]
-                return json_response(200, flows)
-            if method == "DELETE":
-                raw_ids = req.query.get("ids")
-                ids = [i for i in raw_ids.split(",") if i] if raw_ids is not None else None
-                return json_response(200, {"deleted": self.ctx.delete_flows(ids)})
-            return json_response(405, {"error": f"{method} not allowed on /flows"})
-        if path.startswith("/flows/"):
-            flow = self.ctx.store.find(path.removeprefix("/flows/"))
-            if flow is None:
-                return json_response(404, {"error": f"no flow {path.removeprefix('/flows/')!r}"})
-            if method == "GET":
-                return json_response(200, flow_json(flow, bodies=True, reveal=_flag(req, "reveal")))
-            if method == "DELETE":
-                return json_response(200, {"deleted": self.ctx.delete_flows([flow.id])})
         return None

@@ -3,6 +3,7 @@ and writes one log line per finished flow."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from mitmproxy import http
@@ -12,6 +13,10 @@ from ccproxy.flows.serialize import headers_dict
 from ccproxy.flows.store import FlowStore
 
 log = logging.getLogger("ccproxy.flows")
+
+# How long a finished flow waits for its commit before the client gets its answer anyway
+# (a slow disk must not hold up proxying; the flow stays queued).
+COMMIT_WAIT_S = 2.0
 
 
 def describe(flow: http.HTTPFlow) -> str:
@@ -37,13 +42,22 @@ class FlowRecorderAddon:
                 # Header values of credentials are redacted before they reach any handler.
                 log.debug("%s request headers %s", flow.id[:8], headers_dict(flow.request.headers))
 
-    def response(self, flow: http.HTTPFlow) -> None:
-        if not flow.metadata.get(meta.CONTROL):
-            self.store.complete(flow)
-            log.info("%s", describe(flow))
+    async def _record(self, flow: http.HTTPFlow) -> None:
+        # Only enqueues: the writer thread does the I/O. Waiting for the commit (without
+        # blocking the loop) means a client never sees an answer that a crash could lose.
+        done = asyncio.wrap_future(self.store.complete(flow))
+        await asyncio.wait({done}, timeout=COMMIT_WAIT_S)
 
-    def error(self, flow: http.HTTPFlow) -> None:
+    async def response(self, flow: http.HTTPFlow) -> None:
+        if not flow.metadata.get(meta.CONTROL):
+            log.info("%s", describe(flow))
+            await self._record(flow)
+
+    async def error(self, flow: http.HTTPFlow) -> None:
         # A client that gives up before its request was read never became a flow.
-        if self.store.get(flow.id) is not None:
-            self.store.complete(flow)
-            log.warning("%s", describe(flow))
+        if flow.metadata.get(meta.CONTROL) or flow.request is None or flow.request.timestamp_start is None:
+            return
+        if not self.store.is_tracked(flow.id):
+            return
+        log.warning("%s", describe(flow))
+        await self._record(flow)

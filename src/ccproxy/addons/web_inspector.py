@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Iterable
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import argon2
@@ -35,7 +36,13 @@ logger = logging.getLogger(__name__)
 
 class _ProxiedFlowsView(view.View):
     """mitmweb's flow list, limited to the flows the flow store records: a flow joins at
-    `request` (after the control addon has claimed /health, /flows, ...), not at headers."""
+    `request` (after the control addon has claimed /health, /flows, ...), not at headers.
+    It holds at most ``max_flows`` (the newest): the UI's memory must not grow with the store."""
+
+    def __init__(self, max_flows: int) -> None:
+        super().__init__()
+        self.max_flows = max_flows
+        self._order: OrderedDict[str, None] = OrderedDict()
 
     def requestheaders(self, f: mflow.Flow) -> None:
         pass
@@ -43,6 +50,25 @@ class _ProxiedFlowsView(view.View):
     def request(self, f: mflow.Flow) -> None:
         if not f.metadata.get(meta.CONTROL):
             self.add([f])
+
+    def add(self, flows: Sequence[mflow.Flow]) -> None:
+        super().add(flows)
+        for f in flows:
+            self._order[f.id] = None
+        if len(self._order) <= self.max_flows:
+            return
+        for gone in [i for i in self._order if self.get_by_id(i) is None]:  # removed meanwhile
+            del self._order[gone]
+        victims: list[mflow.Flow] = []
+        for fid in self._order:
+            if len(self._order) - len(victims) <= self.max_flows:
+                break
+            held = self.get_by_id(fid)
+            if held is not None and not held.killable:  # removing an in-flight flow would kill it
+                victims.append(held)
+        for f in victims:
+            self.remove([f])  # one at a time: mitmproxy logs an alert for bulk removals
+            self._order.pop(f.id, None)
 
 
 class _WebMasterFacade:
@@ -64,13 +90,21 @@ class _WebMasterFacade:
 class WebInspector:
     """Addon: start/stop the web UI with the master; ``addons()`` lists what to register."""
 
-    def __init__(self, master: Master, port: int = 8083, host: str = "127.0.0.1", token: str | None = None):
+    def __init__(
+        self,
+        master: Master,
+        port: int = 8083,
+        host: str = "127.0.0.1",
+        token: str | None = None,
+        max_flows: int = 500,
+    ):
         self.master = master
+        self.max_flows = max_flows
         self.port = port
         self.host = host
         # The UI can replay and edit flows, so even on loopback it requires a token.
         self.token = token or secrets.token_urlsafe(24)
-        self.view = _ProxiedFlowsView()
+        self.view = _ProxiedFlowsView(max_flows)
         self.events = eventstore.EventStore()  # needs the running event loop
         # mitmproxy registers an addon's `addons` attribute as its sub-addons.
         self.addons: list[Any] = [webaddons.WebAddon(), webaddons.WebAuth(), self.view, self.events]
@@ -109,7 +143,7 @@ class WebInspector:
         logger.info("Inspector web UI at http://%s:%s/ (token in `ccproxy status`)", self.host, self.port)
 
     def forget(self, flow_ids: Iterable[str]) -> None:
-        """Drop flows the store deleted (DELETE /flows), so the UI keeps matching the CLI."""
+        """Drop flows the store evicted or deleted, so the UI keeps matching the CLI."""
         gone = [f for f in (self.view.get_by_id(i) for i in flow_ids) if f is not None]
         if gone:
             self.view.remove(gone)

@@ -1,4 +1,4 @@
-"""`ccproxy flows ...`: list, dump, diff, compare, clear and repl over a jq-filtered flow set."""
+"""`ccproxy flows ...`: list, dump, diff, compare, export, clear and repl over a jq-filtered flow set."""
 
 from __future__ import annotations
 
@@ -13,11 +13,12 @@ import click
 from rich.console import Console
 
 from ccproxy.cli.common import fail, get_config
-from ccproxy.flows.client import DaemonUnavailable, FlowClient, FlowsSettings, settings_from_config
+from ccproxy.flows.client import DaemonUnavailable, FlowsSettings, settings_from_config
 from ccproxy.flows.compare import compare_flows
 from ccproxy.flows.conversations import group_conversations
 from ccproxy.flows.diff import NotEnoughFlows, render_diffs
 from ccproxy.flows.jqchain import JqFilterError
+from ccproxy.flows.offline import FlowSource
 from ccproxy.flows.render import ROW_PROJECTION, print_comparisons, render_conversations, render_flows
 from ccproxy.flows.service import resolve_flow_set
 
@@ -67,7 +68,7 @@ def _flow_set(
 ) -> list[dict[str, Any]]:
     settings = _settings(ctx)
     filters = [*settings.default_jq_filters, *jq_filters]
-    with FlowClient(settings.base_url) as client:
+    with FlowSource(settings.base_url, settings.db_path) as client:
         return resolve_flow_set(client, filters, bodies=bodies, reveal=reveal, projection=projection)
 
 
@@ -165,15 +166,39 @@ def compare_cmd(ctx: click.Context, jq_filters: tuple[str, ...]) -> None:
     print_comparisons(Console(width=_terminal_width(), highlight=False), compare_flows(flows_))
 
 
+@flows.command("export")
+@jq_option
+@click.option(
+    "-o", "--output", "output", required=True, type=click.Path(dir_okay=False, writable=True), help="FILE.mitm"
+)
+@click.pass_context
+@handle_errors
+def export_cmd(ctx: click.Context, jq_filters: tuple[str, ...], output: str) -> None:
+    """Write the flow set in mitmproxy's flow format (`mitmweb -r FILE`, `mitmdump -r FILE`)."""
+    settings = _settings(ctx)
+    with FlowSource(settings.base_url, settings.db_path) as client:
+        ids = [
+            str(f["id"]) for f in resolve_flow_set(client, [*settings.default_jq_filters, *jq_filters]) if f.get("id")
+        ]
+        data = client.export_records(ids) if ids else b""
+    try:
+        with open(output, "wb") as fh:
+            fh.write(data)
+    except OSError as e:
+        fail(f"cannot write {output}: {e.strerror}")
+    click.echo(f"Exported {len(ids)} flow(s) to {output}.", err=True)
+
+
 @flows.command("clear")
 @jq_option
 @click.option("--all", "clear_all", is_flag=True, help="Clear every flow, ignoring all filters.")
+@click.option("--offline", is_flag=True, help="Delete from flows.db directly (the daemon must not be running).")
 @click.pass_context
 @handle_errors
-def clear_cmd(ctx: click.Context, jq_filters: tuple[str, ...], clear_all: bool) -> None:
-    """Delete the flow set from the daemon."""
+def clear_cmd(ctx: click.Context, jq_filters: tuple[str, ...], clear_all: bool, offline: bool) -> None:
+    """Delete the flow set from the daemon (or, with --offline, from flows.db)."""
     settings = _settings(ctx)
-    with FlowClient(settings.base_url) as client:
+    with FlowSource(settings.base_url, settings.db_path, offline_writes=offline) as client:
         if clear_all:
             reported = client.delete_flows(None)
             if reported is None:  # a daemon that does not report a count
@@ -201,7 +226,7 @@ def repl_cmd(ctx: click.Context, jq_filters: tuple[str, ...], history_file: str 
     from ccproxy.flows.repl import FlowRepl, default_history_file
 
     settings = _settings(ctx)
-    with FlowClient(settings.base_url) as client:
+    with FlowSource(settings.base_url, settings.db_path) as client:
         repl = FlowRepl(
             client,
             base_filters=[*settings.default_jq_filters, *jq_filters],

@@ -12,6 +12,7 @@ from ccproxy.cli.daemon_cmds import init, logs, start, status
 from ccproxy.cli.flows import flows
 from ccproxy.cli.namespace import namespace
 from ccproxy.cli.run import run
+from ccproxy.cli.shapes import shapes
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,7 +30,7 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     ctx.ensure_object(dict)["config_path"] = config_path
 
 
-for command in (init, start, status, logs, flows, run, namespace):
+for command in (init, start, status, logs, flows, run, namespace, shapes):
     cli.add_command(command)
 
 

@@ -6,10 +6,11 @@ names the key path, never a silently ignored setting.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, cast
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import AfterValidator, AliasChoices, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from ccproxy.lightllm.ir import Wire
 
@@ -245,6 +246,8 @@ class Inspector(Strict):
     # mitmproxy's web UI (off by default), bound to loopback.
     web: bool = False
     port: int = 8083
+    # The web UI holds (in memory) at most this many of the newest flows.
+    web_max_flows: int = Field(default=500, ge=1)
     wireguard: bool = True
     wireguard_port: int = 51820
     # Concurrent jails: one WireGuard listener (and key pair) each, on wireguard_port + 0..N-1.
@@ -266,6 +269,8 @@ class Flows(Strict):
     max_flows: int = Field(default=5000, ge=1)
     max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     persist: bool = True
+    # Keep credential headers, cookies and ?key= in flows.db (default: markers at rest).
+    store_secrets: bool = False
 
 
 class Otel(Strict):
@@ -279,9 +284,64 @@ class Mcp(Strict):
     port: int = 4030
 
 
+# How a shape's field and the incoming request's field combine (docs/shapes.md).
+_MERGE_STRATEGY = re.compile(r"^(replace|drop|prepend_shape|append_shape)(:\d+)?$")
+
+
+def _merge_strategy(value: str) -> str:
+    if not _MERGE_STRATEGY.match(value):
+        raise ValueError(
+            f"invalid strategy {value!r} (valid: replace, drop, prepend_shape, append_shape, each optionally with :N)"
+        )
+    return value
+
+
+def _fresh_path(value: str) -> str:
+    if not (value.startswith(("headers.", "body."))) or value.endswith("."):
+        raise ValueError(f"{value!r} must be 'headers.NAME' or 'body.PATH'")
+    return value
+
+
+def _regex(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            re.compile(value)
+        except re.error as e:
+            raise ValueError(f"invalid regex {value!r}: {e}") from e
+    return value
+
+
+MergeStrategy = Annotated[str, AfterValidator(_merge_strategy)]
+FreshPath = Annotated[str, AfterValidator(_fresh_path)]
+FreshKind = Literal["uuid", "request_id", "timestamp", "timestamp_ms", "session_uuid"]
+
+
+class ShapeCapture(Strict):
+    # Which captured requests may become this provider's shape (`shapes save`); None = the
+    # wire type's generation endpoint.
+    path_pattern: Annotated[str | None, AfterValidator(_regex)] = None
+
+
+class ShapeProfile(Strict):
+    # Body keys taken from the incoming request; None = the wire type's defaults.
+    content_fields: list[str] | None = None
+    merge_strategies: dict[str, MergeStrategy] = Field(default_factory=dict)
+    preserve_headers: list[str] = Field(default_factory=list)
+    strip_headers: list[str] = Field(default_factory=list)
+    # "headers.NAME" or "body.dotted.path" -> how to regenerate it per request.
+    fresh: dict[FreshPath, FreshKind] = Field(default_factory=dict)
+    capture: ShapeCapture = Field(default_factory=ShapeCapture)
+
+
 class Shaping(Strict):
     enabled: bool = True
+    # Where `{provider}.mflow` shapes live; default: `<config dir>/shapes`.
     shapes_dir: str | None = None
+    # Use the shapes packaged with ccproxy when no local one exists.
+    packaged: bool = True
+    # Seconds between looks at a shape file for changes (0: before every request).
+    reload_seconds: float = Field(default=2.0, ge=0)
+    providers: dict[str, ShapeProfile] = Field(default_factory=dict)
 
 
 class GeminiCapacity(Strict):
@@ -351,3 +411,8 @@ class Config(Strict):
     def state_dir(self) -> Path:
         raw = self.ccproxy.state_dir
         return Path(raw).expanduser() if raw else self.config_dir
+
+    @property
+    def shapes_dir(self) -> Path:
+        raw = self.ccproxy.shaping.shapes_dir
+        return Path(raw).expanduser() if raw else self.config_dir / "shapes"

@@ -24,12 +24,15 @@ from ccproxy.addons.unrouted import UnroutedAddon
 from ccproxy.daemon.context import DaemonContext
 from ccproxy.providers.code_assist import CodeAssistProjects
 from ccproxy.providers.inject import route_injector
+from ccproxy.shapes.store import ShapeLibrary
 from ccproxy.transport.trust import UpstreamTrust
 
 
 def build_chain(ctx: DaemonContext) -> list[object]:
     """Raises HookConfigError (a ValueError) when the hooks config is wrong."""
-    services = {"credentials": ctx.credentials, "code_assist": CodeAssistProjects(ctx.upstream)}
+    services: dict[str, object] = {"credentials": ctx.credentials, "code_assist": CodeAssistProjects(ctx.upstream)}
+    if ctx.config.ccproxy.shaping.enabled:
+        services["shapes"] = ShapeLibrary(ctx.config)  # for the `shape` hook
     inbound, outbound = stage_addons(ctx.config.ccproxy.hooks, services=services)
     return [
         ControlAddon(ctx),  # /health, /flows: answered here, never proxied or recorded

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ccproxy.config.models import Config
@@ -22,8 +21,6 @@ class DaemonContext:
     listeners: dict[str, str] = field(default_factory=dict)
     # True once every listener is up and the addons ran their start-up: /health answers 200 only then.
     ready: bool = False
-    # Called with the ids of flows deleted through the control API (e.g. the web UI forgets them).
-    on_delete: list[Callable[[list[str]], None]] = field(default_factory=list)
     # One auth source per provider with `auth:`; built from the config, shared by inject/auth addons.
     credentials: CredentialRegistry = field(init=False)
     # What upstream TLS trusts (system CAs + inspector.upstream_ca + providers' ca_bundle).
@@ -40,7 +37,6 @@ class DaemonContext:
         _ = self.upstream.verify
 
     def delete_flows(self, ids: list[str] | None) -> int:
-        deleted = self.store.delete(ids)
-        for callback in self.on_delete:
-            callback(deleted)
-        return len(deleted)
+        """Blocking (the store's writer deletes): call off the event loop. Listeners such as
+        the web UI hear about it through ``store.on_remove``."""
+        return len(self.store.delete(ids))

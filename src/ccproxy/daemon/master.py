@@ -7,6 +7,7 @@ import errno
 import logging
 import os
 import signal
+import sqlite3
 import sys
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -18,7 +19,7 @@ from mitmproxy.master import Master
 from ccproxy.config.models import Config
 from ccproxy.daemon.chain import build_chain
 from ccproxy.daemon.context import DaemonContext
-from ccproxy.flows.store import FLOWS_FILE, FlowStore
+from ccproxy.flows.store import DB_FILE, FlowStore
 from ccproxy.jail.daemon_hooks import prepare_jail_listener
 from ccproxy.transport.trust import load_trust
 
@@ -63,12 +64,16 @@ def prepare_dirs(config: Config) -> None:
 
 
 def make_store(config: Config) -> FlowStore:
+    """Opens flows.db (importing a legacy flows.mitm once) and starts its writer thread."""
     f = config.ccproxy.flows
-    path = config.state_dir / FLOWS_FILE if f.persist else None
-    store = FlowStore(path, max_flows=f.max_flows, max_bytes=f.max_bytes)
-    loaded = store.load()
-    if loaded:
-        log.info("reloaded %d flow(s) from %s", loaded, path)
+    path = config.state_dir / DB_FILE if f.persist else None
+    store = FlowStore(path, max_flows=f.max_flows, max_bytes=f.max_bytes, store_secrets=f.store_secrets)
+    try:
+        store.open()
+    except (OSError, sqlite3.Error) as e:
+        raise StartupError(f"flow store {path}: {e}") from e
+    if len(store):
+        log.info("flow store %s holds %d flow(s)", path, len(store))
     return store
 
 
@@ -113,9 +118,15 @@ class Daemon:
         if c.inspector.web:
             from ccproxy.addons.web_inspector import WebInspector
 
-            self.web = WebInspector(master, port=c.inspector.port, host=c.host)
+            self.web = WebInspector(master, port=c.inspector.port, host=c.host, max_flows=c.inspector.web_max_flows)
             master.addons.add(self.web)
-            self.ctx.on_delete.append(self.web.forget)
+            web = self.web
+
+            # Evictions and deletions happen on the store's writer thread; the view lives on the loop.
+            def forget(ids: list[str]) -> None:
+                loop.call_soon_threadsafe(web.forget, ids)
+
+            self.ctx.store.on_remove.append(forget)
         opts.update(
             mode=self.plan.modes,
             confdir=str(self.config.config_dir),
@@ -171,11 +182,13 @@ class Daemon:
                 loop.remove_signal_handler(sig)
             await ps.servers.update([])
             await master.done()
+            # Everything recorded so far is committed before the process ends.
+            await asyncio.to_thread(self.ctx.store.close)
             log.info("ccproxy stopped")
 
     def _publish_web_url(self, web: WebInspector) -> None:
-        # Persisted flows are shown in the web UI as well, not only new ones.
-        web.view.add(list(self.ctx.store))
+        # Persisted flows are shown in the web UI as well (its bounded window of the newest).
+        web.view.add(list(reversed(self.ctx.store.newest(web.max_flows))))
         # The URL carries the token: readable by the owner only, never logged.
         path = self.config.state_dir / WEB_URL_FILE
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from ccproxy.config import Config
+from ccproxy.flows.query import ALL, NEXT_HEADER, FlowQuery, to_params
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4000
@@ -19,6 +21,10 @@ class DaemonUnavailable(RuntimeError):
     """The daemon could not be reached or answered with an error."""
 
 
+class DaemonNotRunning(DaemonUnavailable):
+    """Nothing listens at the daemon's address (the CLI may read the database instead)."""
+
+
 @dataclass(frozen=True)
 class FlowsSettings:
     """What the flows commands need from configuration."""
@@ -26,6 +32,8 @@ class FlowsSettings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     default_jq_filters: tuple[str, ...] = field(default_factory=tuple)
+    # flows.db, read directly when the daemon is not running (None: no fallback).
+    db_path: Path | None = None
 
     @property
     def base_url(self) -> str:
@@ -46,6 +54,7 @@ def settings_from_config(config: Config | None, port: int | None = None, host: s
         host=host or os.environ.get("CCPROXY_HOST") or (section.host if section else DEFAULT_HOST),
         port=port if port is not None else (section.port if section else DEFAULT_PORT),
         default_jq_filters=tuple(section.flows.default_jq_filters) if section else (),
+        db_path=config.state_dir / "flows.db" if config is not None and section and section.flows.persist else None,
     )
 
 
@@ -70,7 +79,7 @@ class FlowClient:
         try:
             response = self._http.request(method, path, params=params)
         except httpx.ConnectError as e:
-            raise DaemonUnavailable(f"ccproxy is not running at {self.base_url} (start it with `ccproxy start`)") from e
+            raise DaemonNotRunning(f"ccproxy is not running at {self.base_url} (start it with `ccproxy start`)") from e
         except httpx.HTTPError as e:
             raise DaemonUnavailable(f"ccproxy daemon at {self.base_url} failed: {e}") from e
         if response.status_code == 404 and path.startswith("/flows/"):
@@ -81,14 +90,33 @@ class FlowClient:
             )
         return response
 
-    def list_text(self, bodies: bool = False, reveal: bool = False) -> str:
-        """The flow array as the daemon's JSON text (cheapest input for the jq chain)."""
-        params = {}
+    def list_text(self, bodies: bool = False, reveal: bool = False, query: FlowQuery = ALL) -> str:
+        """The flow array as the daemon's JSON text (cheapest input for the jq chain).
+
+        The daemon answers in pages of bounded size (its memory must not grow with the store);
+        the pages are joined here."""
+        params = to_params(query)
         if bodies:
             params["bodies"] = "1"
         if reveal:
             params["reveal"] = "1"
-        return self._request("GET", "/flows", params).text
+        pages: list[str] = []
+        while True:
+            response = self._request("GET", "/flows", params)
+            pages.append(response.text)
+            cursor = response.headers.get(NEXT_HEADER)
+            if not cursor:
+                break
+            params["after"] = cursor
+        return join_pages(pages)
+
+    def export_records(self, ids: list[str]) -> bytes:
+        """The stored flows ``ids`` in mitmproxy's flow-file format (in-flight ones are skipped)."""
+        out = []
+        for start in range(0, len(ids), 200):
+            chunk = ",".join(ids[start : start + 200])
+            out.append(self._request("GET", "/flows/export", {"ids": chunk}).content)
+        return b"".join(out)
 
     def list_flows(self, bodies: bool = False, reveal: bool = False) -> list[dict[str, Any]]:
         data = json.loads(self.list_text(bodies=bodies, reveal=reveal))
@@ -116,3 +144,11 @@ class FlowClient:
             if isinstance(body, dict) and isinstance(body.get(key), int):
                 return int(body[key])
         return None
+
+
+def join_pages(pages: list[str]) -> str:
+    """JSON array texts → one array text, without parsing them."""
+    if len(pages) == 1:
+        return pages[0]
+    inner = [p.strip()[1:-1].strip() for p in pages]
+    return "[" + ",".join(i for i in inner if i) + "]"

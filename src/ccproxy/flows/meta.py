@@ -25,6 +25,10 @@ CREDENTIAL_INJECTED = "ccproxy.credential_injected"
 # Header that carries an injected credential when it is not one of the usual secret headers.
 CREDENTIAL_HEADER = "ccproxy.credential_header"
 ERROR = "ccproxy.error"
+# Facts about a relayed event stream (bytes each way, events, timings), set by the streaming addon.
+STREAM = "ccproxy.stream"
+# The shape the `shape` hook applied: {"shape": "local:anthropic.mflow", "content_fields": [...], "fresh": [...]}.
+SHAPE = "ccproxy.shape"
 # Why no provider claimed the request (set by the inspector; answered as 404 unless a
 # sentinel key or a transform rule routes the flow later in the chain).
 UNROUTED = "ccproxy.unrouted"
@@ -70,4 +74,5 @@ def summary(flow: http.HTTPFlow) -> dict[str, Any]:
         "attempts": md.get(ATTEMPTS),
         "code_assist": md.get(CODE_ASSIST),
         "transport": md.get(TRANSPORT),
+        "shape": md.get(SHAPE),
     }

@@ -194,6 +194,10 @@ def print_comparisons(console: Console, comparisons: Sequence[FlowComparison]) -
         if c.missing_snapshot:
             console.print(Text(f"{c.flow_id}: no client request snapshot recorded."))
             continue
+        if c.shape:
+            console.print(Text(f"{c.flow_id}: shape {c.shape} applied."))
+        if c.header_changes:
+            console.print(Panel(diff_text(c.header_changes), title=f"Header changes — {c.flow_id}"))
         if c.url_change:
             before, after = c.url_change
             console.print(Panel(diff_text([f"- {before}", f"+ {after}"]), title=f"URL change — {c.flow_id}"))

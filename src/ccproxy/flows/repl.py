@@ -16,6 +16,7 @@ from ccproxy.flows.client import DaemonUnavailable, FlowClient
 from ccproxy.flows.compare import compare_flows
 from ccproxy.flows.diff import NotEnoughFlows, render_diffs
 from ccproxy.flows.jqchain import JqFilterError, compile_chain
+from ccproxy.flows.offline import FlowSource
 from ccproxy.flows.render import print_comparisons, render_flows
 
 HELP = """\
@@ -41,7 +42,7 @@ class FlowRepl(cmd.Cmd):
 
     def __init__(
         self,
-        client: FlowClient,
+        client: FlowClient | FlowSource,
         base_filters: Sequence[str] = (),
         history_file: str | None = None,
         stdin: IO[str] | None = None,

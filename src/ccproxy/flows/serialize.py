@@ -94,3 +94,16 @@ def flow_json(flow: http.HTTPFlow, *, bodies: bool = False, reveal: bool = False
         "error": flow.error.msg if flow.error else flow.metadata.get(meta.ERROR),
         "ccproxy": meta.summary(flow),
     }
+
+
+MESSAGE_KEYS = ("request", "client_request", "response", "client_response")
+
+
+def without_bodies(flow: dict[str, Any]) -> dict[str, Any]:
+    """``flow_json(bodies=True)`` output as ``flow_json(bodies=False)`` would have produced it."""
+    out = dict(flow)
+    for key in MESSAGE_KEYS:
+        message = out.get(key)
+        if isinstance(message, dict):
+            out[key] = {**message, "body": None, "body_encoding": "utf8"}
+    return out

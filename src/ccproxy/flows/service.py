@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
-from ccproxy.flows.client import FlowClient
 from ccproxy.flows.jqchain import compile_chain
+from ccproxy.flows.pushdown import push_down
+from ccproxy.flows.query import FlowQuery
+
+
+class FlowLister(Protocol):
+    def list_text(self, bodies: bool = False, reveal: bool = False, query: FlowQuery = ...) -> str: ...
 
 
 def resolve_flow_set(
-    client: FlowClient,
+    client: FlowLister,
     filters: Sequence[str],
     bodies: bool = False,
     reveal: bool = False,
@@ -19,12 +24,17 @@ def resolve_flow_set(
 ) -> list[dict[str, Any]]:
     """GET /flows → filters (config defaults first, then the CLI's) → the final set.
 
+    The leading filters that the store can answer (host, path prefix, provider, session) are
+    pushed down as query parameters; the rest run in jq.
+
     ``projection`` (a jq ``map(...)``) trims each flow to what the caller reads, inside the
     same jq run, so a large set is not serialized again only to be parsed by Python.
     Without filters Python's own parser is faster than libjq's, so jq is skipped.
     """
-    chain = compile_chain(filters, tail=projection if filters else None)  # a typo fails before any request
-    text = client.list_text(bodies=bodies, reveal=reveal)
+    compile_chain(filters)  # a typo fails before any request, pushed down or not
+    query, filters = push_down(filters)
+    chain = compile_chain(filters, tail=projection if filters else None)
+    text = client.list_text(bodies=bodies, reveal=reveal, query=query)
     result = chain.run(text) if filters else json.loads(text)
     if not isinstance(result, list):
         raise ValueError("/flows did not return a JSON array")

@@ -1,156 +1,686 @@
-"""The flow store: bounded in memory, persisted append-only in mitmproxy's flow format.
+"""The flow store: SQLite (`flows.db` in the state dir), one writer thread, bounded memory.
 
-Completed flows are appended to `flows.mitm` in the state dir as they finish;
-the file is rewritten only when flows are deleted or evicted, so a crash loses
-at most the flows still in flight.
+Threading model
+    The event loop only *enqueues*: ``add(flow)`` tracks an in-flight flow in RAM and
+    ``complete(flow)`` hands a snapshot of its state to the writer thread and returns a future
+    that resolves once the flow is committed (the recorder awaits it, so a client sees its
+    response only after the flow is on disk: a ``kill -9`` loses at most the flows in flight).
+    The writer scrubs secrets, serialises, compresses, inserts in batched transactions and
+    evicts the oldest rows (``DELETE``) beyond ``max_flows`` / ``max_bytes``.
+    Everything else here reads SQLite and **blocks**: call it off the event loop
+    (``asyncio.to_thread``). Only in-flight flows and a small LRU of decoded flows live in RAM.
+
+Reading API (typed, blocking)
+    ``len(store)``                       flows held (in memory counter; does not block)
+    ``store.get(id)`` / ``store.find(p)`` an ``HTTPFlow`` by id / unique id prefix, or None
+    ``store.rows(FlowQuery(...))``        ``StoredFlow`` rows (indexed columns + summary JSON),
+                                          oldest first; filters: since, until, host,
+                                          path_prefix, provider, session, model, limit (the
+                                          newest N), after (a seq cursor), ids
+    ``store.flows(query)``                the same rows as ``HTTPFlow`` objects (decoded lazily)
+    ``store.newest(n)``                   the n newest flows, newest first
+    ``iter(store)``                       every flow, oldest first
+    ``store.raw_records(query)``          mitmproxy file-format records (for `flows export`)
+    ``store.json_page(query, ...)``       one page of the ``GET /flows`` JSON array
+
+Writing API
+    ``add``, ``complete`` (event loop), ``delete(ids | None)`` (blocking: the writer does it),
+    ``on_remove`` callbacks get the ids of evicted or deleted flows, *on the writer thread*.
+
+Stored flows are at rest without secrets unless ``store_secrets``: see ``flows.at_rest``.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import json
 import logging
 import os
+import queue
+import shutil
+import sqlite3
+import tempfile
+import threading
+import time
+import zlib
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Literal
+from typing import Any
 
-from mitmproxy import http, io
-from mitmproxy.exceptions import FlowReadException
+from mitmproxy import http
 
-from ccproxy.flows import meta
+from ccproxy.flows import mitmformat
+from ccproxy.flows.at_rest import scrub_flow_dict, scrub_flow_state
+from ccproxy.flows.columns import FlowColumns, flow_columns
+from ccproxy.flows.query import ALL, FlowQuery
+from ccproxy.flows.serialize import flow_json, without_bodies
 
 log = logging.getLogger(__name__)
 
-FLOWS_FILE = "flows.mitm"
+DB_FILE = "flows.db"
+LEGACY_FILE = "flows.mitm"
+APPLICATION_ID = 0x43435058  # "CCPX": tells our database from any other SQLite file
+SCHEMA_VERSION = 1
+# Per-row bookkeeping (index entries, row header) counted against max_bytes.
+ROW_OVERHEAD = 256
+_BATCH = 256
+_WARN_EVERY_S = 60.0
+_RECENT = 4096
+
+_COLUMNS = tuple(FlowColumns.__dataclass_fields__)
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS flows (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    ts_start REAL NOT NULL, ts_end REAL,
+    listener TEXT, method TEXT, scheme TEXT, host TEXT, path TEXT,
+    status INTEGER, error TEXT,
+    provider TEXT, client_wire TEXT, upstream_wire TEXT, model TEXT,
+    session_id TEXT, conversation_key TEXT, stream INTEGER NOT NULL DEFAULT 0,
+    input_tokens INTEGER, output_tokens INTEGER, cache_read_tokens INTEGER, cache_write_tokens INTEGER,
+    request_bytes INTEGER NOT NULL DEFAULT 0, response_bytes INTEGER NOT NULL DEFAULT 0,
+    stored_bytes INTEGER NOT NULL,
+    summary TEXT NOT NULL
+);
+-- Bodies live apart, so scans of the columns above never page through them: `data` is the
+-- flow in mitmproxy's serialisation (zlib), `detail` its /flows JSON with bodies (zlib), kept
+-- because decoding mitmproxy's format is ten times slower than reading it.
+CREATE TABLE IF NOT EXISTS flow_data (seq INTEGER PRIMARY KEY, data BLOB NOT NULL, detail BLOB NOT NULL);
+CREATE INDEX IF NOT EXISTS flows_ts ON flows(ts_start);
+CREATE INDEX IF NOT EXISTS flows_host ON flows(host, seq);
+CREATE INDEX IF NOT EXISTS flows_provider ON flows(provider, ts_start);
+CREATE INDEX IF NOT EXISTS flows_session ON flows(session_id, ts_start);
+CREATE INDEX IF NOT EXISTS flows_conversation ON flows(conversation_key, ts_start);
+CREATE INDEX IF NOT EXISTS flows_model ON flows(model, ts_start);
+PRAGMA application_id = {APPLICATION_ID};
+PRAGMA user_version = {SCHEMA_VERSION};
+"""
+_ROW_FIELDS = ("seq", *_COLUMNS, "stored_bytes", "summary")
 
 
-def open_private(path: Path, mode: Literal["ab", "wb"]) -> BinaryIO:
-    """Flows hold the credentials that were forwarded (`flows dump --reveal-secrets` shows
-    them), so the file is readable by its owner only."""
-    flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if "a" in mode else os.O_TRUNC)
-    fd = os.open(path, flags, 0o600)
-    os.fchmod(fd, 0o600)
-    return os.fdopen(fd, mode)
+class ForeignDatabase(sqlite3.DatabaseError):
+    """The file is SQLite but not a ccproxy flow store (or from a newer ccproxy)."""
 
 
-def flow_size(flow: http.HTTPFlow) -> int:
-    size = len(flow.request.raw_content or b"")
-    if flow.response is not None:
-        size += len(flow.response.raw_content or b"")
-    snapshot = flow.metadata.get(meta.CLIENT_REQUEST)
-    if snapshot:
-        size += len(snapshot.get("content") or b"")
-    return size + 1024  # headers and bookkeeping, roughly
+@dataclass(frozen=True)
+class StoredFlow:
+    """A row of the flows table: the indexed columns and the flow's JSON without bodies."""
+
+    seq: int
+    columns: FlowColumns
+    stored_bytes: int
+    summary: str  # flow_json(bodies=False, reveal=False) as text
+
+
+@dataclass
+class JsonPage:
+    text: str
+    next_cursor: int | None  # pass as FlowQuery.after for the next page; None: this was the last
+
+
+@dataclass
+class _Prepared:
+    columns: FlowColumns
+    summary: str
+    data: bytes
+    detail: bytes
+
+    @property
+    def stored_bytes(self) -> int:
+        return len(self.data) + len(self.detail) + len(self.summary) + ROW_OVERHEAD
+
+
+@dataclass
+class _Job:
+    kind: str  # "put" | "delete" | "stop"
+    flow: http.HTTPFlow | None = None
+    ids: list[str] | None = None
+    future: concurrent.futures.Future[Any] = field(default_factory=concurrent.futures.Future)
+
+
+def _resolve(future: concurrent.futures.Future[Any], value: Any) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _stored_flow(row: sqlite3.Row | tuple[Any, ...]) -> StoredFlow:
+    values = dict(zip(_ROW_FIELDS, row, strict=True))
+    cols = {k: values[k] for k in _COLUMNS}
+    cols["stream"] = bool(cols["stream"])
+    return StoredFlow(values["seq"], FlowColumns(**cols), values["stored_bytes"], values["summary"])
+
+
+def move_aside(path: Path, why: str) -> Path:
+    """Rename a database we cannot use (and its WAL files) out of the way, keeping it for the user."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.unusable-{stamp}")
+    for suffix in ("", "-wal", "-shm"):
+        src = Path(str(path) + suffix)
+        if src.exists():
+            os.replace(src, Path(str(target) + suffix))
+    log.warning("flow store %s is unusable (%s): moved to %s; starting with an empty store", path, why, target)
+    return target
 
 
 class FlowStore:
-    def __init__(self, path: Path | None, *, max_flows: int, max_bytes: int) -> None:
+    """See the module docstring. ``path=None`` keeps the store in a private temporary file that
+    is removed on ``close()`` (``flows.persist: false``): memory stays bounded either way."""
+
+    def __init__(
+        self,
+        path: Path | None,
+        *,
+        max_flows: int,
+        max_bytes: int,
+        store_secrets: bool = False,
+        cache_size: int = 32,
+        readonly: bool = False,
+    ) -> None:
+        self.persistent = path is not None
+        self._tmpdir: str | None = None
+        if path is None:
+            self._tmpdir = tempfile.mkdtemp(prefix="ccproxy-flows-")
+            path = Path(self._tmpdir) / DB_FILE
         self.path = path
         self.max_flows = max_flows
         self.max_bytes = max_bytes
-        self._flows: OrderedDict[str, http.HTTPFlow] = OrderedDict()
-        self._sizes: dict[str, int] = {}
+        self.store_secrets = store_secrets
+        self.readonly = readonly
+        self.on_remove: list[Callable[[list[str]], None]] = []
+        self._live: dict[str, http.HTTPFlow] = {}  # in flight or awaiting commit
+        self._live_lock = threading.Lock()
+        self._recent: OrderedDict[str, None] = OrderedDict()  # ids completed lately (an error may follow)
+        self._cache: OrderedDict[str, http.HTTPFlow] = OrderedDict()
+        self._cache_size = cache_size
+        self._cache_lock = threading.Lock()
+        self._count = 0
         self._bytes = 0
-        self._records_on_disk = 0
+        self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self._wconn: sqlite3.Connection | None = None
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._last_warning = -_WARN_EVERY_S
+        self._opened = False
 
-    # --- reading -----------------------------------------------------------
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def open(self) -> None:
+        """Open (or create) the database, import a legacy flows.mitm, start the writer.
+
+        A file that is not a usable ccproxy store is moved aside with one warning."""
+        if self._opened:
+            return
+        self._opened = True
+        if self.readonly:
+            self._count, self._bytes = self._totals(self._reader())
+            return
+        try:
+            conn = self._connect_writer()
+        except sqlite3.DatabaseError as e:
+            move_aside(self.path, str(e))
+            conn = self._connect_writer()
+        self._wconn = conn
+        self._count, self._bytes = self._totals(conn)
+        self._import_legacy()
+        evicted = self._evict(conn)
+        if evicted:
+            self._notify(evicted)
+        self._writer = threading.Thread(target=self._run, name="ccproxy-flow-writer", daemon=True)
+        self._writer.start()
+
+    def close(self, timeout: float = 30.0) -> None:
+        """Commit what is queued, stop the writer, close every connection."""
+        if self._writer is not None:
+            job = _Job("stop")
+            self._queue.put(job)
+            self._writer.join(timeout)
+            self._writer = None
+        if self._wconn is not None:
+            try:
+                self._wconn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            except sqlite3.Error:
+                pass
+            self._wconn.close()
+            self._wconn = None
+        with self._readers_lock:
+            for conn in self._readers:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._readers.clear()
+        self._local = threading.local()
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
+        self._opened = False
+
+    def _connect_writer(self) -> sqlite3.Connection:
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)  # private from the first byte
+        os.fchmod(fd, 0o600)
+        os.close(fd)
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+            if tables and (app_id != APPLICATION_ID or version > SCHEMA_VERSION):
+                raise ForeignDatabase(
+                    "not a ccproxy flow store" if app_id != APPLICATION_ID else f"schema {version} is newer"
+                )
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.executescript(_SCHEMA)
+            conn.execute("SELECT count(*) FROM flows").fetchone()  # a damaged table fails here
+        except sqlite3.DatabaseError:
+            conn.close()
+            raise
+        for suffix in ("-wal", "-shm"):
+            side = Path(str(self.path) + suffix)
+            if side.exists():
+                os.chmod(side, 0o600)
+        return conn
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            if self.readonly:
+                conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+            else:
+                conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA query_only = 1")
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    @staticmethod
+    def _totals(conn: sqlite3.Connection) -> tuple[int, int]:
+        count, size = conn.execute("SELECT count(*), coalesce(sum(stored_bytes), 0) FROM flows").fetchone()
+        return int(count), int(size)
+
+    # --- event loop side (no I/O) --------------------------------------------------------------
 
     def __len__(self) -> int:
-        return len(self._flows)
-
-    def __iter__(self):
-        return iter(list(self._flows.values()))
-
-    def get(self, flow_id: str) -> http.HTTPFlow | None:
-        return self._flows.get(flow_id)
-
-    def find(self, prefix: str) -> http.HTTPFlow | None:
-        """A flow by id or unique id prefix (the CLI shows 8-character ids)."""
-        if prefix in self._flows:
-            return self._flows[prefix]
-        hits = [f for fid, f in self._flows.items() if fid.startswith(prefix)]
-        return hits[0] if len(hits) == 1 else None
-
-    # --- writing -----------------------------------------------------------
+        with self._live_lock:
+            live = len(self._live)
+        return self._count + live
 
     def add(self, flow: http.HTTPFlow) -> None:
         """Track a flow as soon as it arrives (it shows up in /flows while in flight)."""
-        if flow.id not in self._flows:
-            self._flows[flow.id] = flow
-            self._account(flow)
+        with self._live_lock:
+            self._live.setdefault(flow.id, flow)
 
-    def complete(self, flow: http.HTTPFlow) -> None:
-        """The flow has its response or error: persist it."""
-        self.add(flow)
-        self._account(flow)
-        if self.path is not None:
-            with open_private(self.path, "ab") as fh:
-                io.FlowWriter(fh).add(flow)
-            self._records_on_disk += 1
-        evicted = self._evict()
-        if evicted or self._records_on_disk > 2 * max(len(self._flows), 1) + 100:
-            self._rewrite()
+    def complete(self, flow: http.HTTPFlow) -> concurrent.futures.Future[None]:
+        """The flow has its response or error: queue it for the writer. The future resolves
+        (never raises) when the flow is committed, or dropped because the disk failed."""
+        with self._live_lock:
+            self._live[flow.id] = flow
+            self._recent[flow.id] = None
+            while len(self._recent) > _RECENT:
+                self._recent.popitem(last=False)
+        with self._cache_lock:
+            self._cache.pop(flow.id, None)
+        job = _Job("put", flow=flow)
+        if self._writer is None:
+            _resolve(job.future, None)
+            return job.future
+        self._queue.put(job)
+        return job.future
 
-    def delete(self, ids: Iterable[str] | None = None) -> list[str]:
-        """Delete all flows or those ids; returns the ids actually deleted."""
-        targets = list(self._flows) if ids is None else [i for i in ids if i in self._flows]
-        for fid in targets:
-            self._drop(fid)
-        if targets:
-            self._rewrite()
-        return targets
+    def is_tracked(self, flow_id: str) -> bool:
+        """Whether the flow reached `add` or `complete` lately (in memory; does not block)."""
+        with self._live_lock:
+            return flow_id in self._live or flow_id in self._recent
 
-    def load(self) -> int:
-        """Reload persisted flows at start-up; a damaged tail is skipped, not fatal."""
-        if self.path is None or not self.path.exists():
-            return 0
-        count = 0
-        with self.path.open("rb") as fh:
+    def live_flows(self) -> list[http.HTTPFlow]:
+        with self._live_lock:
+            return list(self._live.values())
+
+    # --- writer thread -------------------------------------------------------------------
+
+    def _run(self) -> None:
+        conn = self._wconn
+        assert conn is not None
+        stopping = False
+        while not stopping:
+            jobs = [self._queue.get()]
+            while len(jobs) < _BATCH:
+                try:
+                    jobs.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            puts = [j for j in jobs if j.kind == "put"]
+            stopping = any(j.kind == "stop" for j in jobs)
+            if puts:
+                self._write_puts(conn, puts)
+            for job in jobs:
+                if job.kind == "delete":
+                    self._write_delete(conn, job)
+                elif job.kind == "stop":
+                    _resolve(job.future, None)
+
+    def _prepare(self, flow: http.HTTPFlow) -> _Prepared:
+        # The writer only reads the flow: it is complete (its last hook ran), and whatever the
+        # loop may still set on it (connection timestamps) is replaced whole, never torn.
+        state = flow.get_state()
+        at_rest = state if self.store_secrets else scrub_flow_state(state)
+        full = scrub_flow_dict(flow_json(flow, bodies=True, reveal=False))
+        detail = zlib.compress(json.dumps(full, ensure_ascii=False).encode(), 1)
+        summary = json.dumps(without_bodies(full), ensure_ascii=False)
+        columns = flow_columns(flow)
+        columns.path = full["request"]["path"]
+        return _Prepared(columns, summary, mitmformat.pack_state(at_rest), detail)
+
+    def _insert(self, conn: sqlite3.Connection, p: _Prepared) -> None:
+        row = p.columns.as_row()
+        old = conn.execute("SELECT seq, stored_bytes FROM flows WHERE id = ?", (row["id"],)).fetchone()
+        if old is not None:  # completed twice (an error after the response): the latest state wins
+            conn.execute("DELETE FROM flows WHERE seq = ?", (old[0],))
+            conn.execute("DELETE FROM flow_data WHERE seq = ?", (old[0],))
+            self._count -= 1
+            self._bytes -= old[1]
+        names = ", ".join((*_COLUMNS, "stored_bytes", "summary"))
+        marks = ", ".join("?" * (len(_COLUMNS) + 2))
+        cur = conn.execute(
+            f"INSERT INTO flows ({names}) VALUES ({marks})",
+            (*(row[c] for c in _COLUMNS), p.stored_bytes, p.summary),
+        )
+        conn.execute("INSERT INTO flow_data (seq, data, detail) VALUES (?, ?, ?)", (cur.lastrowid, p.data, p.detail))
+        self._count += 1
+        self._bytes += p.stored_bytes
+
+    def _write_puts(self, conn: sqlite3.Connection, jobs: Sequence[_Job]) -> None:
+        prepared: list[tuple[_Job, _Prepared]] = []
+        for job in jobs:
+            assert job.flow is not None
             try:
-                for flow in io.FlowReader(fh).stream():
-                    if isinstance(flow, http.HTTPFlow):
-                        self._flows.pop(flow.id, None)
-                        self._flows[flow.id] = flow
-                        self._account(flow)
-                        count += 1
-            except FlowReadException as e:
-                log.warning("flow file %s: stopped reading at a damaged record: %s", self.path, e)
-        self._records_on_disk = count
-        if self._evict() or count != len(self._flows):
-            self._rewrite()
-        return len(self._flows)
+                prepared.append((job, self._prepare(job.flow)))
+            except Exception as e:  # one unserialisable flow must not stop recording
+                self._warn("flow %s could not be recorded: %s", job.flow.id, e)
+                self._settle(job, committed=False)
+        if not prepared:
+            return
+        count, size = self._count, self._bytes
+        evicted: list[str] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for _job, p in prepared:
+                self._insert(conn, p)
+            evicted = self._evict(conn)
+            conn.execute("COMMIT")
+        except sqlite3.Error as e:
+            self._count, self._bytes = count, size
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            # A full disk (or any I/O failure) costs these flows, not the proxying; the next
+            # batch tries again, so recording resumes by itself once space returns.
+            self._warn("flow store %s: cannot record %d flow(s): %s", self.path, len(prepared), e)
+            for job, _p in prepared:
+                self._settle(job, committed=False)
+            return
+        for job, _p in prepared:
+            self._settle(job, committed=True)
+        if evicted:
+            self._notify(evicted)
 
-    # --- internals ---------------------------------------------------------
+    def _settle(self, job: _Job, *, committed: bool) -> None:
+        assert job.flow is not None
+        with self._live_lock:
+            if self._live.get(job.flow.id) is job.flow:
+                del self._live[job.flow.id]
+        _resolve(job.future, committed)
 
-    def _account(self, flow: http.HTTPFlow) -> None:
-        size = flow_size(flow)
-        self._bytes += size - self._sizes.get(flow.id, 0)
-        self._sizes[flow.id] = size
-
-    def _drop(self, fid: str) -> None:
-        self._flows.pop(fid, None)
-        self._bytes -= self._sizes.pop(fid, 0)
-
-    def _evict(self) -> int:
-        evicted = 0
-        while self._flows and (len(self._flows) > self.max_flows or self._bytes > self.max_bytes):
-            oldest = next(iter(self._flows))
-            if len(self._flows) == 1 and len(self._flows) <= self.max_flows:
-                break  # never evict the only flow just because it alone is large
-            self._drop(oldest)
-            evicted += 1
+    def _evict(self, conn: sqlite3.Connection) -> list[str]:
+        """DELETE the oldest rows beyond the bounds (never the only flow for its size alone)."""
+        evicted: list[str] = []
+        while self._count > self.max_flows or (self._bytes > self.max_bytes and self._count > 1):
+            over = max(self._count - self.max_flows, 1)
+            rows = conn.execute(
+                "SELECT seq, id, stored_bytes FROM flows ORDER BY seq LIMIT ?", (min(over + 64, 4096),)
+            ).fetchall()
+            doomed: list[int] = []
+            count, size = self._count, self._bytes
+            for seq, fid, stored in rows:
+                if not (count > self.max_flows or (size > self.max_bytes and count > 1)):
+                    break
+                doomed.append(seq)
+                evicted.append(fid)
+                count -= 1
+                size -= stored
+            if not doomed:
+                break
+            self._delete_seqs(conn, doomed)
+            self._count, self._bytes = count, size
         return evicted
 
-    def _rewrite(self) -> None:
-        if self.path is None:
+    @staticmethod
+    def _delete_seqs(conn: sqlite3.Connection, seqs: Sequence[int]) -> None:
+        for start in range(0, len(seqs), 500):
+            chunk = list(seqs[start : start + 500])
+            marks = ",".join("?" * len(chunk))
+            conn.execute(f"DELETE FROM flows WHERE seq IN ({marks})", chunk)
+            conn.execute(f"DELETE FROM flow_data WHERE seq IN ({marks})", chunk)
+
+    def _write_delete(self, conn: sqlite3.Connection, job: _Job) -> None:
+        try:
+            if job.ids is None:
+                rows = conn.execute("SELECT seq, id, stored_bytes FROM flows").fetchall()
+            else:
+                rows = []
+                for start in range(0, len(job.ids), 500):
+                    chunk = job.ids[start : start + 500]
+                    marks = ",".join("?" * len(chunk))
+                    rows += conn.execute(f"SELECT seq, id, stored_bytes FROM flows WHERE id IN ({marks})", chunk)
+            conn.execute("BEGIN IMMEDIATE")
+            self._delete_seqs(conn, [r[0] for r in rows])
+            conn.execute("COMMIT")
+        except sqlite3.Error as e:
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            job.future.set_exception(e)
             return
-        tmp = self.path.with_suffix(".tmp")
-        with open_private(tmp, "wb") as fh:
-            writer = io.FlowWriter(fh)
-            done = [f for f in self._flows.values() if f.response is not None or f.error is not None]
-            for flow in done:
-                writer.add(flow)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, self.path)
-        self._records_on_disk = len(done)
+        self._count -= len(rows)
+        self._bytes -= sum(r[2] for r in rows)
+        ids = [r[1] for r in rows]
+        with self._cache_lock:
+            for fid in ids:
+                self._cache.pop(fid, None)
+        if ids:
+            self._notify(ids)
+        _resolve(job.future, ids)
+
+    def _notify(self, ids: list[str]) -> None:
+        for callback in self.on_remove:
+            try:
+                callback(ids)
+            except Exception:
+                log.exception("flow store: a removal listener failed")
+
+    def _warn(self, msg: str, *args: Any) -> None:
+        now = time.monotonic()
+        if now - self._last_warning >= _WARN_EVERY_S:
+            self._last_warning = now
+            log.warning(msg + " (this warning repeats at most once a minute)", *args)
+
+    # --- legacy import ---------------------------------------------------------------------
+
+    def _import_legacy(self) -> None:
+        legacy = self.path.with_name(LEGACY_FILE)
+        if not self.persistent or not legacy.exists():
+            return
+        conn = self._wconn
+        assert conn is not None
+        imported = 0
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                for flow in mitmformat.read_file(legacy):
+                    if flow.response is None and flow.error is None:
+                        continue
+                    self._insert(conn, self._prepare(flow))
+                    imported += 1
+            except mitmformat.FlowReadException as e:
+                log.warning("%s: stopped importing at a damaged record: %s", legacy, e)
+            conn.execute("COMMIT")
+        except sqlite3.Error as e:
+            conn.execute("ROLLBACK")
+            self._count, self._bytes = self._totals(conn)
+            log.warning("%s could not be imported: %s (it is kept as it is)", legacy, e)
+            return
+        target = legacy.with_name(LEGACY_FILE + ".imported")
+        os.replace(legacy, target)
+        log.info("imported %d flow(s) from %s (renamed %s)", imported, legacy, target.name)
+
+    # --- reading (blocking: call off the event loop) ----------------------------------------
+
+    def rows(self, query: FlowQuery = ALL) -> list[StoredFlow]:
+        where, args = query.where()
+        cols = ", ".join(_ROW_FIELDS)
+        sql = f"SELECT {cols} FROM flows{where} ORDER BY seq"
+        if query.limit is not None:
+            sql = f"SELECT * FROM (SELECT {cols} FROM flows{where} ORDER BY seq DESC LIMIT ?) ORDER BY seq"
+            args = [*args, query.limit]
+        return [_stored_flow(r) for r in self._reader().execute(sql, args)]
+
+    def _data(self, seq: int, column: str = "data") -> bytes | None:
+        row = self._reader().execute(f"SELECT {column} FROM flow_data WHERE seq = ?", (seq,)).fetchone()
+        return row[0] if row else None
+
+    def _decoded(self, fid: str, seq: int) -> http.HTTPFlow | None:
+        with self._cache_lock:
+            hit = self._cache.get(fid)
+            if hit is not None:
+                self._cache.move_to_end(fid)
+                return hit
+        blob = self._data(seq)
+        if blob is None:
+            return None
+        flow = mitmformat.unpack_flow(blob)
+        with self._cache_lock:
+            self._cache[fid] = flow
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return flow
+
+    def flows(self, query: FlowQuery = ALL) -> Iterator[http.HTTPFlow]:
+        for row in self.rows(query):
+            flow = self._decoded(row.columns.id, row.seq)
+            if flow is not None:
+                yield flow
+
+    def __iter__(self) -> Iterator[http.HTTPFlow]:
+        return self.flows()
+
+    def newest(self, n: int) -> list[http.HTTPFlow]:
+        return list(reversed(list(self.flows(FlowQuery(limit=n)))))
+
+    def get(self, flow_id: str) -> http.HTTPFlow | None:
+        with self._live_lock:
+            live = self._live.get(flow_id)
+        if live is not None:
+            return live
+        row = self._reader().execute("SELECT seq FROM flows WHERE id = ?", (flow_id,)).fetchone()
+        return self._decoded(flow_id, row[0]) if row else None
+
+    def find(self, prefix: str) -> http.HTTPFlow | None:
+        """A flow by id or unique id prefix (the CLI shows 8-character ids)."""
+        if not prefix:
+            return None
+        exact = self.get(prefix)
+        if exact is not None:
+            return exact
+        with self._live_lock:
+            live = [f for fid, f in self._live.items() if fid.startswith(prefix)]
+        rows = (
+            self._reader()
+            .execute("SELECT seq, id FROM flows WHERE id >= ? AND id < ? LIMIT 2", (prefix, prefix + "\U0010ffff"))
+            .fetchall()
+        )
+        hits = {f.id: None for f in live} | {r[1]: r[0] for r in rows}
+        if len(hits) != 1:
+            return None
+        ((fid, seq),) = hits.items()
+        return self._decoded(fid, seq) if seq is not None else live[0]
+
+    def raw_records(self, query: FlowQuery = ALL) -> Iterator[bytes]:
+        """Stored flows in mitmproxy's file format, one record each, oldest first."""
+        for row in self.rows(query):
+            blob = self._data(row.seq)
+            if blob is not None:
+                yield mitmformat.unpack_raw(blob)
+
+    def json_page(
+        self,
+        query: FlowQuery = ALL,
+        *,
+        bodies: bool = False,
+        reveal: bool = False,
+        live: Iterable[http.HTTPFlow] = (),
+        max_bytes: int = 32 * 1024 * 1024,
+    ) -> JsonPage:
+        """One page of ``GET /flows``: a JSON array text of at most about ``max_bytes``.
+
+        ``live`` (in-flight flows, snapshotted by the caller *before* this query) are appended
+        on the last page when the database does not hold them yet."""
+        parts: list[str] = []
+        size = 0
+        seen: set[str] = set()
+        next_cursor: int | None = None
+        for row in self.rows(query):
+            if size >= max_bytes:
+                next_cursor = row.seq - 1
+                break
+            if reveal:  # secrets (if kept) are only in the mitmproxy record
+                flow = self._decoded(row.columns.id, row.seq)
+                if flow is None:
+                    continue
+                text = json.dumps(flow_json(flow, bodies=bodies, reveal=reveal), ensure_ascii=False)
+            elif bodies:
+                detail = self._data(row.seq, "detail")
+                if detail is None:
+                    continue
+                text = zlib.decompress(detail).decode()
+            else:
+                text = row.summary
+            parts.append(text)
+            seen.add(row.columns.id)
+            size += len(text)
+        if next_cursor is None:
+            for f in live:
+                if f.id in seen:
+                    continue
+                try:  # an in-flight flow may change under us; it is shown on the next request
+                    if query.matches(flow_columns(f)):
+                        parts.append(json.dumps(flow_json(f, bodies=bodies, reveal=reveal), ensure_ascii=False))
+                except (RuntimeError, ValueError):
+                    continue
+            if query.limit is not None and len(parts) > query.limit:
+                parts = parts[len(parts) - query.limit :]
+        return JsonPage("[" + ",".join(parts) + "]", next_cursor)
+
+    # --- deleting ----------------------------------------------------------------------------
+
+    def delete(self, ids: Iterable[str] | None = None, timeout: float = 60.0) -> list[str]:
+        """Delete all flows or those ids (blocking); returns the ids actually deleted."""
+        wanted = None if ids is None else list(ids)
+        with self._live_lock:
+            if wanted is None:
+                live_gone = list(self._live)
+                self._live.clear()
+            else:
+                live_gone = [i for i in wanted if self._live.pop(i, None) is not None]
+        if self._writer is None:
+            return live_gone
+        job = _Job("delete", ids=wanted)
+        self._queue.put(job)
+        stored: list[str] = job.future.result(timeout)
+        return list(dict.fromkeys([*stored, *live_gone]))

@@ -1,0 +1,135 @@
+"""The indexed columns of a stored flow: what `flows list`, `--group`, usage and the MCP tools
+filter and sort on, computed once from the flow when it is written (pure; no I/O)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from mitmproxy import http
+
+from ccproxy.flows import meta
+from ccproxy.flows.conversations import SESSION_HEADERS, session_from_user_id
+from ccproxy.flows.tokens import body_usage
+
+# Bodies larger than this are not parsed for the model and session (a huge prompt costs
+# the writer thread time for one string).
+_PARSE_LIMIT = 4 * 1024 * 1024
+_GEMINI_MODEL = re.compile(r"/models/([^/:?]+)")
+
+
+@dataclass
+class FlowColumns:
+    id: str
+    ts_start: float
+    ts_end: float | None
+    listener: str
+    method: str
+    scheme: str
+    host: str
+    path: str
+    status: int | None
+    error: str | None
+    provider: str | None
+    client_wire: str | None
+    upstream_wire: str | None
+    model: str | None
+    session_id: str | None
+    conversation_key: str | None
+    stream: bool
+    input_tokens: int | None
+    output_tokens: int | None
+    cache_read_tokens: int | None
+    cache_write_tokens: int | None
+    request_bytes: int
+    response_bytes: int
+
+    def as_row(self) -> dict[str, Any]:
+        row = asdict(self)
+        row["stream"] = int(self.stream)
+        return row
+
+
+def _json_body(message: http.Message | None) -> Any:
+    if message is None or not message.raw_content or len(message.raw_content) > _PARSE_LIMIT:
+        return None
+    try:
+        return json.loads(message.get_content(strict=False) or b"")
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _conversation_key(flow: http.HTTPFlow, client: http.Request, body: Any) -> str | None:
+    """Same precedence as `flows list --group` (conversations.explicit_key), from the flow object."""
+    session = flow.metadata.get(meta.SESSION_ID)
+    if session:
+        return str(session)
+    if isinstance(body, dict):
+        metadata = body.get("metadata")
+        if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str) and metadata["user_id"]:
+            return session_from_user_id(metadata["user_id"])
+    for req in (client, flow.request):
+        for name in SESSION_HEADERS:
+            value = req.headers.get(name)
+            if value:
+                return value
+    return None
+
+
+def message_bytes(message: http.Message | None) -> int:
+    return len(message.raw_content or b"") if message is not None else 0
+
+
+def flow_columns(flow: http.HTTPFlow) -> FlowColumns:
+    md = flow.metadata
+    req = flow.request
+    client = meta.client_request(flow) or req
+    body = _json_body(client)
+    model = body.get("model") if isinstance(body, dict) and isinstance(body.get("model"), str) else None
+    if model is None:
+        match = _GEMINI_MODEL.search(client.path)  # Gemini puts the model in the path
+        model = match.group(1) if match else None
+    upstream = meta.upstream_response(flow)
+    upstream_wire = md.get(meta.UPSTREAM_WIRE) or md.get(meta.CLIENT_WIRE)
+    usage = body_usage(upstream.raw_content if upstream is not None else None, upstream_wire)
+    ctype = (upstream.headers.get("content-type", "") if upstream is not None else "").lower()
+    error = flow.error.msg if flow.error else md.get(meta.ERROR)
+    ts_end = flow.response.timestamp_end if flow.response else (flow.error.timestamp if flow.error else None)
+    return FlowColumns(
+        id=flow.id,
+        ts_start=req.timestamp_start or flow.timestamp_created,
+        ts_end=ts_end,
+        listener=str(md.get(meta.LISTENER, "reverse")),
+        method=req.method,
+        scheme=req.scheme,
+        host=req.pretty_host,
+        path=req.path,
+        status=flow.response.status_code if flow.response else None,
+        error=str(error) if error else None,
+        provider=md.get(meta.PROVIDER),
+        client_wire=md.get(meta.CLIENT_WIRE),
+        upstream_wire=upstream_wire,
+        model=model,
+        session_id=md.get(meta.SESSION_ID),
+        conversation_key=_conversation_key(flow, client, body),
+        stream=meta.STREAM in md or ctype.startswith("text/event-stream"),
+        input_tokens=usage.input_tokens if usage else None,
+        output_tokens=usage.output_tokens if usage else None,
+        cache_read_tokens=usage.cache_read_tokens if usage else None,
+        cache_write_tokens=usage.cache_write_tokens if usage else None,
+        request_bytes=message_bytes(req) + message_bytes(client if client is not req else None),
+        response_bytes=_response_bytes(flow, upstream),
+    )
+
+
+def _response_bytes(flow: http.HTTPFlow, upstream: http.Response | None) -> int:
+    """Every response body the flow holds: upstream's, and the client's copy when it differs."""
+    md = flow.metadata
+    size = message_bytes(upstream)
+    if md.get(meta.CLIENT_RESPONSE):
+        size += message_bytes(meta.client_response(flow))
+    if md.get(meta.UPSTREAM_RESPONSE):
+        size += message_bytes(flow.response)  # the converted answer, upstream's kept apart
+    return size
