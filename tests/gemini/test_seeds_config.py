@@ -2,10 +2,10 @@
 requests. Its hosts are pinned to a loopback TLS fake (inspector.resolve) whose throwaway CA is
 trusted through inspector.upstream_ca, so TLS verification stays on.
 
-Two of its hooks are built on other branches (`shape`: request shaping; `inject_mcp_notifications`:
-the MCP issue). Until they are merged, `test_every_hook_exists` is an xfail naming exactly which
-are missing, and the serving test runs without them and says so; after the merge both run the
-config unchanged.
+Hooks built on other branches (`shape`: request shaping, merged; `inject_mcp_notifications`: the
+MCP issue) may be missing here: then `test_every_hook_exists` is an xfail naming exactly which,
+and the serving tests run without them and say so; once merged, everything runs the config
+unchanged. Any other missing hook is a failure.
 """
 
 from __future__ import annotations
@@ -62,6 +62,19 @@ def test_every_hook_exists() -> None:
     if missing:
         names = ", ".join(f"{k} ({OTHER_BRANCHES[k]})" for k in sorted(missing))
         pytest.xfail(f"not on this branch yet: {names}")
+
+
+def test_hooks_order_without_a_cycle() -> None:
+    """The seeds' hook lists form a DAG (a cycle is a startup error naming the hooks)."""
+    from ccproxy.config.models import Hooks
+    from ccproxy.pipeline import build_pipelines
+
+    config = seeds_config()
+    missing = missing_hooks(config)
+    hooks = {k: [h for h in v if h not in missing] for k, v in config["ccproxy"]["hooks"].items()}
+    pipes = build_pipelines(Hooks.model_validate(hooks))
+    assert [h.name for h in pipes["inbound"].hooks] == ["inject_auth", "extract_session_id"]
+    assert "gemini_cli" in [h.name for h in pipes["outbound"].hooks]
 
 
 def test_config_validates(tmp_path: Path) -> None:
