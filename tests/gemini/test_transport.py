@@ -184,3 +184,19 @@ def test_cli_errors_are_one_line(tmp_path: Path) -> None:
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and expected[name] in lines[0], (name, r.stderr)
         assert "Traceback" not in r.stderr
+
+
+def test_curl_cffi_stream_cut_midway_reaches_the_client_as_an_error(
+    daemon: DaemonProcess, tls: tuple[Any, HelloRecorder, Path]
+) -> None:
+    fake, _, _ = tls
+    fake.queue(Reply(events=anthropic_events("claude-x", "one two three four"), reset_after=4))
+    client = anthropic.Anthropic(api_key="sk-ant-oat-ccproxy-chrome", base_url=daemon.url, max_retries=0)
+    seen: list[str] = []
+    with pytest.raises(anthropic.APIError):  # noqa: PT012 - the error arrives while iterating
+        with client.messages.stream(model="claude-x", max_tokens=32, messages=[{"role": "user", "content": "hi"}]) as s:
+            for text in s.text_stream:
+                seen.append(text)
+    assert seen == ["one "]
+    flow = daemon.flows()[-1]
+    assert flow["ccproxy"]["transport"]["name"] == "curl_cffi"
