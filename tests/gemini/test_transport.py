@@ -193,10 +193,13 @@ def test_curl_cffi_stream_cut_midway_reaches_the_client_as_an_error(
     fake.queue(Reply(events=anthropic_events("claude-x", "one two three four"), reset_after=4))
     client = anthropic.Anthropic(api_key="sk-ant-oat-ccproxy-chrome", base_url=daemon.url, max_retries=0)
     seen: list[str] = []
-    with pytest.raises(anthropic.APIError):  # noqa: PT012 - the error arrives while iterating
-        with client.messages.stream(model="claude-x", max_tokens=32, messages=[{"role": "user", "content": "hi"}]) as s:
-            for text in s.text_stream:
-                seen.append(text)
+    messages: Any = [{"role": "user", "content": "hi"}]
+    with (
+        pytest.raises(anthropic.APIError),
+        client.messages.stream(model="claude-x", max_tokens=32, messages=messages) as s,
+    ):
+        for text in s.text_stream:
+            seen.append(text)
     assert seen == ["one "]
     flow = daemon.flows()[-1]
     assert flow["ccproxy"]["transport"]["name"] == "curl_cffi"
