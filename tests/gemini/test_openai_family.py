@@ -74,6 +74,22 @@ def perplexity_message() -> dict[str, Any]:
     return msg
 
 
+def perplexity_events() -> list[bytes]:
+    """Perplexity streams Chat Completions chunks that repeat search_results and citations."""
+    base = {"id": "px-1", "object": "chat.completion.chunk", "created": 1700000000, "model": "sonar"}
+    extra = {"search_results": SEARCH_RESULTS, "citations": [r["url"] for r in SEARCH_RESULTS]}
+
+    def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
+        return sse(None, {**base, **extra, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]})
+
+    return [
+        chunk({"role": "assistant", "content": "Four "}),
+        chunk({"content": "[1]."}),
+        chunk({}, "stop"),
+        sse(None, "[DONE]"),
+    ]
+
+
 def route(rec: Recorded) -> Reply | None:
     """The fake stands in for DeepSeek (/chat/completions), Perplexity (/pplx/chat/completions)
     and a Gemini / OpenAI provider for CommitBee's routes."""
@@ -83,7 +99,7 @@ def route(rec: Recorded) -> Reply | None:
     if path == "/chat/completions":
         return Reply(events=deepseek_events()) if stream else Reply(json=deepseek_message())
     if path == "/pplx/chat/completions":
-        return Reply(json=perplexity_message())
+        return Reply(events=perplexity_events()) if stream else Reply(json=perplexity_message())
     return None
 
 
@@ -227,6 +243,16 @@ def test_perplexity_openai_client_sees_search_results(daemon: DaemonProcess, fak
     # pplx_stamp_headers: the documented API's headers, nothing of other vendors
     assert got.headers["accept"] == "application/json"
     assert got.headers["content-type"] == "application/json"
+
+
+def test_perplexity_stream_keeps_search_results(daemon: DaemonProcess, fake: FakeProvider) -> None:
+    client = openai.OpenAI(api_key=sentinel("perplexity"), base_url=daemon.url + "/v1")
+    chunks = list(
+        client.chat.completions.create(model="sonar", messages=[{"role": "user", "content": "2+2?"}], stream=True)
+    )
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Four [1]."
+    assert all((c.model_extra or {}).get("search_results") == SEARCH_RESULTS for c in chunks)
+    assert fake.last().headers["accept"] == "text/event-stream"
 
 
 def test_perplexity_anthropic_client_gets_the_answer(daemon: DaemonProcess, fake: FakeProvider) -> None:
