@@ -58,10 +58,6 @@ class CodeAssistProjects:
     poll_attempts: int = 10
     _projects: dict[str, str] = field(default_factory=dict)
     _locks: dict[str, asyncio.Lock] = field(default_factory=dict)
-    prewarms: int = 0  # how many loadCodeAssist calls went out (tests assert "once")
-
-    def cached(self, key: str) -> str | None:
-        return self._projects.get(key)
 
     async def project(self, key: str, endpoint: Endpoint, authorization: str, configured: str | None) -> str:
         if (hit := self._projects.get(key)) is not None:
@@ -74,9 +70,6 @@ class CodeAssistProjects:
             self._projects[key] = project
             log.info("code assist: provider %r uses project %s", key, project)
             return project
-
-    def forget(self, key: str) -> None:
-        self._projects.pop(key, None)
 
     async def _call(self, endpoint: Endpoint, method: str, authorization: str, body: dict[str, Any]) -> Any:
         headers = {"authorization": authorization, "user-agent": USER_AGENT}
@@ -98,7 +91,6 @@ class CodeAssistProjects:
         return answer
 
     async def _prewarm(self, key: str, endpoint: Endpoint, authorization: str, configured: str | None) -> str:
-        self.prewarms += 1
         body: dict[str, Any] = {"metadata": dict(_METADATA)}
         if configured:
             body["cloudaicompanionProject"] = configured
