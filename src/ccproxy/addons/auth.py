@@ -12,21 +12,23 @@ import logging
 import httpx
 from mitmproxy import http
 
+from ccproxy.addons.failsafe import fail_closed
+from ccproxy.addons.replay_stream import convert_buffered_stream
 from ccproxy.config.models import Config
 from ccproxy.flows import meta
 from ccproxy.providers.egress import sanitize_request
 from ccproxy.providers.errors import AuthConfigError
 from ccproxy.providers.inject import put_credential, slot_for
 from ccproxy.providers.registry import CredentialRegistry
-from ccproxy.providers.replay_stream import convert_buffered_stream
 from ccproxy.transport.trust import UpstreamTrust
 from ccproxy.transport.upstream import UpstreamClient
 
 log = logging.getLogger(__name__)
 
-AUTH_REPLAYED = "ccproxy.auth_replayed"
+AUTH_REPLAYED = meta.AUTH_REPLAYED
 
 
+@fail_closed  # routes, converts or injects: an exception answers an error, never forwards
 class AuthAddon:
     def __init__(
         self,

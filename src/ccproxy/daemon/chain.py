@@ -10,9 +10,12 @@ from __future__ import annotations
 from ccproxy.addons.auth import AuthAddon
 from ccproxy.addons.capacity import CapacityAddon
 from ccproxy.addons.code_assist import CodeAssistAddon
+from ccproxy.addons.connections import ConnectionGuardAddon
+from ccproxy.addons.context import DaemonContext
 from ccproxy.addons.control import ControlAddon
 from ccproxy.addons.credentials import CredentialsAddon
 from ccproxy.addons.egress import EgressSanitizerAddon
+from ccproxy.addons.faults import FaultsAddon
 from ccproxy.addons.flow_recorder import FlowRecorderAddon
 from ccproxy.addons.hooks import stage_addons
 from ccproxy.addons.inspector import InspectorAddon
@@ -21,7 +24,6 @@ from ccproxy.addons.streaming import StreamingAddon
 from ccproxy.addons.transform import TransformAddon
 from ccproxy.addons.transport import TransportAddon
 from ccproxy.addons.unrouted import UnroutedAddon
-from ccproxy.daemon.context import DaemonContext
 from ccproxy.providers.code_assist import CodeAssistProjects
 from ccproxy.providers.inject import route_injector
 from ccproxy.shapes.store import ShapeLibrary
@@ -35,6 +37,10 @@ def build_chain(ctx: DaemonContext) -> list[object]:
         services["shapes"] = ShapeLibrary(ctx.config)  # for the `shape` hook
     inbound, outbound = stage_addons(ctx.config.ccproxy.hooks, services=services)
     return [
+        # Connection limits (slow-loris, idle keep-alive, the cap) and every fault answered in the
+        # client's format: first, they act at `client_connected`/`requestheaders`, before the rest.
+        ConnectionGuardAddon(ctx.config, enabled="connections" not in ctx.disabled),
+        FaultsAddon(ctx.config, enabled="faults" not in ctx.disabled),
         ControlAddon(ctx),  # /health, /flows: answered here, never proxied or recorded
         ModelsEndpointAddon(ctx.config),  # GET /v1/models: synthetic list, answered here
         InspectorAddon(ctx.config),  # client snapshot, wire format, default route

@@ -10,17 +10,18 @@ from typing import Any
 
 from mitmproxy import http
 
+from ccproxy.flows import meta
 from ccproxy.pipeline import overrides
 from ccproxy.pipeline.context import Context, Phase
 from ccproxy.pipeline.dag import CycleError, Edge, edges_of, levels_of
+from ccproxy.pipeline.errors import HookAbort
 from ccproxy.pipeline.loader import ConfiguredHook, HookConfigError, load_stage
 from ccproxy.pipeline.spec import Handler
-from ccproxy.providers.errors import AuthConfigError
 
 log = logging.getLogger("ccproxy.pipeline")
 
 STAGES = ("inbound", "outbound")
-ERRORS_KEY = "ccproxy.hook_errors"
+ERRORS_KEY = meta.HOOK_ERRORS
 
 
 @dataclass(slots=True)
@@ -82,7 +83,7 @@ class Pipeline:
         return frozenset(on)
 
     async def run(self, flow: http.HTTPFlow, services: Mapping[str, Any] | None = None) -> Context:
-        """Run the request phase; AuthConfigError propagates, every other hook error is logged.
+        """Run the request phase; HookAbort (e.g. AuthConfigError) propagates, every other hook error is logged.
         `services` are the daemon's shared objects hooks may use (ctx.services)."""
         return await self._run(flow, "request", self.request_plan, services)
 
@@ -142,7 +143,7 @@ class Pipeline:
         assert handler is not None
         try:
             handler.fn(ctx, *h.args, **h.kwargs)
-        except AuthConfigError:
+        except HookAbort:
             raise
         except Exception as e:
             self._record(h, ctx, e, phase)
@@ -155,7 +156,7 @@ class Pipeline:
         assert handler is not None
         try:
             await handler.fn(ctx, *h.args, **h.kwargs)  # type: ignore[misc]
-        except AuthConfigError:
+        except HookAbort:
             raise
         except Exception as e:
             self._record(h, ctx, e, phase)
