@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 from mitmproxy import http
 
+from ccproxy.addons.replay_stream import convert_buffered_stream
 from ccproxy.config.models import Config, RetryPolicy
 from ccproxy.flows import meta
-from ccproxy.addons.replay_stream import convert_buffered_stream
 from ccproxy.providers.retry import model_of_request, requested_delay, with_model
 from ccproxy.transport.upstream import UpstreamClient
 
