@@ -423,8 +423,8 @@ def test_retry_to_converted_stream(daemon: DaemonProcess, fake: FakeProvider) ->
 
 
 # ---- Perplexity search results in other clients' citation fields ------------------------------
-# Mapped through lightllm's citation IR (ccproxy.lightllm.citations, the lightllm branch). Until
-# that is merged these are xfails that say so; afterwards they must pass as they are.
+# Mapped through lightllm's citation IR (ccproxy.lightllm.citations); on a tree without it these
+# are xfails that say so.
 
 URLS = {r["url"] for r in SEARCH_RESULTS}
 
