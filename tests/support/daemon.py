@@ -75,7 +75,7 @@ class DaemonProcess:
             timeout=timeout,
         )
 
-    def start(self, timeout: float = 60.0) -> DaemonProcess:
+    def start(self, timeout: float = 120.0) -> DaemonProcess:
         with self.log_file.open("ab") as err:
             self.proc = subprocess.Popen(
                 [*self.wrap, sys.executable, "-m", "ccproxy", "start"],
