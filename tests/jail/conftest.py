@@ -80,8 +80,9 @@ def jail_env() -> Iterator[JailEnv]:
     upstream = start_upstream(ca)
     inspector = {
         "resolve": {PINNED: f"127.0.0.1:{upstream.port}"},
-        # The fake upstream's certificate comes from a throwaway CA the daemon does not know.
-        "ssl_verify": False,
+        # The fake upstream's certificate comes from a throwaway CA: trusted through upstream_ca,
+        # so verification stays on.
+        "upstream_ca": str(ca.ca_pem),
         "keylog": True,
         "wireguard_port": free_udp_port(DEFAULT_SLOTS),
     }

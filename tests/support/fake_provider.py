@@ -66,10 +66,13 @@ class _Handler(BaseHTTPRequestHandler):
         fake = self.server.fake
         fake.received.append(rec)
         fake.arrived.put(rec)
-        try:
-            reply = fake.replies.get_nowait()
-        except queue.Empty:
-            reply = None
+        # a router answers the paths it knows (e.g. Code Assist's loadCodeAssist) before the queue
+        reply = fake.router(rec) if fake.router is not None else None
+        if reply is None:
+            try:
+                reply = fake.replies.get_nowait()
+            except queue.Empty:
+                reply = None
         if callable(reply):
             reply = reply(rec)
         if reply is None:
@@ -161,6 +164,7 @@ class FakeProvider:
         self.arrived: queue.Queue[Recorded] = queue.Queue()
         self.replies: queue.Queue[Reply | Callable[[Recorded], Reply]] = queue.Queue()
         self.sent_at: list[float] = []
+        self.router: Callable[[Recorded], Reply | None] | None = None
         self.stopping = threading.Event()
         self._server = _Server((host, 0), _Handler)
         self._server.fake = self

@@ -8,39 +8,41 @@ sees one exchange. A second 401 is the client's answer, unchanged.
 from __future__ import annotations
 
 import logging
-import time
 
 import httpx
 from mitmproxy import http
 
 from ccproxy.addons.failsafe import fail_closed
 from ccproxy.addons.replay_stream import convert_buffered_stream
-from ccproxy.addons.resolve import parse_resolve
 from ccproxy.config.models import Config
 from ccproxy.flows import meta
 from ccproxy.providers.egress import sanitize_request
 from ccproxy.providers.errors import AuthConfigError
 from ccproxy.providers.inject import put_credential, slot_for
 from ccproxy.providers.registry import CredentialRegistry
+from ccproxy.transport.trust import UpstreamTrust
+from ccproxy.transport.upstream import UpstreamClient
 
 log = logging.getLogger(__name__)
 
 AUTH_REPLAYED = meta.AUTH_REPLAYED
-# Hop-by-hop and framing headers: httpx computes its own for the replay.
-_DROP_REQUEST = frozenset(
-    {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "upgrade", "proxy-connection"}
-)
-_DROP_RESPONSE = frozenset({"transfer-encoding", "content-length", "connection", "keep-alive"})
 
 
 @fail_closed  # routes, converts or injects: an exception answers an error, never forwards
 class AuthAddon:
-    def __init__(self, registry: CredentialRegistry, config: Config, *, timeout: float = 600.0) -> None:
+    def __init__(
+        self,
+        registry: CredentialRegistry,
+        config: Config,
+        *,
+        timeout: float = 600.0,
+        upstream: UpstreamClient | None = None,
+    ) -> None:
         self.registry = registry
-        self.verify = config.ccproxy.inspector.ssl_verify
-        self.timeout = timeout
         # inspector.resolve pins hosts for mitmproxy's upstream connections; the replay dials the same.
-        self.overrides = parse_resolve(config.ccproxy.inspector.resolve)
+        self.upstream = upstream or UpstreamClient(
+            config.ccproxy.inspector.resolve, UpstreamTrust(verify=config.ccproxy.inspector.ssl_verify), timeout
+        )
 
     async def response(self, flow: http.HTTPFlow) -> None:
         resp = flow.response
@@ -79,32 +81,4 @@ class AuthAddon:
         convert_buffered_stream(flow)
 
     async def _send(self, req: http.Request) -> http.Response:
-        headers = [(k, v) for k, v in req.headers.items(multi=True) if k.lower() not in _DROP_REQUEST]
-        url, extensions = req.url, {}
-        pinned = self.overrides.get(req.host.lower().rstrip("."))
-        if pinned is not None:
-            address = f"[{pinned.address}]" if ":" in pinned.address else pinned.address
-            url = f"{req.scheme}://{address}:{pinned.port or req.port}{req.path}"
-            default_port = 443 if req.scheme == "https" else 80
-            headers.append(("host", req.host if req.port == default_port else f"{req.host}:{req.port}"))
-            if req.scheme == "https":
-                extensions["sni_hostname"] = req.host
-        start = time.time()
-        async with (
-            httpx.AsyncClient(verify=self.verify, timeout=self.timeout, trust_env=False) as client,
-            client.stream(req.method, url, headers=headers, content=req.raw_content or b"", extensions=extensions) as r,
-        ):
-            # Raw bytes: the body keeps its content-encoding, as mitmproxy would have relayed it.
-            raw = b"".join([chunk async for chunk in r.aiter_raw()])
-            fields = [(k.encode(), v.encode()) for k, v in r.headers.multi_items() if k.lower() not in _DROP_RESPONSE]
-        fields.append((b"content-length", str(len(raw)).encode()))
-        return http.Response(
-            http_version=b"HTTP/1.1",
-            status_code=r.status_code,
-            reason=r.reason_phrase.encode(),
-            headers=http.Headers(fields),
-            content=raw,
-            trailers=None,
-            timestamp_start=start,
-            timestamp_end=time.time(),
-        )
+        return await self.upstream.send(req)

@@ -12,6 +12,8 @@ from ccproxy.flows.store import FlowStore
 from ccproxy.mcp.guard import ASGIApp
 from ccproxy.mcp.notify import NotificationBuffer
 from ccproxy.providers.registry import CredentialRegistry
+from ccproxy.transport.trust import UpstreamTrust
+from ccproxy.transport.upstream import UpstreamClient
 
 
 @dataclass
@@ -34,11 +36,20 @@ class DaemonContext:
     notifications: NotificationBuffer = field(init=False)
     # The MCP server's ASGI app, also served as /mcp on the proxy listener; None when mcp is off.
     mcp_app: ASGIApp | None = None
+    # What upstream TLS trusts (system CAs + inspector.upstream_ca + providers' ca_bundle).
+    trust: UpstreamTrust | None = None
+    # For requests ccproxy sends itself (replays, retries, Code Assist prewarm).
+    upstream: UpstreamClient = field(init=False)
 
     def __post_init__(self) -> None:
         self.credentials = CredentialRegistry(self.config.ccproxy.providers)
         mcp = self.config.ccproxy.mcp
         self.notifications = NotificationBuffer(mcp.notify_ttl, mcp.notify_max_per_session)
+        if self.trust is None:
+            self.trust = UpstreamTrust(verify=self.config.ccproxy.inspector.ssl_verify)
+        self.upstream = UpstreamClient(self.config.ccproxy.inspector.resolve, self.trust)
+        # built now, before the event loop runs: loading the CA files is disk and CPU work
+        _ = self.upstream.verify
 
     def delete_flows(self, ids: list[str] | None) -> int:
         """Blocking (the store's writer deletes): call off the event loop. Listeners such as

@@ -7,6 +7,7 @@ from mitmproxy import http
 
 from ccproxy.addons.streaming import request_context, stream_kind
 from ccproxy.flows import meta
+from ccproxy.lightllm.code_assist import unwrap_on_return
 from ccproxy.lightllm.ir import Wire
 from ccproxy.lightllm.stream import StreamConverter
 
@@ -20,13 +21,16 @@ def convert_buffered_stream(flow: http.HTTPFlow) -> bool:
     kind = stream_kind(flow)
     client: Wire | None = flow.metadata.get(meta.CLIENT_WIRE)
     upstream: Wire | None = flow.metadata.get(meta.UPSTREAM_WIRE) or client
-    if client is None or upstream is None or client == upstream:
+    envelope = unwrap_on_return(flow.metadata.get(meta.CODE_ASSIST))
+    if client is None or upstream is None or (client == upstream and not envelope):
         return False
     rctx = request_context(flow)
     # Same rule as the streaming addon: non-Gemini clients are rendered as SSE.
     if client != "gemini":
         rctx.gemini_sse = True
-    converter = StreamConverter(upstream, client, rctx, upstream_gemini_sse=kind == "sse")
+    converter = StreamConverter(
+        upstream, client, rctx, upstream_gemini_sse=kind == "sse", upstream_envelope=envelope
+    )
     if converter.passthrough:
         return False
     flow.metadata[meta.UPSTREAM_RESPONSE] = resp.get_state()

@@ -21,6 +21,7 @@ from mitmproxy import ctx, http
 
 from ccproxy.addons.failsafe import fail_closed
 from ccproxy.flows import meta
+from ccproxy.lightllm.code_assist import unwrap_on_return
 from ccproxy.lightllm.ir import Wire
 from ccproxy.lightllm.stream import RequestContext, StreamConverter
 from ccproxy.mitm_compat import guard_stream, zstd_decompressor
@@ -259,7 +260,11 @@ class StreamingAddon:
             if client != "gemini":
                 rctx.gemini_sse = True
             converter = StreamConverter(
-                cast(Wire, upstream), cast(Wire, client), rctx, upstream_gemini_sse=kind == "sse"
+                cast(Wire, upstream),
+                cast(Wire, client),
+                rctx,
+                upstream_gemini_sse=kind == "sse",
+                upstream_envelope=unwrap_on_return(md.get(meta.CODE_ASSIST)),
             )
             encoding = flow.response.headers.get("content-encoding", "").strip().lower()
             if encoding and encoding != "identity":

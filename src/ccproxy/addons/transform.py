@@ -141,7 +141,7 @@ class TransformAddon:
             r = rule.rule
             named = self.providers.get(r.dest_provider) if r.dest_provider else None
             if named is not None:
-                provider, dest_wire = named, named.type
+                provider, dest_wire = named, named.wire
             action = effective_action(r.action, client_wire, dest_wire)
             flow.metadata[meta.TRANSFORM] = {"rules": where, **describe(rule, action, dest_wire)}
             if action == "passthrough":
@@ -174,7 +174,7 @@ class TransformAddon:
     def _route(self, flow: http.HTTPFlow, name: str, provider: Provider, path: str, client_wire: Wire) -> None:
         apply_destination(flow.request, provider, rewrite_path(path, client_wire, provider))
         flow.metadata[meta.PROVIDER] = name
-        flow.metadata[meta.UPSTREAM_WIRE] = provider.type
+        flow.metadata[meta.UPSTREAM_WIRE] = provider.wire
 
     def _replace_model(self, flow: http.HTTPFlow, ep: Endpoint, model: str) -> None:
         if ep.wire == "gemini":
@@ -261,7 +261,8 @@ class TransformAddon:
         upstream_wire: Wire | None = state.get("upstream_wire")
         if client_wire is None or upstream_wire is None:
             return  # the request was never converted (refused with a 400 already)
-        flow.metadata[meta.UPSTREAM_RESPONSE] = resp.get_state()
+        # setdefault: an earlier addon (Code Assist unwrap) may have kept the rawer original already
+        flow.metadata.setdefault(meta.UPSTREAM_RESPONSE, resp.get_state())
         kept = lerr.keep_headers(resp.headers, client_wire)
         if resp.status_code >= 400:
             status, body, _ = lerr.convert_error(resp.status_code, resp.content or b"", upstream_wire, client_wire)

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from pydantic import (
     AfterValidator,
+    AliasChoices,
     BaseModel,
     ConfigDict,
     Field,
@@ -32,7 +33,6 @@ HostPort = Annotated[str, AfterValidator(check_hostport)]
 # Config sections of features that are not built yet: enabling one is an error naming the key,
 # never a setting silently ignored. The engineer who lands a feature deletes its entry.
 UNBUILT_FEATURES: dict[str, str] = {
-    "gemini_capacity": "the Gemini capacity fallback",
     "otel": "OpenTelemetry spans",
 }
 
@@ -114,11 +114,41 @@ DEFAULT_PATHS: dict[str, str] = {
     "openai": "/v1/chat/completions",
     "openai_responses": "/v1/responses",
     "gemini": "/v1beta/models",
+    # Perplexity serves Chat Completions at the root (docs.perplexity.ai).
+    "perplexity": "/chat/completions",
 }
 
 
+# Provider types beyond the four wires: `perplexity` is Perplexity's documented API (OpenAI Chat
+# Completions plus search_results/citations), so it speaks the `openai` wire.
+ProviderType = Literal["anthropic", "openai", "openai_responses", "gemini", "perplexity"]
+PROVIDER_WIRE: dict[str, Wire] = {"perplexity": "openai"}
+# What the seeds called their Perplexity Pro web-subscription provider: declined on purpose.
+DECLINED_PROVIDER_TYPES = ("perplexity_pro", "perplexity_web")
+DECLINED_WEB_HOSTS = ("www.perplexity.ai", "perplexity.ai")
+DECLINED_WEB_MESSAGE = (
+    "Perplexity's consumer web subscription (the seeds' Perplexity Pro provider) is declined on purpose: "
+    "ccproxy does not scrape private web endpoints; use `type: perplexity` with an API key from "
+    "api.perplexity.ai (docs/providers.md)"
+)
+# curl-cffi transport, per provider (see ccproxy.transport).
+TransportName = Literal["mitmproxy", "curl_cffi"]
+
+
+class RetryPolicy(Strict):
+    """Retry on the same model, then walk fallback models (any provider's `retry:`)."""
+
+    enabled: bool = True
+    codes: list[int] = Field(default_factory=lambda: [429, 529, 503])
+    # Attempts on the same model after the first answer (RetryInfo.retryDelay / retry-after honoured).
+    attempts: int = Field(default=2, ge=0, le=20)
+    # Seconds of waiting allowed in total, across all attempts of one request.
+    budget_seconds: float = Field(default=30.0, ge=0)
+    fallback_models: list[str] = Field(default_factory=list)
+
+
 class Provider(Strict):
-    type: Wire = "anthropic"
+    type: ProviderType = "anthropic"
     # host may carry a port ("127.0.0.1:8080") so a provider can point at a local server.
     host: HostPort
     path: str | None = None
@@ -126,6 +156,45 @@ class Provider(Strict):
     # Header that carries the real credential; None = the wire type's default slot.
     header: str | None = None
     auth: AuthConfig | None = None
+    # Send this provider's flows with curl-cffi, impersonating a browser's TLS/HTTP2 fingerprint
+    # (a curl-cffi target name, e.g. chrome136); `transport: curl_cffi` alone uses curl-cffi's default.
+    fingerprint_profile: str | None = None
+    transport: TransportName | None = None
+    # PEM bundle trusted (in addition to the system CAs) for this provider's TLS.
+    ca_bundle: str | None = None
+    retry: RetryPolicy | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _declined(cls, data: Any) -> Any:
+        if isinstance(data, dict):
+            if data.get("type") in DECLINED_PROVIDER_TYPES:
+                raise ValueError(f"type {data['type']!r}: {DECLINED_WEB_MESSAGE}")
+            host = str(data.get("host") or "").lower().rsplit(":", 1)[0]
+            if data.get("type") == "perplexity" and host in DECLINED_WEB_HOSTS:
+                raise ValueError(f"host {data['host']!r}: {DECLINED_WEB_MESSAGE}")
+        return data
+
+    @model_validator(mode="after")
+    def _check_transport(self) -> Provider:
+        if self.fingerprint_profile is not None:
+            from ccproxy.transport.profiles import check_profile
+
+            check_profile(self.fingerprint_profile)
+            if self.transport is None:
+                self.transport = "curl_cffi"
+            elif self.transport != "curl_cffi":
+                raise ValueError("fingerprint_profile needs transport: curl_cffi (or no transport key)")
+        return self
+
+    @property
+    def wire(self) -> Wire:
+        """The wire format this provider speaks."""
+        return PROVIDER_WIRE[self.type] if self.type in PROVIDER_WIRE else cast(Wire, self.type)
+
+    @property
+    def uses_curl_cffi(self) -> bool:
+        return self.transport == "curl_cffi"
 
     @property
     def hostname(self) -> str:
@@ -231,6 +300,10 @@ class Inspector(Strict):
     def _origins(cls, value: list[str]) -> list[str]:
         return [normalize_origin(o) for o in value]
 
+    # PEM bundle trusted for upstream TLS in addition to the system CAs (a corporate TLS proxy,
+    # a self-signed local mock), so that ssl_verify can stay on.
+    upstream_ca: str | None = None
+
 
 class Flows(Strict):
     default_jq_filters: list[str] = Field(default_factory=list)
@@ -328,9 +401,25 @@ class Shaping(Strict):
 
 
 class GeminiCapacity(Strict):
+    """Capacity fallback for Gemini via Code Assist (flows the gemini_cli hook wrapped)."""
+
     enabled: bool = True
-    max_retries: int = 2
+    codes: list[int] = Field(default_factory=lambda: [429, 503])
+    # Older spelling: max_retries.
+    sticky_retry_attempts: int = Field(
+        default=2, ge=0, le=20, validation_alias=AliasChoices("sticky_retry_attempts", "max_retries")
+    )
+    total_retry_budget_seconds: float = Field(default=30.0, ge=0)
     fallback_models: list[str] = Field(default_factory=list)
+
+    def policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            enabled=self.enabled,
+            codes=self.codes,
+            attempts=self.sticky_retry_attempts,
+            budget_seconds=self.total_retry_budget_seconds,
+            fallback_models=self.fallback_models,
+        )
 
 
 class CcproxySection(Strict):

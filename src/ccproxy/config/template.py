@@ -19,7 +19,7 @@ ccproxy:
   # credential injected. Without `auth`, the client's own key passes through.
   providers:
     anthropic:
-      type: anthropic      # wire format: anthropic | openai | openai_responses | gemini
+      type: anthropic      # anthropic | openai | openai_responses | gemini | perplexity
       host: api.anthropic.com
       path: /v1/messages
       # auth:
@@ -48,6 +48,13 @@ ccproxy:
     #   auth:
     #     type: command
     #     command: "printenv DEEPSEEK_API_KEY"
+    #   retry: {codes: [429, 529, 503], attempts: 2, budget_seconds: 30, fallback_models: []}
+    # perplexity:
+    #   type: perplexity             # Perplexity's API (search results included)
+    #   host: api.perplexity.ai
+    #   auth: {type: command, command: "printenv PERPLEXITY_API_KEY"}
+    # Gemini with gemini-cli's Google login goes through Code Assist: add
+    # ccproxy.hooks.gemini_cli to hooks.outbound and give gemini `auth: {type: google_oauth}`.
 
   hooks:
     inbound:
@@ -84,6 +91,13 @@ ccproxy:
     web: false             # mitmproxy's web UI on inspector.port
     port: 8083
     allow_origins: []      # web pages (scheme://host[:port]) allowed to call the listener
+    # upstream_ca: ~/corp-ca.pem   # trusted for upstream TLS besides the system CAs
+
+  gemini_capacity:         # Code Assist 429/503: retry the model, then walk fallback_models
+    enabled: true
+    sticky_retry_attempts: 2
+    total_retry_budget_seconds: 30
+    fallback_models: []
 """
 
 

@@ -8,6 +8,8 @@ final response (the recorder) therefore sit at the end.
 from __future__ import annotations
 
 from ccproxy.addons.auth import AuthAddon
+from ccproxy.addons.capacity import CapacityAddon
+from ccproxy.addons.code_assist import CodeAssistAddon
 from ccproxy.addons.connections import ConnectionGuardAddon
 from ccproxy.addons.context import DaemonContext
 from ccproxy.addons.control import ControlAddon
@@ -22,14 +24,21 @@ from ccproxy.addons.models_endpoint import ModelsEndpointAddon
 from ccproxy.addons.origin_guard import OriginGuardAddon
 from ccproxy.addons.streaming import StreamingAddon
 from ccproxy.addons.transform import TransformAddon
+from ccproxy.addons.transport import TransportAddon
 from ccproxy.addons.unrouted import UnroutedAddon
+from ccproxy.providers.code_assist import CodeAssistProjects
 from ccproxy.providers.inject import route_injector
 from ccproxy.shapes.store import ShapeLibrary
+from ccproxy.transport.trust import UpstreamTrust
 
 
 def build_chain(ctx: DaemonContext) -> list[object]:
     """Raises HookConfigError (a ValueError) when the hooks config is wrong."""
-    services: dict[str, object] = {"credentials": ctx.credentials, "mcp_notifications": ctx.notifications}
+    services: dict[str, object] = {
+        "credentials": ctx.credentials,
+        "mcp_notifications": ctx.notifications,
+        "code_assist": CodeAssistProjects(ctx.upstream),
+    }
     if ctx.config.ccproxy.shaping.enabled:
         services["shapes"] = ShapeLibrary(ctx.config)  # for the `shape` hook
     inbound, outbound = stage_addons(ctx.config.ccproxy.hooks, services=services)
@@ -46,10 +55,16 @@ def build_chain(ctx: DaemonContext) -> list[object]:
         CredentialsAddon(ctx.credentials),  # credential sources warmed up at start; their values kept out of logs
         # Response-only: upstream 401 -> fresh credential -> replay once. It sits before every addon
         # that rewrites responses so that they (transform, hooks) see the replayed answer.
-        AuthAddon(ctx.credentials, ctx.config),
+        AuthAddon(ctx.credentials, ctx.config, upstream=ctx.upstream),
+        # Response-only, after the 401 replay: 429/503 -> wait, retry, fallback models (retry:,
+        # gemini_capacity); then Code Assist's envelope comes off buffered answers.
+        CapacityAddon(ctx.config, ctx.upstream),
+        CodeAssistAddon(),
         inbound,  # inbound hook DAG (inject_auth, extract_session_id, ...)
         TransformAddon(ctx.config, route_injector(ctx.credentials)),  # transform rules; lightllm body conversion
         outbound,  # outbound hook DAG (verbose_mode, ...)
+        # providers with fingerprint_profile / transport: curl_cffi go out through curl-cffi
+        TransportAddon(ctx.config, ctx.trust or UpstreamTrust()),
         UnroutedAddon(),  # 404 in the client's format for what nothing above routed
         # event streams relayed as they arrive, converted across wire formats, faults as error events
         StreamingAddon(idle_timeout=ctx.config.ccproxy.lightllm.stream_idle_timeout),

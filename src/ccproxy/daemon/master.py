@@ -27,6 +27,7 @@ from ccproxy.config.models import Config
 from ccproxy.daemon.chain import build_chain
 from ccproxy.flows.store import DB_FILE, FlowStore
 from ccproxy.jail.daemon_hooks import prepare_jail_listener
+from ccproxy.transport.trust import load_trust
 
 if TYPE_CHECKING:
     from ccproxy.addons.web_inspector import WebInspector
@@ -131,7 +132,12 @@ class Daemon:
     def __init__(self, config: Config) -> None:
         self.config = config
         prepare_dirs(config)
-        self.ctx = DaemonContext(config=config, store=make_store(config))
+        try:
+            trust = load_trust(config)
+            # builds the upstream client too, which parses inspector.resolve (ValueError names the key)
+            self.ctx = DaemonContext(config=config, store=make_store(config), trust=trust)
+        except ValueError as e:
+            raise StartupError(str(e)) from e
         self.ctx.access = make_access(config)
         c = config.ccproxy
         wanted = (
@@ -225,10 +231,16 @@ class Daemon:
             confdir=str(self.config.config_dir),
             connection_strategy="lazy",
             ssl_insecure=not c.inspector.ssl_verify,
+            # system CAs + inspector.upstream_ca + providers' ca_bundle (None: mitmproxy's default, certifi)
+            ssl_verify_upstream_trusted_ca=self._trusted_ca(),
             # The client's Host header stays in the snapshot; the inspector sets it per route.
             keep_host_header=True,
         )
         return master
+
+    def _trusted_ca(self) -> str | None:
+        bundle = self.ctx.trust.bundle if self.ctx.trust is not None else None
+        return str(bundle) if bundle is not None else None
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()

@@ -36,6 +36,15 @@ SHAPE = "ccproxy.shape"
 UNROUTED = "ccproxy.unrouted"
 # MCP events (`POST /mcp/notify`) that inject_mcp_notifications put into this request.
 MCP_INJECTED = "ccproxy.mcp_injected"
+# Set by the gemini_cli hook on flows it sent to Code Assist: {project, action, session_id};
+# their answers come in the `{response: ...}` envelope.
+CODE_ASSIST = "ccproxy.code_assist"
+# Retry / capacity fallback: one entry per upstream attempt {model, status, waited_s, reason}.
+ATTEMPTS = "ccproxy.attempts"
+# commitbee_compat: {detected, changes} on CommitBee's requests it adjusted.
+COMMITBEE = "ccproxy.commitbee"
+# The upstream transport when it is not mitmproxy's own: {"name": "curl_cffi", "profile": ...}.
+TRANSPORT = "ccproxy.transport"
 # Set on flows answered by ccproxy itself (control endpoints, routing errors): not stored.
 CONTROL = "ccproxy.control"
 # Hook pipeline: errors of hooks that were logged and skipped; per-request x-ccproxy-hooks overrides.
@@ -101,5 +110,8 @@ def summary(flow: http.HTTPFlow) -> dict[str, Any]:
         "upstream_wire": md.get(UPSTREAM_WIRE),
         "transform": md.get(TRANSFORM),
         "mcp_injected": md.get(MCP_INJECTED),
+        "attempts": md.get(ATTEMPTS),
+        "code_assist": md.get(CODE_ASSIST),
+        "transport": md.get(TRANSPORT),
         "shape": md.get(SHAPE),
     }

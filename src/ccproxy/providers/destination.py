@@ -12,10 +12,10 @@ def provider_for_wire(wire: Wire, providers: dict[str, Provider]) -> tuple[str, 
     """The provider a request of this wire format goes to when nothing else routes it:
     the one named like the wire, else the first of that type."""
     named = providers.get(wire)
-    if named is not None and named.type == wire:
+    if named is not None and named.wire == wire:
         return wire, named
     for name, provider in providers.items():
-        if provider.type == wire:
+        if provider.wire == wire:
             return name, provider
     return None
 
@@ -23,7 +23,7 @@ def provider_for_wire(wire: Wire, providers: dict[str, Provider]) -> tuple[str, 
 def rewrite_path(path: str, client_wire: Wire | None, provider: Provider) -> str:
     """Map the client's path onto the provider's: the wire's canonical prefix is replaced
     by the provider's `path` (DeepSeek serves Messages under /anthropic/v1/messages)."""
-    if client_wire is None or client_wire != provider.type:
+    if client_wire is None or client_wire != provider.wire:
         return path
     canonical = DEFAULT_PATHS[client_wire]
     base = provider.base_path

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 
 def slot_for(provider: Provider) -> tuple[str, str]:
-    return credential_slot(provider.type, provider.header, provider.auth.type if provider.auth else None)
+    return credential_slot(provider.wire, provider.header, provider.auth.type if provider.auth else None)
 
 
 def put_credential(request: http.Request, provider: Provider, cred: Credential) -> str:
@@ -81,7 +81,7 @@ async def inject_auth(flow: http.HTTPFlow, registry: CredentialRegistry) -> bool
     header = put_credential(flow.request, provider, cred)
     flow.metadata[meta.PROVIDER] = hit.provider
     if wire is not None:
-        flow.metadata[meta.UPSTREAM_WIRE] = provider.type
+        flow.metadata[meta.UPSTREAM_WIRE] = provider.wire
     flow.metadata[meta.CREDENTIAL_INJECTED] = True
     flow.metadata[meta.CREDENTIAL_HEADER] = header
     return True

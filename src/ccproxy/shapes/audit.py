@@ -58,7 +58,7 @@ class AuditResult:
 def _wire_for(provider: str, config: Config, packaged: bool) -> str | None:
     entry = config.ccproxy.providers.get(provider)
     if entry is not None:
-        return entry.type
+        return entry.wire
     return provider if packaged and provider in WIRES else None
 
 

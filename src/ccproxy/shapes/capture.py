@@ -65,7 +65,7 @@ def is_candidate(flow: dict[str, Any], provider: str, config: Config) -> bool:
     pattern = profile.capture.path_pattern if profile else None
     if pattern is not None:
         return re.search(pattern, path) is not None
-    return detect_wire(str(req.get("method") or ""), path) == entry.type
+    return detect_wire(str(req.get("method") or ""), path) == entry.wire
 
 
 def pick_capture(flows: Sequence[dict[str, Any]], provider: str, config: Config) -> dict[str, Any]:

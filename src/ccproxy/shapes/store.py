@@ -110,7 +110,7 @@ class ShapeLibrary:
 
     def wire_of(self, provider: str) -> Wire | None:
         entry = self.config.ccproxy.providers.get(provider)
-        return entry.type if entry is not None else None
+        return entry.wire if entry is not None else None
 
     def profile(self, provider: str) -> ShapeProfile:
         return self.config.ccproxy.shaping.providers.get(provider) or ShapeProfile()

@@ -18,7 +18,7 @@ log = logging.getLogger("ccproxy.lightllm.stream")
 Intake = AnthropicIntake | OpenAIChatIntake | OpenAIResponsesIntake | GeminiIntake
 
 
-def make_intake(wire: Wire, gemini_sse: bool = True) -> Intake:
+def make_intake(wire: Wire, gemini_sse: bool = True, envelope: bool = False) -> Intake:
     match wire:
         case "anthropic":
             return AnthropicIntake()
@@ -27,7 +27,7 @@ def make_intake(wire: Wire, gemini_sse: bool = True) -> Intake:
         case "openai_responses":
             return OpenAIResponsesIntake()
         case "gemini":
-            return GeminiIntake(sse=gemini_sse)
+            return GeminiIntake(sse=gemini_sse, envelope=envelope)
     raise ValueError(f"unknown wire format {wire!r}")
 
 
@@ -87,12 +87,19 @@ class StreamConverter:
         request_context: RequestContext | None = None,
         *,
         upstream_gemini_sse: bool = True,
+        upstream_envelope: bool = False,
     ) -> None:
         self.ctx = request_context or RequestContext()
         self.src, self.dst = src_wire, dst_wire
-        self.passthrough = src_wire == dst_wire and (src_wire != "gemini" or upstream_gemini_sse == self.ctx.gemini_sse)
+        # upstream_envelope: Gemini via Code Assist; its `{response: ...}` wrapper must come off
+        envelope = upstream_envelope and src_wire == "gemini"
+        self.passthrough = (
+            src_wire == dst_wire
+            and not envelope
+            and (src_wire != "gemini" or upstream_gemini_sse == self.ctx.gemini_sse)
+        )
         # the Gemini JSON array has no event boundaries to hold back at, so it converts even to itself
-        self._intake: Intake | None = None if self.passthrough else make_intake(src_wire, upstream_gemini_sse)
+        self._intake: Intake | None = None if self.passthrough else make_intake(src_wire, upstream_gemini_sse, envelope)
         self._renderer = make_renderer(dst_wire, self.ctx)
         self._held = b""
         # the last two chunks relayed (whole events): the tail check at close looks in them

@@ -7,7 +7,7 @@ import json
 import uuid
 from typing import Any, assert_never
 
-from ccproxy.lightllm import citations, ids
+from ccproxy.lightllm import citations, code_assist, ids
 from ccproxy.lightllm.ir import Citation, TextPart, Usage
 from ccproxy.lightllm.sse import JSONArrayStreamParser, SSEEvent, SSEParser
 from ccproxy.lightllm.stream.base import Renderer, dumps, loads, log
@@ -42,7 +42,9 @@ def _is_base64(s: str) -> bool:
 class GeminiIntake:
     wire = "gemini"
 
-    def __init__(self, sse: bool = True) -> None:
+    def __init__(self, sse: bool = True, envelope: bool = False) -> None:
+        # envelope: the upstream is Code Assist, every chunk is `{response: {...}}`
+        self.envelope = envelope
         self._sse: SSEParser | None = SSEParser() if sse else None
         self._array: JSONArrayStreamParser | None = None if sse else JSONArrayStreamParser()
         self.finished = False
@@ -77,9 +79,15 @@ class GeminiIntake:
             out.append(StreamError("gemini upstream stream ended before finishReason"))
         return out
 
+    def envelope_stage(self, d: Any) -> Any:
+        """First stage of intake: Code Assist's `{response: ...}` envelope comes off here, for
+        streamed chunks and (through `unwrap_buffered`) whole buffered answers alike."""
+        return code_assist.unwrap(d) if self.envelope else d
+
     def on_chunk(self, d: dict[str, Any]) -> list[StreamEvent]:
         if self.finished:
             return []
+        d = self.envelope_stage(d)
         if d.get("error"):
             err = d["error"]
             self.finished = True
@@ -135,6 +143,11 @@ class GeminiIntake:
             # the signature seals the thoughts before this part: emit it first so it attaches to them
             out.insert(0, ThinkingSignature(_s(part["thoughtSignature"])))
         return out
+
+
+def unwrap_buffered(body: Any) -> Any:
+    """A buffered Code Assist answer through the same envelope stage as a stream's chunks."""
+    return GeminiIntake(envelope=True).envelope_stage(body)
 
 
 class GeminiRenderer(Renderer):
