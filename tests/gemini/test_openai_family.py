@@ -423,17 +423,9 @@ def test_retry_to_converted_stream(daemon: DaemonProcess, fake: FakeProvider) ->
 
 
 # ---- Perplexity search results in other clients' citation fields ------------------------------
-# Mapped through lightllm's citation IR (ccproxy.lightllm.citations); on a tree without it these
-# are xfails that say so.
+# Mapped through lightllm's citation IR (ccproxy.lightllm.citations).
 
 URLS = {r["url"] for r in SEARCH_RESULTS}
-
-
-def _needs_citation_ir() -> None:
-    import importlib.util
-
-    if importlib.util.find_spec("ccproxy.lightllm.citations") is None:
-        pytest.xfail("citations in lightllm's IR (ccproxy.lightllm.citations) are not on this branch yet")
 
 
 def _urls(obj: Any) -> set[str]:
@@ -451,7 +443,6 @@ def _urls(obj: Any) -> set[str]:
 
 
 def test_perplexity_citations_for_anthropic_client(daemon: DaemonProcess) -> None:
-    _needs_citation_ir()
     client = anthropic.Anthropic(api_key=sentinel("perplexity"), base_url=daemon.url)
     msg = client.messages.create(model="sonar", max_tokens=64, messages=[{"role": "user", "content": "2+2?"}])
     text_blocks = [b.model_dump() for b in msg.content if b.type == "text"]
@@ -459,7 +450,6 @@ def test_perplexity_citations_for_anthropic_client(daemon: DaemonProcess) -> Non
 
 
 def test_perplexity_citations_for_responses_client(daemon: DaemonProcess) -> None:
-    _needs_citation_ir()
     client = openai.OpenAI(api_key=sentinel("perplexity"), base_url=daemon.url + "/v1")
     r = client.responses.create(model="sonar", input="2+2?")
     annotations = [p.model_dump().get("annotations") for i in r.output if i.type == "message" for p in i.content]
@@ -467,7 +457,6 @@ def test_perplexity_citations_for_responses_client(daemon: DaemonProcess) -> Non
 
 
 def test_perplexity_citations_for_gemini_client(daemon: DaemonProcess) -> None:
-    _needs_citation_ir()
     client = genai.Client(api_key=sentinel("perplexity"), http_options=gtypes.HttpOptions(base_url=daemon.url))
     out = client.models.generate_content(model="sonar", contents="2+2?")
     assert out.candidates

@@ -2,10 +2,7 @@
 requests. Its hosts are pinned to a loopback TLS fake (inspector.resolve) whose throwaway CA is
 trusted through inspector.upstream_ca, so TLS verification stays on.
 
-Hooks built on other branches (`shape`: request shaping, merged; `inject_mcp_notifications`: the
-MCP issue) may be missing here: then `test_every_hook_exists` is an xfail naming exactly which,
-and the serving tests run without them and say so; once merged, everything runs the config
-unchanged. Any other missing hook is a failure.
+Every hook it names must load, and the daemon serves it unchanged: a missing hook is a failure.
 """
 
 from __future__ import annotations
@@ -32,10 +29,6 @@ pytestmark = pytest.mark.timeout(120)
 
 FIXTURE = Path(__file__).parent / "fixtures" / "seeds_main_config.yaml"
 # Hooks whose home is another engineer's branch: allowed to be missing here, never anything else.
-OTHER_BRANCHES = {
-    "ccproxy.hooks.shape": "request shaping (shapes branch)",
-    "ccproxy.hooks.inject_mcp_notifications": "MCP notifications (mcp branch)",
-}
 HOSTS = ("api.anthropic.com", "api.deepseek.com")
 
 
@@ -57,11 +50,7 @@ def missing_hooks(config: dict[str, Any]) -> dict[str, str]:
 
 def test_every_hook_exists() -> None:
     missing = missing_hooks(seeds_config())
-    unexpected = {k: v for k, v in missing.items() if k not in OTHER_BRANCHES}
-    assert not unexpected, f"hooks of the seeds' config that do not load: {unexpected}"
-    if missing:
-        names = ", ".join(f"{k} ({OTHER_BRANCHES[k]})" for k in sorted(missing))
-        pytest.xfail(f"not on this branch yet: {names}")
+    assert not missing, f"hooks of the seeds' config that do not load: {missing}"
 
 
 def test_hooks_order_without_a_cycle() -> None:
@@ -150,7 +139,4 @@ def test_gpt4o_rule_transforms_to_anthropic(seeds_daemon: DaemonProcess, tls_fak
 
 def test_missing_hooks_are_reported(seeds_daemon: DaemonProcess) -> None:
     """The daemon ran the config minus exactly the hooks of other branches; say which."""
-    missing = missing_hooks(seeds_config())
-    assert set(missing) <= set(OTHER_BRANCHES)
-    if missing:
-        pytest.xfail(f"served without {', '.join(sorted(missing))} (not on this branch yet)")
+    assert missing_hooks(seeds_config()) == {}
