@@ -61,34 +61,10 @@ def save_cmd(ctx: click.Context, provider: str, jq_filters: tuple[str, ...], req
 @click.pass_context
 def list_cmd(ctx: click.Context, as_json: bool) -> None:
     """The shape in force for each provider (local, else packaged)."""
-    from ccproxy.shapes.merge import client_family
-    from ccproxy.shapes.store import ShapeFileError, ShapeLibrary
+    from ccproxy.shapes.store import ShapeLibrary, shape_rows
 
     config = get_config(ctx)
-    library = ShapeLibrary(config)
-    names = sorted({*config.ccproxy.providers, *(p.stem for p in library.shapes_dir.glob("*.mflow"))})
-    rows = []
-    for name in names:
-        row: dict[str, object] = {"provider": name, "source": None, "path": None}
-        try:
-            found = library.find(name)
-        except ShapeFileError as e:
-            row["error"] = str(e)
-            rows.append(row)
-            continue
-        if found is not None:
-            req = found.request
-            row.update(
-                source=found.source,
-                path=str(found.path),
-                flows=found.flows_in_file,
-                captured_at=found.captured_at,
-                method=req.method,
-                request_path=req.path.split("?")[0],
-                client=client_family(req.headers.get("user-agent")),
-                headers=len(req.headers),
-            )
-        rows.append(row)
+    rows = shape_rows(config)
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
@@ -108,7 +84,7 @@ def list_cmd(ctx: click.Context, as_json: bool) -> None:
                 str(row["client"] or "-"),
             )
     Console(highlight=False).print(table)
-    click.echo(f"shapes dir: {library.shapes_dir}")
+    click.echo(f"shapes dir: {ShapeLibrary(config).shapes_dir}")
 
 
 @shapes.command("audit")

@@ -159,3 +159,34 @@ class ShapeLibrary:
                 shape = None
         self._cache[provider] = (time.monotonic(), stamp, shape)
         return shape
+
+
+def shape_rows(config: Config) -> list[dict[str, object]]:
+    """The shape in force for each configured provider (and each local file), as plain data:
+    what `ccproxy shapes list --json` prints and the MCP `list_shapes` tool returns."""
+    from ccproxy.shapes.merge import client_family
+
+    library = ShapeLibrary(config)
+    names = sorted({*config.ccproxy.providers, *(p.stem for p in library.shapes_dir.glob(f"*{SUFFIX}"))})
+    rows: list[dict[str, object]] = []
+    for name in names:
+        row: dict[str, object] = {"provider": name, "source": None, "path": None}
+        try:
+            found = library.find(name)
+        except ShapeFileError as e:
+            row["error"] = str(e)
+            found = None
+        if found is not None:
+            req = found.request
+            row.update(
+                source=found.source,
+                path=str(found.path),
+                flows=found.flows_in_file,
+                captured_at=found.captured_at,
+                method=req.method,
+                request_path=req.path.split("?")[0],
+                client=client_family(req.headers.get("user-agent")),
+                headers=len(req.headers),
+            )
+        rows.append(row)
+    return rows
