@@ -203,8 +203,15 @@ class Flows(Strict):
 
 class Otel(Strict):
     enabled: bool = False
-    endpoint: str = "http://127.0.0.1:4318"
+    # None: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT, else http://127.0.0.1:4318.
+    endpoint: str | None = None
+    # None: OTEL_EXPORTER_OTLP_TRACES_PROTOCOL / OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf.
+    protocol: Literal["grpc", "http/protobuf"] | None = None
+    # Added to OTEL_EXPORTER_OTLP_HEADERS (these win on a clash).
+    headers: dict[str, str] = Field(default_factory=dict)
     service_name: str = "ccproxy"
+    # Prompt and response bodies on spans (credentials redacted); off: metadata and usage only.
+    capture_content: bool = False
 
 
 class Mcp(Strict):

@@ -21,6 +21,7 @@ from ccproxy.addons.unrouted import UnroutedAddon
 from ccproxy.daemon.context import DaemonContext
 from ccproxy.providers.inject import route_injector
 from ccproxy.shapes.store import ShapeLibrary
+from ccproxy.telemetry.addon import TelemetryAddon
 
 
 def build_chain(ctx: DaemonContext) -> list[object]:
@@ -29,6 +30,8 @@ def build_chain(ctx: DaemonContext) -> list[object]:
     if ctx.config.ccproxy.shaping.enabled:
         services["shapes"] = ShapeLibrary(ctx.config)  # for the `shape` hook
     inbound, outbound = stage_addons(ctx.config.ccproxy.hooks, services=services)
+    otel = ctx.config.ccproxy.otel
+    telemetry = [TelemetryAddon(otel, ctx.credentials.secrets)] if otel.enabled else []
     return [
         ControlAddon(ctx),  # /health, /flows: answered here, never proxied or recorded
         ModelsEndpointAddon(ctx.config),  # GET /v1/models: synthetic list, answered here
@@ -45,4 +48,6 @@ def build_chain(ctx: DaemonContext) -> list[object]:
         StreamingAddon(idle_timeout=ctx.config.ccproxy.lightllm.stream_idle_timeout),
         EgressSanitizerAddon(),  # last on the request path: no sentinel, no x-ccproxy-* header leaves
         FlowRecorderAddon(ctx.store),  # last: records the flow as finally forwarded/answered
+        # one span per flow from its timestamps, once every addon has answered (telemetry/addon.py)
+        *telemetry,
     ]
