@@ -13,6 +13,7 @@ from ccproxy.cli.flows import flows
 from ccproxy.cli.namespace import namespace
 from ccproxy.cli.run import run
 from ccproxy.cli.shapes import shapes
+from ccproxy.cli.usage import usage
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,7 +31,7 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     ctx.ensure_object(dict)["config_path"] = config_path
 
 
-for command in (init, start, status, logs, flows, run, namespace, shapes):
+for command in (init, start, status, logs, flows, run, namespace, shapes, usage):
     cli.add_command(command)
 
 

@@ -214,6 +214,21 @@ class Otel(Strict):
     capture_content: bool = False
 
 
+class UsagePrice(Strict):
+    """USD per million tokens, for a model genai-prices does not know (or priced privately)."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    # Default: the input price (what a provider without prompt caching charges).
+    cache_read: float | None = Field(default=None, ge=0)
+    cache_write: float | None = Field(default=None, ge=0)
+
+
+class UsageReport(Strict):
+    # model name (as the client sent it) -> price; wins over genai-prices.
+    prices: dict[str, UsagePrice] = Field(default_factory=dict)
+
+
 class Mcp(Strict):
     enabled: bool = True
     port: int = 4030
@@ -298,6 +313,7 @@ class CcproxySection(Strict):
     inspector: Inspector = Field(default_factory=Inspector)
     flows: Flows = Field(default_factory=Flows)
     otel: Otel = Field(default_factory=Otel)
+    usage: UsageReport = Field(default_factory=UsageReport)
     mcp: Mcp = Field(default_factory=Mcp)
     shaping: Shaping = Field(default_factory=Shaping)
     gemini_capacity: GeminiCapacity = Field(default_factory=GeminiCapacity)
