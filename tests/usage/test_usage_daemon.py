@@ -21,8 +21,14 @@ from google import genai
 from google.genai import types as gtypes
 
 from ccproxy.lightllm.ir import WIRES
-from tests.support.canned import anthropic_events, anthropic_message, gemini_response, openai_chat, openai_chat_events
-from tests.support.canned import sse
+from tests.support.canned import (
+    anthropic_events,
+    anthropic_message,
+    gemini_response,
+    openai_chat,
+    openai_chat_events,
+    sse,
+)
 from tests.support.daemon import DaemonProcess, provider_entry
 from tests.support.fake_provider import FakeProvider, Reply
 
