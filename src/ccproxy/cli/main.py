@@ -11,6 +11,7 @@ from ccproxy import __version__
 from ccproxy.cli.daemon_cmds import init, logs, start, status
 from ccproxy.cli.flows import flows
 from ccproxy.cli.namespace import namespace
+from ccproxy.cli.replay import replay
 from ccproxy.cli.run import run
 from ccproxy.cli.shapes import shapes
 from ccproxy.cli.usage import usage
@@ -31,7 +32,7 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     ctx.ensure_object(dict)["config_path"] = config_path
 
 
-for command in (init, start, status, logs, flows, run, namespace, shapes, usage):
+for command in (init, start, status, logs, flows, run, namespace, shapes, usage, replay):
     cli.add_command(command)
 
 
