@@ -16,10 +16,10 @@ from mitmproxy.master import Master
 from tests.support.daemon import provider_entry
 from tests.support.fake_provider import FakeProvider
 
+from ccproxy.addons.context import DaemonContext
 from ccproxy.addons.web_inspector import WebInspector
 from ccproxy.config import parse_config
 from ccproxy.daemon.chain import build_chain
-from ccproxy.daemon.context import DaemonContext
 from ccproxy.flows.store import FlowStore
 
 KNOWN_PATH = "/v1/messages?known-flow-7f3a"

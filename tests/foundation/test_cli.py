@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -112,13 +113,21 @@ def test_start_without_config_initialises_one(tmp_path: Path) -> None:
     cfg_dir = tmp_path / "fresh"
     env = {"CCPROXY_CONFIG_DIR": str(cfg_dir), "HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
     proc = subprocess.Popen([sys.executable, "-m", "ccproxy", "start"], env=env, stderr=subprocess.PIPE, text=True)
-    try:
-        _, err = proc.communicate(timeout=4)
-    except subprocess.TimeoutExpired:
+    # The event that proves the point: the daemon logs that it listens (or it exits early).
+    log = cfg_dir / "ccproxy.log"
+    deadline = time.monotonic() + 120
+
+    def listening() -> bool:
+        return log.exists() and "listening on" in log.read_text(errors="replace")
+
+    while proc.poll() is None and not listening() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if proc.poll() is None:
         proc.terminate()
-        _, err = proc.communicate(timeout=10)
+        _, err = proc.communicate(timeout=60)
         assert proc.returncode == 0, err  # SIGTERM is a clean shutdown
     else:
+        _, err = proc.communicate()
         # The template's port 4000 may be taken on a developer machine; that must be the clean error.
         assert "4000 is already in use" in err
     assert (cfg_dir / "ccproxy.yaml").exists()

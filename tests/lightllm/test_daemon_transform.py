@@ -289,3 +289,33 @@ def test_deepseek_redirect_by_one_rule(
     assert r.status_code == 200
     assert fake.last().path == "/anthropic/v1/messages"
     assert fake.last().json == body
+
+
+@pytest.mark.parametrize("upstream", ["openai", "openai_responses", "gemini"])
+def test_claude_code_request_routed_to_another_format(upstream: str, daemon: DaemonProcess, fake: FakeProvider) -> None:
+    """Claude Code 2.1.x sends `role: "system"` messages, `output_config`, `context_management`:
+    routed to another format it gets an answer (it got a 400 before), its system messages in
+    place, and the answer's id in Anthropic's shape with the upstream id kept in the flow."""
+    import json
+    from pathlib import Path
+
+    body = json.loads((Path(__file__).parent / "data" / "claude_code_2_1_request.json").read_text())
+    body = {**body, "model": f"to-{upstream}", "stream": False}
+    fake.queue(Reply(json=response(upstream, ANSWER)))
+    a = anthropic.Anthropic(base_url=daemon.url, api_key="sk-ant-client", max_retries=0)
+    msg = a.post("/v1/messages", cast_to=anthropic.types.Message, body=body)
+    assert msg.id.startswith("msg_")
+    assert [(b.name, b.input) for b in msg.content if b.type == "tool_use"] == [("get_weather", {"city": "Paris"})]
+    sent = fake.last().json
+    check_request(upstream, sent)
+    agents = body["messages"][1]["content"]
+    if upstream == "openai":
+        assert {"role": "system", "content": agents} in sent["messages"]
+    elif upstream == "openai_responses":
+        dev = [i["content"] for i in sent["input"] if i.get("role") == "developer"]
+        texts = [c if isinstance(c, str) else "".join(p.get("text", "") for p in c) for c in dev]
+        assert agents in texts
+    else:
+        assert any(agents in p.get("text", "") for c in sent["contents"] for p in c["parts"])
+    flow = daemon.flows()[-1]
+    assert flow["ccproxy"]["transform"]["action"] == "transform"

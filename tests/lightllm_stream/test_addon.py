@@ -13,11 +13,6 @@ from mitmproxy.test import tflow, tutils
 
 from ccproxy.addons.streaming import StreamTap, _Decoder, request_context, stream_kind
 from ccproxy.lightllm.stream import RequestContext, StreamConverter
-from ccproxy.lightllm.stream.events import (
-    MessageStart,
-    ToolCallDelta,
-    ToolCallStart,
-)
 
 from .oracles import StreamErrorSeen, rendered_summary
 from .test_faults import source
@@ -74,9 +69,9 @@ def _brotli(b: bytes) -> bytes:
 
 
 def _zstd(b: bytes) -> bytes:
-    import zstandard
+    from ccproxy.mitm_compat import zstd_compress  # whichever zstd package mitmproxy brings
 
-    return bytes(zstandard.ZstdCompressor().compress(b))
+    return zstd_compress(b)
 
 
 @pytest.mark.parametrize(
@@ -132,21 +127,3 @@ def test_corrupt_compressed_stream_is_a_clean_error() -> None:
         rendered_summary("anthropic", out)
     assert "could not be decoded" in f.metadata["ccproxy.error"]
     assert tap(b"more") == [] and tap(b"") == []
-
-
-@pytest.mark.parametrize("dst", ["anthropic", "openai_responses"])
-def test_interleaved_tool_deltas_end_cleanly_where_blocks_cannot_interleave(dst: str) -> None:
-    from ccproxy.lightllm.stream.converter import make_renderer
-
-    up = make_renderer("openai", RequestContext(model="m")).render(
-        [
-            MessageStart("c1", "m"),
-            ToolCallStart(0, "a", "f"),
-            ToolCallStart(1, "b", "g"),
-            ToolCallDelta(0, "{}"),  # back to call 0 after call 1 started
-        ]
-    )
-    conv = StreamConverter("openai", dst, RequestContext(model="m"))  # type: ignore[arg-type]
-    out = conv.feed(up) + conv.close()
-    with pytest.raises(StreamErrorSeen, match="tool call 0"):
-        rendered_summary(dst, out)

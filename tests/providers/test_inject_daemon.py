@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from ccproxy.lightllm.error_bodies import error_response
+from ccproxy.answers import error_response
 from tests.support.daemon import DaemonProcess, provider_entry
 from tests.support.fake_provider import FakeProvider
 

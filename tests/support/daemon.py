@@ -43,8 +43,11 @@ def provider_entry(fake_hostport: str, wire: str, scheme: str = "http", **extra:
 
 
 class DaemonProcess:
-    def __init__(self, config_dir: Path, config: dict[str, Any], env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, config_dir: Path, config: dict[str, Any], env: dict[str, str] | None = None, wrap: list[str] | None = None
+    ) -> None:
         self.config_dir = config_dir
+        self.wrap = wrap or []  # a command the daemon runs under, e.g. ["prlimit", "--nofile=256:256"]
         section = config.setdefault("ccproxy", {})
         section.setdefault("port", free_port())
         inspector = section.setdefault("inspector", {})
@@ -72,10 +75,10 @@ class DaemonProcess:
             timeout=timeout,
         )
 
-    def start(self, timeout: float = 60.0) -> DaemonProcess:
+    def start(self, timeout: float = 120.0) -> DaemonProcess:
         with self.log_file.open("ab") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "ccproxy", "start"],
+                [*self.wrap, sys.executable, "-m", "ccproxy", "start"],
                 env=self.env,
                 stdout=err,
                 stderr=subprocess.STDOUT,

@@ -13,6 +13,8 @@ import time
 import httpx
 from mitmproxy import http
 
+from ccproxy.addons.failsafe import fail_closed
+from ccproxy.addons.replay_stream import convert_buffered_stream
 from ccproxy.addons.resolve import parse_resolve
 from ccproxy.config.models import Config
 from ccproxy.flows import meta
@@ -20,11 +22,10 @@ from ccproxy.providers.egress import sanitize_request
 from ccproxy.providers.errors import AuthConfigError
 from ccproxy.providers.inject import put_credential, slot_for
 from ccproxy.providers.registry import CredentialRegistry
-from ccproxy.providers.replay_stream import convert_buffered_stream
 
 log = logging.getLogger(__name__)
 
-AUTH_REPLAYED = "ccproxy.auth_replayed"
+AUTH_REPLAYED = meta.AUTH_REPLAYED
 # Hop-by-hop and framing headers: httpx computes its own for the replay.
 _DROP_REQUEST = frozenset(
     {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "upgrade", "proxy-connection"}
@@ -32,6 +33,7 @@ _DROP_REQUEST = frozenset(
 _DROP_RESPONSE = frozenset({"transfer-encoding", "content-length", "connection", "keep-alive"})
 
 
+@fail_closed  # routes, converts or injects: an exception answers an error, never forwards
 class AuthAddon:
     def __init__(self, registry: CredentialRegistry, config: Config, *, timeout: float = 600.0) -> None:
         self.registry = registry

@@ -15,8 +15,8 @@ from typing import Any
 from mitmproxy import http
 
 from ccproxy import __version__
+from ccproxy.addons.context import DaemonContext
 from ccproxy.addons.listener import is_reverse
-from ccproxy.daemon.context import DaemonContext
 from ccproxy.flows import meta
 from ccproxy.flows.query import NEXT_HEADER, FlowQuery, parse_query
 from ccproxy.flows.serialize import flow_json

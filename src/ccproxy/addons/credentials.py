@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from ccproxy.addons.failsafe import fail_closed
 from ccproxy.providers.errors import AuthConfigError
 from ccproxy.providers.redact import SecretFilter, install_log_filter, remove_log_filter
 from ccproxy.providers.registry import CredentialRegistry
@@ -14,6 +15,7 @@ from ccproxy.providers.registry import CredentialRegistry
 log = logging.getLogger(__name__)
 
 
+@fail_closed  # routes, converts or injects: an exception answers an error, never forwards
 class CredentialsAddon:
     def __init__(self, registry: CredentialRegistry) -> None:
         self.registry = registry

@@ -10,14 +10,16 @@ import logging
 
 from mitmproxy import http
 
+from ccproxy.addons.failsafe import fail_closed
 from ccproxy.flows import meta
 from ccproxy.providers.egress import sanitize_request
 
 log = logging.getLogger(__name__)
 
-EGRESS_STRIPPED = "ccproxy.egress_stripped"
+EGRESS_STRIPPED = meta.EGRESS_STRIPPED
 
 
+@fail_closed  # routes, converts or injects: an exception answers an error, never forwards
 class EgressSanitizerAddon:
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or flow.metadata.get(meta.CONTROL):

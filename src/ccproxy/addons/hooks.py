@@ -13,9 +13,10 @@ from typing import Any
 
 from mitmproxy import http
 
+from ccproxy.addons.failsafe import fail_closed
+from ccproxy.answers import error_response
 from ccproxy.flows import meta
 from ccproxy.lightllm.detect import routing_wire
-from ccproxy.lightllm.error_bodies import error_response
 from ccproxy.lightllm.ir import Wire
 from ccproxy.pipeline import Pipeline, build_pipelines
 from ccproxy.providers.errors import AuthConfigError
@@ -32,6 +33,7 @@ def fail_with_auth_error(flow: http.HTTPFlow, err: AuthConfigError) -> None:
     flow.response = error_response(wire, err.status, str(err))
 
 
+@fail_closed  # routes, converts or injects: an exception answers an error, never forwards
 class HookStageAddon:
     def __init__(
         self,

@@ -13,11 +13,14 @@ import logging
 
 from mitmproxy import http
 
+from ccproxy.addons.failsafe import fail_closed
+from ccproxy.addons.faults import fault_response
 from ccproxy.addons.listener import is_reverse, listener_of
 from ccproxy.config.models import Config
 from ccproxy.flows import meta
 from ccproxy.lightllm.detect import routing_wire
 from ccproxy.lightllm.ir import Wire
+from ccproxy.lightllm.jsonlimits import MAX_JSON_DEPTH, too_deep
 from ccproxy.providers.destination import apply_destination, provider_for_wire, rewrite_path
 
 log = logging.getLogger(__name__)
@@ -34,12 +37,25 @@ def client_snapshot(flow: http.HTTPFlow) -> http.Request:
     return snap
 
 
+def _json_like(req: http.Request) -> bool:
+    # an upload that merely contains many brackets (an image, a tarball) is not refused
+    ctype = req.headers.get("content-type", "").lower()
+    return "json" in ctype or routing_wire(req.method, req.path, req.headers) is not None
+
+
+@fail_closed  # routes, converts or injects: an exception answers an error, never forwards
 class InspectorAddon:
     def __init__(self, config: Config) -> None:
         self.config = config
 
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or flow.metadata.get(meta.CONTROL):
+            return
+        if _json_like(flow.request) and too_deep(flow.request.raw_content or b""):
+            # refused before anything parses it: deep nesting exhausts the recursion of parsers
+            message = f"ccproxy: request body nests deeper than {MAX_JSON_DEPTH} levels"
+            flow.metadata[meta.ERROR] = message
+            flow.response = fault_response(flow, "invalid_request", message)
             return
         flow.metadata[meta.CLIENT_REQUEST] = client_snapshot(flow).get_state()
         flow.metadata[meta.LISTENER] = listener_of(flow)

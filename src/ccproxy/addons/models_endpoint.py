@@ -7,6 +7,7 @@ import json
 
 from mitmproxy import http
 
+from ccproxy.addons.failsafe import fail_closed
 from ccproxy.addons.listener import is_reverse
 from ccproxy.config.models import Config
 from ccproxy.flows import meta
@@ -14,6 +15,7 @@ from ccproxy.lightllm import models_list
 from ccproxy.lightllm.detect import classify
 
 
+@fail_closed  # routes, converts or injects: an exception answers an error, never forwards
 class ModelsEndpointAddon:
     def __init__(self, config: Config) -> None:
         self.config = config

@@ -16,10 +16,12 @@ from dataclasses import dataclass
 from mitmproxy import dns, http
 from mitmproxy.proxy import mode_specs, server_hooks
 
+from ccproxy.flows import meta
+
 logger = logging.getLogger(__name__)
 
 SYNTHETIC_NET = ipaddress.ip_network("198.18.0.0/15")
-LISTENER_KEY = "ccproxy.listener"
+LISTENER_KEY = meta.LISTENER  # one key, one module: flows.meta
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ On `responseheaders`, an event stream (or Gemini's streamed JSON array) gets a S
 `ccproxy.upstream_wire` differ) and written to the client at once, never buffered whole. The
 flow keeps both sides (each capped): the upstream's bytes as `flow.response`, and what the client
 received as `ccproxy.client_response` when that differs. Faults end the stream with an error
-event in the client's format (see stream_guard) and are recorded in `ccproxy.error`.
+event in the client's format (see mitm_compat.CcproxyHttpStream) and are recorded in `ccproxy.error`.
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from urllib.parse import parse_qs, urlsplit
 
 from mitmproxy import ctx, http
 
-from ccproxy.addons.stream_guard import guard_stream
+from ccproxy.addons.failsafe import fail_closed
 from ccproxy.flows import meta
 from ccproxy.lightllm.ir import Wire
 from ccproxy.lightllm.stream import RequestContext, StreamConverter
+from ccproxy.mitm_compat import guard_stream, zstd_decompressor
 
 log = logging.getLogger("ccproxy.addons.streaming")
 
@@ -46,9 +47,7 @@ class _Decoder:
 
             self._other = brotli.Decompressor()
         elif encoding == "zstd":
-            import zstandard
-
-            self._other = zstandard.ZstdDecompressor().decompressobj()
+            self._other = zstd_decompressor()
         else:
             raise ValueError(f"unsupported content-encoding {encoding!r}")
 
@@ -62,7 +61,7 @@ class _Decoder:
 
 class StreamTap:
     """The `flow.response.stream` callable of one response. mitmproxy calls it with each
-    upstream chunk and with b"" at the end; stream_guard calls `fail` on faults."""
+    upstream chunk and with b"" at the end; the guarded HTTP stream calls `fail` on faults."""
 
     def __init__(
         self,
@@ -153,7 +152,7 @@ class StreamTap:
         decoded, or ended with an error event). mitmproxy keeps no streamed body itself."""
         self.ended = True
         md = self.flow.metadata
-        info = cast(dict[str, Any], md.setdefault("ccproxy.stream", {}))
+        info = cast(dict[str, Any], md.setdefault(meta.STREAM, {}))
         info.update(
             upstream_bytes=self._upstream_total,
             client_bytes=self._client_total,
@@ -164,6 +163,8 @@ class StreamTap:
         )
         if self.error is not None:
             md[meta.ERROR] = self.error
+        if self.converter is not None and self.converter.upstream_id:
+            md[meta.UPSTREAM_ID] = self.converter.upstream_id
         resp = self.flow.response
         if resp is None:
             return
@@ -234,6 +235,7 @@ def _text(v: object, default: str) -> str:
     return v if isinstance(v, str) else default
 
 
+@fail_closed  # routes, converts or injects: an exception answers an error, never forwards
 class StreamingAddon:
     def __init__(self, idle_timeout: float = DEFAULT_IDLE_TIMEOUT, record_limit: int = DEFAULT_RECORD_LIMIT) -> None:
         self.idle_timeout = idle_timeout
@@ -279,7 +281,7 @@ class StreamingAddon:
         tap.upstream_headers = upstream_headers
         tap.pending_error = undecodable
         flow.response.stream = tap
-        md["ccproxy.stream"] = {
+        md[meta.STREAM] = {
             "kind": kind,
             "upstream_wire": upstream,
             "client_wire": client,

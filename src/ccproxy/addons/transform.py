@@ -22,11 +22,13 @@ from typing import Any
 
 from mitmproxy import http
 
+from ccproxy.addons.failsafe import fail_closed
 from ccproxy.config.models import Config, Provider
 from ccproxy.flows import meta
 from ccproxy.lightllm import convert as cv
 from ccproxy.lightllm import count_tokens as ct
 from ccproxy.lightllm import errors as lerr
+from ccproxy.lightllm import ids
 from ccproxy.lightllm.detect import Endpoint, classify
 from ccproxy.lightllm.gemini import parse_path
 from ccproxy.lightllm.ir import Wire
@@ -108,6 +110,7 @@ def upstream_path(provider: Provider | None, wire: Wire, model: str | None, stre
     return cv.request_path(wire, model, stream)
 
 
+@fail_closed  # routes, converts or injects: an exception answers an error, never forwards
 class TransformAddon:
     def __init__(self, config: Config, credentials: CredentialHook | None = None) -> None:
         c = config.ccproxy
@@ -254,16 +257,22 @@ class TransformAddon:
             return
         if resp.stream or resp.headers.get("content-type", "").lower().startswith("text/event-stream"):
             return  # the streaming addon converts event streams
-        client_wire: Wire = state["client_wire"]
-        upstream_wire: Wire = state["upstream_wire"]
+        client_wire: Wire | None = state.get("client_wire")
+        upstream_wire: Wire | None = state.get("upstream_wire")
+        if client_wire is None or upstream_wire is None:
+            return  # the request was never converted (refused with a 400 already)
         flow.metadata[meta.UPSTREAM_RESPONSE] = resp.get_state()
         kept = lerr.keep_headers(resp.headers, client_wire)
         if resp.status_code >= 400:
             status, body, _ = lerr.convert_error(resp.status_code, resp.content or b"", upstream_wire, client_wire)
         else:
             try:
-                body = cv.convert_response(json.loads(resp.content or b""), upstream_wire, client_wire)
+                upstream_body = json.loads(resp.content or b"")
+                body = cv.convert_response(upstream_body, upstream_wire, client_wire)
                 status = resp.status_code
+                rid = ids.upstream_id(upstream_wire, upstream_body)
+                if rid is not None:
+                    flow.metadata[meta.UPSTREAM_ID] = rid
             except Exception as e:  # never pass the untransformed body on
                 message = f"ccproxy: cannot convert the {upstream_wire} response for a {client_wire} client: {e}"
                 log.warning("flow %s: %s", flow.id, message, exc_info=not isinstance(e, ValueError))

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from mitmproxy import http
 
+from ccproxy.addons.failsafe import fail_closed
+from ccproxy.answers import error_response
 from ccproxy.flows import meta
-from ccproxy.lightllm.error_bodies import error_response
 
 
+@fail_closed  # routes, converts or injects: an exception answers an error, never forwards
 class UnroutedAddon:
     def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or flow.metadata.get(meta.CONTROL):

@@ -5,6 +5,7 @@ this addon brings the pieces WebMaster adds: a ``View`` of flows, an ``EventStor
 log, the web options and token check (``WebAddon``, ``WebAuth``), and the tornado
 ``Application``, which is handed a small facade exposing the attributes it reads from a
 WebMaster (``view``, ``events``, ``proxyserver``; everything else comes from the real master).
+Those internals live in ccproxy.mitm_compat (web_application, web_broadcast).
 
 Usage (inside the running event loop, before or after the master starts)::
 
@@ -27,8 +28,9 @@ from mitmproxy import flow as mflow
 from mitmproxy import log, optmanager
 from mitmproxy.addons import eventstore, view
 from mitmproxy.master import Master
-from mitmproxy.tools.web import app, webaddons
+from mitmproxy.tools.web import webaddons
 
+from ccproxy import mitm_compat as compat
 from ccproxy.flows import meta
 
 logger = logging.getLogger(__name__)
@@ -69,22 +71,6 @@ class _ProxiedFlowsView(view.View):
         for f in victims:
             self.remove([f])  # one at a time: mitmproxy logs an alert for bulk removals
             self._order.pop(f.id, None)
-
-
-class _WebMasterFacade:
-    """What ``mitmproxy.tools.web.app`` reads from ``WebMaster``, over an ordinary master."""
-
-    def __init__(self, master: Master, flows: view.View, events: eventstore.EventStore) -> None:
-        self._master = master
-        self.view = flows
-        self.events = events
-
-    @property
-    def proxyserver(self) -> Any:
-        return self._master.addons.get("proxyserver")
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._master, name)
 
 
 class WebInspector:
@@ -133,7 +119,7 @@ class WebInspector:
             web_open_browser=False,
             web_password=argon2.PasswordHasher().hash(self.token),
         )
-        application = app.Application(_WebMasterFacade(self.master, self.view, self.events), debug=False)  # type: ignore[arg-type]
+        application = compat.web_application(self.master, self.view, self.events)
         server = tornado.httpserver.HTTPServer(application, max_buffer_size=2**32)
         try:
             server.listen(self.port, self.host)
@@ -177,29 +163,27 @@ class WebInspector:
 
     @staticmethod
     def _on_add(flow: mflow.Flow) -> None:
-        app.ClientConnection.broadcast_flow("flows/add", flow)
+        compat.web_broadcast("flows/add", flow)
 
     @staticmethod
     def _on_update(flow: mflow.Flow) -> None:
-        app.ClientConnection.broadcast_flow("flows/update", flow)
+        compat.web_broadcast("flows/update", flow)
 
     @staticmethod
     def _on_remove(flow: mflow.Flow, index: int) -> None:
-        app.ClientConnection.broadcast(type="flows/remove", payload=flow.id)
+        compat.web_broadcast("flows/remove", flow.id)
 
     @staticmethod
     def _on_refresh() -> None:
-        app.ClientConnection.broadcast_flow_reset()
+        compat.web_broadcast("flows/reset")
 
     @staticmethod
     def _on_event(entry: log.LogEntry) -> None:
-        app.ClientConnection.broadcast(type="events/add", payload=app.logentry_to_json(entry))
+        compat.web_broadcast("events/add", entry)
 
     @staticmethod
     def _on_events_refresh() -> None:
-        app.ClientConnection.broadcast(type="events/reset")
+        compat.web_broadcast("events/reset")
 
     def _on_options(self, updated: set[str]) -> None:
-        app.ClientConnection.broadcast(
-            type="options/update", payload=optmanager.dump_dicts(self.master.options, updated)
-        )
+        compat.web_broadcast("options/update", optmanager.dump_dicts(self.master.options, updated))

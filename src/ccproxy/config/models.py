@@ -317,6 +317,20 @@ class CcproxySection(Strict):
     mcp: Mcp = Field(default_factory=Mcp)
     shaping: Shaping = Field(default_factory=Shaping)
     gemini_capacity: GeminiCapacity = Field(default_factory=GeminiCapacity)
+    # Reliability limits (docs/reliability.md). Seconds; 0 turns a timeout or limit off.
+    # Upstream TCP connect; then the request sent -> the response headers (a non-streamed answer
+    # arrives whole, so this bounds its generation time too). Both well under the SDKs' 600 s.
+    upstream_connect_timeout: float = Field(default=10.0, ge=0)
+    upstream_read_timeout: float = Field(default=300.0, ge=0)
+    # Largest request body accepted (413 in the client's format above it, nothing buffered).
+    max_body_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
+    # Client connections: time to send the request headers (slow-loris), idle keep-alive time,
+    # and how many may be open at once (503 above; capped further by the open-files limit).
+    header_timeout: float = Field(default=30.0, ge=0)
+    keepalive_timeout: float = Field(default=120.0, ge=0)
+    max_connections: int = Field(default=1024, ge=1)
+    # SIGTERM/SIGINT: in-flight requests get this long to finish, then an error in their format.
+    shutdown_grace: float = Field(default=10.0, ge=0)
 
     @model_validator(mode="after")
     def _check_rules(self) -> CcproxySection:

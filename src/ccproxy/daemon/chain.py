@@ -8,9 +8,12 @@ final response (the recorder) therefore sit at the end.
 from __future__ import annotations
 
 from ccproxy.addons.auth import AuthAddon
+from ccproxy.addons.connections import ConnectionGuardAddon
+from ccproxy.addons.context import DaemonContext
 from ccproxy.addons.control import ControlAddon
 from ccproxy.addons.credentials import CredentialsAddon
 from ccproxy.addons.egress import EgressSanitizerAddon
+from ccproxy.addons.faults import FaultsAddon
 from ccproxy.addons.flow_recorder import FlowRecorderAddon
 from ccproxy.addons.hooks import stage_addons
 from ccproxy.addons.inspector import InspectorAddon
@@ -18,7 +21,6 @@ from ccproxy.addons.models_endpoint import ModelsEndpointAddon
 from ccproxy.addons.streaming import StreamingAddon
 from ccproxy.addons.transform import TransformAddon
 from ccproxy.addons.unrouted import UnroutedAddon
-from ccproxy.daemon.context import DaemonContext
 from ccproxy.providers.inject import route_injector
 from ccproxy.shapes.store import ShapeLibrary
 from ccproxy.telemetry.addon import TelemetryAddon
@@ -33,6 +35,10 @@ def build_chain(ctx: DaemonContext) -> list[object]:
     otel = ctx.config.ccproxy.otel
     telemetry = [TelemetryAddon(otel, ctx.credentials.secrets)] if otel.enabled else []
     return [
+        # Connection limits (slow-loris, idle keep-alive, the cap) and every fault answered in the
+        # client's format: first, they act at `client_connected`/`requestheaders`, before the rest.
+        ConnectionGuardAddon(ctx.config, enabled="connections" not in ctx.disabled),
+        FaultsAddon(ctx.config, enabled="faults" not in ctx.disabled),
         ControlAddon(ctx),  # /health, /flows: answered here, never proxied or recorded
         ModelsEndpointAddon(ctx.config),  # GET /v1/models: synthetic list, answered here
         InspectorAddon(ctx.config),  # client snapshot, wire format, default route

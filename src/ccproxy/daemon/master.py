@@ -16,9 +16,12 @@ from mitmproxy import options
 from mitmproxy.addons import core, disable_h2c, dns_resolver, next_layer, proxyserver, tlsconfig
 from mitmproxy.master import Master
 
+from ccproxy import mitm_compat as compat
+from ccproxy.addons.connections import raise_fd_limit
+from ccproxy.addons.context import DaemonContext
+from ccproxy.addons.faults import FaultsAddon
 from ccproxy.config.models import Config
 from ccproxy.daemon.chain import build_chain
-from ccproxy.daemon.context import DaemonContext
 from ccproxy.flows.store import DB_FILE, FlowStore
 from ccproxy.jail.daemon_hooks import prepare_jail_listener
 
@@ -31,6 +34,30 @@ log = logging.getLogger(__name__)
 # inspector, and connections are lazy, so this address is never dialled.
 _UNROUTED_UPSTREAM = "http://127.0.0.1:9"
 WEB_URL_FILE = "web-inspector.url"
+
+
+class AcceptErrorLog:
+    """Loop exception handler: `accept()` failing for lack of file descriptors is one warning per
+    10 s with a count, not a traceback per attempt; everything else goes to asyncio's default."""
+
+    EVERY = 10.0
+
+    def __init__(self) -> None:
+        self.suppressed = 0
+        self.logged_at = float("-inf")
+
+    def __call__(self, loop: asyncio.AbstractEventLoop, context: dict[str, object]) -> None:
+        exc = context.get("exception")
+        if isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM):
+            now = loop.time()
+            if now - self.logged_at >= self.EVERY:
+                extra = f" ({self.suppressed} more since the last warning)" if self.suppressed else ""
+                log.warning("cannot accept connections: %s%s", exc.strerror or exc, extra)
+                self.logged_at, self.suppressed = now, 0
+            else:
+                self.suppressed += 1
+            return
+        loop.default_exception_handler(context)
 
 
 class StartupError(Exception):
@@ -81,6 +108,18 @@ class Daemon:
         self.config = config
         prepare_dirs(config)
         self.ctx = DaemonContext(config=config, store=make_store(config))
+        c = config.ccproxy
+        wanted = (
+            "faults",
+            "connections",
+            *(("web",) if c.inspector.web else ()),
+            *(("keylog",) if c.inspector.keylog else ()),
+        )
+        self.ctx.disabled = compat.self_check(wanted)
+        compat.warn_disabled(self.ctx.disabled)
+        if "faults" not in self.ctx.disabled:
+            compat.install_error_page()
+        raise_fd_limit()
         try:
             self.jail = prepare_jail_listener(config)
         except ValueError as e:
@@ -94,6 +133,8 @@ class Daemon:
             raise StartupError(str(e)) from e
         self.master: Master | None = None
         self.web: WebInspector | None = None
+        self._stopping: asyncio.Task[None] | None = None
+        self._accept_errors = AcceptErrorLog()
 
     def _build(self, loop: asyncio.AbstractEventLoop) -> Master:
         c = self.config.ccproxy
@@ -109,7 +150,7 @@ class Daemon:
             tlsconfig.TlsConfig(),
         )
         master.addons.add(*self.chain)
-        if c.inspector.web:
+        if c.inspector.web and "web" not in self.ctx.disabled:
             from ccproxy.addons.web_inspector import WebInspector
 
             self.web = WebInspector(master, port=c.inspector.port, host=c.host, max_flows=c.inspector.web_max_flows)
@@ -133,8 +174,12 @@ class Daemon:
 
     async def run(self) -> None:
         loop = asyncio.get_running_loop()
+        loop.set_exception_handler(self._accept_errors)
         master = self._build(loop)
         self.master = master
+        # Installed first: a signal during start-up is a clean stop too, not the default kill.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, self._on_signal)
         ps = master.addons.get("proxyserver")
         if self.web is not None:
             # Started before the listeners (a client that sees /health answer finds the UI up and
@@ -158,8 +203,6 @@ class Daemon:
         for instance in ps.servers:
             addrs = ", ".join(f"{a[0]}:{a[1]}" for a in instance.listen_addrs)
             self.ctx.listeners[self.plan.names.get(instance.mode.full_spec, instance.mode.type_name)] = addrs
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, master.shutdown)
         await master.running()
         self.ctx.ready = True
         log.info("ccproxy listening on %s", ", ".join(f"{k}={v}" for k, v in self.ctx.listeners.items()))
@@ -173,6 +216,38 @@ class Daemon:
             # Everything recorded so far is committed before the process ends.
             await asyncio.to_thread(self.ctx.store.close)
             log.info("ccproxy stopped")
+
+    def _on_signal(self) -> None:
+        assert self.master is not None
+        if self._stopping is not None or not self.ctx.ready or "connections" in self.ctx.disabled:
+            self.master.shutdown()  # a second signal (or no way to drain): stop now
+            return
+        self._stopping = asyncio.get_running_loop().create_task(self._drain_then_stop(self.master))
+
+    async def _drain_then_stop(self, master: Master) -> None:
+        """Stop accepting; give what is in flight `shutdown_grace` seconds; end the rest with an
+        error in its client's format (an error event for a stream); then stop."""
+        loop = asyncio.get_running_loop()
+        self.ctx.ready = False
+        compat.stop_accepting(master)
+        faults = next((a for a in self.chain if isinstance(a, FaultsAddon)), None)
+        if faults is not None and faults.policy is not None:
+            faults.policy.shutting_down = True
+        deadline = loop.time() + self.config.ccproxy.shutdown_grace
+        pending = compat.live_streams(master)
+        if pending:
+            log.info(
+                "shutting down: %d request(s) in flight, %gs grace", len(pending), self.config.ccproxy.shutdown_grace
+            )
+        while pending and loop.time() < deadline:
+            await asyncio.sleep(0.05)
+            pending = compat.live_streams(master)
+        for handler, http_layer, stream in pending:
+            await compat.nudge(handler, http_layer, stream)
+        if pending:
+            log.warning("shutting down: ended %d request(s) still in flight after the grace period", len(pending))
+        await compat.flush_and_close_clients(master)
+        master.shutdown()
 
     def _publish_web_url(self, web: WebInspector) -> None:
         # Persisted flows are shown in the web UI as well (its bounded window of the newest).

@@ -15,6 +15,8 @@ CLIENT_RESPONSE = "ccproxy.client_response"
 # The upstream's own response when flow.response was replaced by a converted one
 # (non-streamed transforms); a converted stream keeps upstream's in flow.response instead.
 UPSTREAM_RESPONSE = "ccproxy.upstream_response"
+# The upstream's response id when a converted answer shows the client an id in its own format.
+UPSTREAM_ID = "ccproxy.upstream_id"
 PROVIDER = "ccproxy.provider"
 SESSION_ID = "ccproxy.session_id"
 CLIENT_WIRE = "ccproxy.client_wire"
@@ -38,6 +40,38 @@ HOOK_TIMINGS = "ccproxy.hook_timings"
 SPAN_SENT = "ccproxy.span_sent"
 # Set on flows answered by ccproxy itself (control endpoints, routing errors): not stored.
 CONTROL = "ccproxy.control"
+# Hook pipeline: errors of hooks that were logged and skipped; per-request x-ccproxy-hooks overrides.
+HOOK_ERRORS = "ccproxy.hook_errors"
+HOOK_OVERRIDES = "ccproxy.hook_overrides"
+# The auth addon replayed this request once after an upstream 401.
+AUTH_REPLAYED = "ccproxy.auth_replayed"
+# What the egress sanitizer removed before the request left.
+EGRESS_STRIPPED = "ccproxy.egress_stripped"
+# (kind, message) of a request refused before its body was read (addons.faults).
+REFUSE = "ccproxy.refuse"
+# Every key above starts with this; hooks address them as `metadata.<name>`.
+PREFIX = "ccproxy."
+
+
+def client_wire(flow: http.HTTPFlow) -> str | None:
+    """The client's wire format, as the inspector classified it (None: not an LLM request)."""
+    v = flow.metadata.get(CLIENT_WIRE)
+    return v if isinstance(v, str) else None
+
+
+def upstream_wire(flow: http.HTTPFlow) -> str | None:
+    v = flow.metadata.get(UPSTREAM_WIRE)
+    return v if isinstance(v, str) else None
+
+
+def error(flow: http.HTTPFlow) -> str | None:
+    v = flow.metadata.get(ERROR)
+    return v if isinstance(v, str) else None
+
+
+def set_error(flow: http.HTTPFlow, message: str) -> None:
+    """Record why the flow failed (shown by `flows list`, /flows and the log line)."""
+    flow.metadata[ERROR] = message
 
 
 def client_request(flow: http.HTTPFlow) -> http.Request | None:

@@ -1,6 +1,7 @@
 """Token usage of a recorded response, for the store's usage columns.
 
-The per-wire meaning of the usage fields lives in lightllm (``usage_from_<wire>``); this
+The per-wire meaning of the usage fields lives in lightllm (``lightllm.vocab.<wire>.usage_in``; ``lightllm.usage``
+has whole-answer extractors too); this
 module only finds the usage objects in a body, JSON or an event stream, and merges the ones a
 stream sends more than once (Anthropic's message_start then message_delta, Gemini's every chunk):
 the latest value of each field wins.
@@ -13,16 +14,14 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ccproxy.lightllm.ir import Usage, Wire
-from ccproxy.lightllm.stream.anthropic import usage_from_anthropic
-from ccproxy.lightllm.stream.gemini import usage_from_gemini
-from ccproxy.lightllm.stream.openai_chat import usage_from_openai
-from ccproxy.lightllm.stream.openai_responses import usage_from_responses
+from ccproxy.lightllm.vocab import anthropic, gemini, openai_chat, openai_responses
 
+# one usage table per wire, shared with the converters (lightllm/vocab)
 USAGE_FROM: dict[str, Callable[[dict[str, Any]], Usage]] = {
-    "anthropic": usage_from_anthropic,
-    "openai": usage_from_openai,
-    "openai_responses": usage_from_responses,
-    "gemini": usage_from_gemini,
+    "anthropic": anthropic.usage_in,
+    "openai": openai_chat.usage_in,
+    "openai_responses": openai_responses.usage_in,
+    "gemini": gemini.usage_in,
 }
 _USAGE_KEYS = ("usage", "usageMetadata")
 

@@ -6,7 +6,6 @@ import logging
 import os
 import re
 from pathlib import Path
-from typing import Any
 
 from ccproxy.jail.keys import WireGuardKeys, key_path, load_or_create_keys, write_private
 
@@ -44,37 +43,26 @@ def wg_keylog_text(keys: WireGuardKeys) -> str:  # one slot
 
 
 def enable_keylogs(state_dir: Path, slots: int = 1) -> tuple[Path, Path]:
-    """Write wg.keylog and route mitmproxy's TLS secrets (both legs, NSS format) to tls.keylog.
-
-    mitmproxy reads SSLKEYLOGFILE only at import time, so the logger is swapped on the module and the
-    cached TLS contexts are dropped.
-    """
-    import mitmproxy.net.tls as mtls
-
+    """Write wg.keylog and route mitmproxy's TLS secrets (both legs, NSS format) to tls.keylog
+    (mitm_compat.set_tls_keylog; skipped, with the start-up warning, where mitmproxy lacks it)."""
     wg_path = state_dir / WG_KEYLOG
     write_private(wg_path, "".join(wg_keylog_text(load_or_create_keys(state_dir, i)) for i in range(slots)))
     tls_path = state_dir / TLS_KEYLOG
     fd = os.open(tls_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     os.close(fd)
     os.chmod(tls_path, 0o600)
-    mtls.log_master_secret = mtls.MasterSecretLogger(tls_path)
-    _clear_context_caches(mtls)
+    from ccproxy import mitm_compat as compat
+
+    if "keylog" not in compat.self_check(("keylog",)):
+        compat.set_tls_keylog(tls_path)
     return tls_path, wg_path
 
 
-def _clear_context_caches(mtls: Any) -> None:
-    # Contexts built earlier carry the old keylog callback (or none).
-    mtls.create_proxy_server_context.cache_clear()
-    mtls.create_client_proxy_context.cache_clear()
-
-
 def disable_keylogs() -> None:
-    import mitmproxy.net.tls as mtls
+    from ccproxy import mitm_compat as compat
 
-    if mtls.log_master_secret is not None:
-        mtls.log_master_secret.close()
-    mtls.log_master_secret = None
-    _clear_context_caches(mtls)
+    if "keylog" not in compat.self_check(("keylog",)):
+        compat.set_tls_keylog(None)
 
 
 _PRIVATE_KEY_LINE = re.compile(r"(PrivateKey\s*=\s*)\S+")

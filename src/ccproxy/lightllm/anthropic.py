@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ccproxy.lightllm import citations, ids
 from ccproxy.lightllm.common import (
     Direction,
     client_call_id,
     counts_shape,
-    int_or0,
     put_count,
     reasoning_for,
     restore_ids,
@@ -29,7 +29,6 @@ from ccproxy.lightllm.ir import (
     ToolCallPart,
     ToolChoice,
     ToolResultPart,
-    Usage,
     Wire,
     as_list,
     as_obj,
@@ -41,6 +40,7 @@ from ccproxy.lightllm.ir import (
     need,
     put,
 )
+from ccproxy.lightllm.vocab import anthropic as vocab
 
 W: Wire = "anthropic"
 DEFAULT_MAX_TOKENS = 8192
@@ -62,7 +62,6 @@ _REQ_KEYS = {
     "thinking",
     "output_config",
 }
-_STOP = {"end_turn", "max_tokens", "stop_sequence", "tool_use", "refusal", "pause_turn"}
 
 
 # ---- content blocks ------------------------------------------------------------------------
@@ -118,7 +117,11 @@ def _parse_block(b: Any, where: str) -> Any:
     t = b.get("type")
     if t == "text":
         part: Any = TextPart(text=need(b, "text", where, str))
-        keep(part, W, b, {"type", "text"})
+        cits = b.get("citations")
+        if isinstance(cits, list) and cits:
+            part.citations = [citations.anthropic_in(c) for c in cits]
+        keep(part, W, b, {"type", "text", "citations"} if isinstance(cits, list) else {"type", "text"},
+             citations_form=None if not isinstance(cits, list) or cits else "empty")  # fmt: skip
     elif t in ("image", "document"):
         part = _parse_source(b, t, where)
     elif t == "tool_use":
@@ -155,7 +158,23 @@ def _render_block(p: Any, direction: Direction, where: str) -> list[dict[str, An
     if isinstance(p, TextPart):
         if p.signature is not None:
             dropped("Gemini thoughtSignature on a text part", W)
-        return [{"type": "text", "text": p.text, **extras_for(p, W, where)}]
+        if not p.citations:
+            plain: dict[str, Any] = {"type": "text", "text": p.text}
+            if hint(p, W, "citations_form") == "empty":
+                plain["citations"] = []
+            return [{**plain, **extras_for(p, W, where)}]
+        if direction == "request" and W not in p.hints:
+            dropped("citations of a foreign answer in the history", W)
+            return [{"type": "text", "text": p.text, **extras_for(p, W, where)}]
+        blocks: list[dict[str, Any]] = []
+        for text, cits in citations.anthropic_blocks(p):
+            block: dict[str, Any] = {"type": "text", "text": text}
+            found = [x for c in cits if (x := citations.anthropic_out(c, text)) is not None]
+            if found:
+                block["citations"] = found
+            blocks.append(block)
+        blocks[-1].update(extras_for(p, W, where))
+        return blocks
     if isinstance(p, MediaPart):
         if p.kind == "audio":
             dropped("audio input", W)
@@ -423,7 +442,7 @@ def _render_tool_choice(tc: ToolChoice) -> dict[str, Any]:
 
 # ---- responses -----------------------------------------------------------------------------
 
-_USAGE_KEYS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
+_USAGE_KEYS = vocab.USAGE_KEYS
 
 
 def parse_response(body: Any) -> Response:
@@ -434,20 +453,12 @@ def parse_response(body: Any) -> Response:
     resp = Response(id=body.get("id"), model=body.get("model"))
     resp.parts = [_parse_block(b, f"content[{i}]") for i, b in enumerate(content)]
     sr = body.get("stop_reason")
-    resp.stop_reason = sr if sr in _STOP else ("max_tokens" if sr == "model_context_window_exceeded" else None)
+    resp.stop_reason = vocab.stop_in(sr)
     resp.stop_sequence = body.get("stop_sequence")
     hints: dict[str, Any] = {"stop_reason": sr, "has_stop_sequence": "stop_sequence" in body}
     u = body.get("usage")
     if isinstance(u, dict):
-        read, write = int_or0(u.get("cache_read_input_tokens")), int_or0(u.get("cache_creation_input_tokens"))
-        details = u.get("output_tokens_details")
-        resp.usage = Usage(
-            input_tokens=int_or0(u.get("input_tokens")) + read + write,
-            output_tokens=int_or0(u.get("output_tokens")),
-            cache_read_tokens=read,
-            cache_write_tokens=write,
-            reasoning_tokens=int_or0(details.get("thinking_tokens")) if isinstance(details, dict) else 0,
-        )
+        resp.usage = vocab.usage_in(u)
         hints["usage_shape"] = counts_shape(u, _USAGE_KEYS)
         hints["usage_extra"] = {k: v for k, v in u.items() if k not in _USAGE_KEYS}
     keep(
@@ -460,12 +471,9 @@ def parse_response(body: Any) -> Response:
     return resp
 
 
-_STOP_OUT = {"error": "end_turn"}
-
-
 def render_response(resp: Response, *, model: str | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "id": resp.id or "msg_ccproxy",
+        "id": resp.id if W in resp.hints and resp.id is not None else ids.client_id(W, resp.id),
         "type": "message",
         "role": "assistant",
         "model": model or resp.model or "unknown",
@@ -473,11 +481,11 @@ def render_response(resp: Response, *, model: str | None = None) -> dict[str, An
     out["content"] = [b for i, p in enumerate(resp.parts) for b in _render_block(p, "response", f"content[{i}]")]
     sr = resp.stop_reason
     orig = hint(resp, W, "stop_reason")
-    same_reason = orig is not None and (orig if orig in _STOP else "max_tokens") == sr
+    same_reason = orig is not None and vocab.stop_in(orig) == sr
     if same_reason or (sr is None and W in resp.hints):
         out["stop_reason"] = orig
     else:
-        out["stop_reason"] = _STOP_OUT.get(sr or "end_turn", sr or "end_turn")
+        out["stop_reason"] = vocab.stop_out(sr)
     if resp.stop_sequence is not None or hint(resp, W, "has_stop_sequence", True):
         out["stop_sequence"] = resp.stop_sequence
     if resp.usage is not None:

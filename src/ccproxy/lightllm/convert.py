@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import ValidationError
+
 from ccproxy.lightllm import anthropic, gemini, openai_chat, openai_responses
 from ccproxy.lightllm.errors import convert_error
 from ccproxy.lightllm.ir import (
@@ -77,6 +79,11 @@ def _guarded[T](what: str, fn: Callable[[], T]) -> T:
     the wire parsers name key paths for what they check; this catches the rest."""
     try:
         return fn()
+    except ValidationError as e:
+        # a value of the wrong type where the IR holds a scalar (`"model": []`)
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err["loc"]) or "body"
+        raise ConversionError(f"{what}: {where}: {err['msg']}") from e
     except (TypeError, KeyError, AttributeError, IndexError) as e:
         raise ConversionError(f"{what}: malformed body ({type(e).__name__}: {e})") from e
 

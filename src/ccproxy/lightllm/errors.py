@@ -13,82 +13,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ccproxy.lightllm.ir import ErrorInfo, Wire, hint, keep
-
-# Anthropic error type -> default status.
-TYPE_STATUS: dict[str, int] = {
-    "invalid_request_error": 400,
-    "authentication_error": 401,
-    "permission_error": 403,
-    "not_found_error": 404,
-    "request_too_large": 413,
-    "rate_limit_error": 429,
-    "api_error": 500,
-    "timeout_error": 504,
-    "overloaded_error": 529,
-}
-
-_STATUS_TYPE: dict[int, str] = {
-    400: "invalid_request_error",
-    401: "authentication_error",
-    403: "permission_error",
-    404: "not_found_error",
-    408: "timeout_error",
-    409: "invalid_request_error",
-    413: "request_too_large",
-    422: "invalid_request_error",
-    429: "rate_limit_error",
-    500: "api_error",
-    502: "api_error",
-    503: "overloaded_error",
-    504: "timeout_error",
-    529: "overloaded_error",
-}
-
-_GOOGLE_IN: dict[str, str] = {
-    "INVALID_ARGUMENT": "invalid_request_error",
-    "FAILED_PRECONDITION": "invalid_request_error",
-    "OUT_OF_RANGE": "invalid_request_error",
-    "UNAUTHENTICATED": "authentication_error",
-    "PERMISSION_DENIED": "permission_error",
-    "NOT_FOUND": "not_found_error",
-    "RESOURCE_EXHAUSTED": "rate_limit_error",
-    "UNAVAILABLE": "overloaded_error",
-    "INTERNAL": "api_error",
-    "UNKNOWN": "api_error",
-    "DEADLINE_EXCEEDED": "timeout_error",
-    "CANCELLED": "api_error",
-}
-_GOOGLE_OUT: dict[str, tuple[int, str]] = {
-    "invalid_request_error": (400, "INVALID_ARGUMENT"),
-    "authentication_error": (401, "UNAUTHENTICATED"),
-    "permission_error": (403, "PERMISSION_DENIED"),
-    "not_found_error": (404, "NOT_FOUND"),
-    "request_too_large": (400, "INVALID_ARGUMENT"),
-    "rate_limit_error": (429, "RESOURCE_EXHAUSTED"),
-    "api_error": (500, "INTERNAL"),
-    "timeout_error": (504, "DEADLINE_EXCEEDED"),
-    "overloaded_error": (503, "UNAVAILABLE"),
-}
-# OpenAI: (status, type, code). The OpenAI SDKs pick the exception class from the status.
-_OPENAI_OUT: dict[str, tuple[int, str, str | None]] = {
-    "invalid_request_error": (400, "invalid_request_error", None),
-    "authentication_error": (401, "invalid_request_error", "invalid_api_key"),
-    "permission_error": (403, "invalid_request_error", "permission_denied"),
-    "not_found_error": (404, "invalid_request_error", "model_not_found"),
-    "request_too_large": (413, "invalid_request_error", "request_too_large"),
-    "rate_limit_error": (429, "rate_limit_exceeded", "rate_limit_exceeded"),
-    "api_error": (500, "server_error", None),
-    "timeout_error": (504, "server_error", "timeout"),
-    "overloaded_error": (503, "server_error", "overloaded"),
-}
-_OPENAI_IN: dict[str, str] = {
-    "insufficient_quota": "rate_limit_error",
-    "rate_limit_exceeded": "rate_limit_error",
-    "requests": "rate_limit_error",
-    "tokens": "rate_limit_error",
-    "server_error": "api_error",
-    "invalid_api_key": "authentication_error",
-}
+from ccproxy.lightllm.vocab import anthropic as anthropic_vocab
+from ccproxy.lightllm.vocab import gemini as gemini_vocab
+from ccproxy.lightllm.vocab import openai_chat as openai_vocab
 
 # Headers worth keeping on a translated error: retry hints, rate-limit state, request ids.
 _KEEP = re.compile(r"^(retry-after(-ms)?|x-request-id|request-id|x-ratelimit-.*|anthropic-ratelimit-.*)$", re.I)
@@ -110,7 +37,7 @@ def parse_error(wire: Wire, status: int, body: bytes | str | Any) -> ErrorInfo:
     if wire == "gemini" and isinstance(data, list) and data:
         data = data[0]  # streamed errors arrive as a one-element array
     err = data.get("error") if isinstance(data, dict) else None
-    fallback = _STATUS_TYPE.get(status, "api_error" if status >= 500 else "invalid_request_error")
+    fallback = anthropic_vocab.STATUS_TYPE.get(status, "api_error" if status >= 500 else "invalid_request_error")
     if not isinstance(err, dict):
         msg = data.get("_text") if isinstance(data, dict) else None
         if isinstance(err, str):
@@ -120,18 +47,20 @@ def parse_error(wire: Wire, status: int, body: bytes | str | Any) -> ErrorInfo:
     message = str(err.get("message") or "")
     if wire == "anthropic":
         etype = str(err.get("type") or fallback)
-        info = ErrorInfo(status=status, type=etype if etype in TYPE_STATUS else fallback, message=message)
+        info = ErrorInfo(
+            status=status, type=etype if etype in anthropic_vocab.TYPE_STATUS else fallback, message=message
+        )
     elif wire == "gemini":
         gstatus = err.get("status")
-        etype = _GOOGLE_IN.get(gstatus, fallback) if isinstance(gstatus, str) else fallback
+        etype = gemini_vocab.STATUS_IN.get(gstatus, fallback) if isinstance(gstatus, str) else fallback
         info = ErrorInfo(status=status, type=etype, message=message, code=gstatus if isinstance(gstatus, str) else None)
     else:
         raw_type, code = err.get("type"), err.get("code")
-        etype = _OPENAI_IN.get(str(code), _OPENAI_IN.get(str(raw_type), fallback))
+        etype = openai_vocab.ERROR_IN.get(str(code), openai_vocab.ERROR_IN.get(str(raw_type), fallback))
         if status == 503 or raw_type == "overloaded_error":
             etype = "overloaded_error"
         elif status in (400, 401, 403, 404, 413, 429):
-            etype = _STATUS_TYPE[status]
+            etype = anthropic_vocab.STATUS_TYPE[status]
         info = ErrorInfo(
             status=status,
             type=etype,
@@ -149,12 +78,14 @@ def render_error(wire: Wire, info: ErrorInfo) -> tuple[int, dict[str, Any]]:
     if raw is not None:
         return info.status, raw
     if wire == "anthropic":
-        status = TYPE_STATUS.get(info.type, info.status) if info.type == "overloaded_error" else info.status
+        status = (
+            anthropic_vocab.TYPE_STATUS.get(info.type, info.status) if info.type == "overloaded_error" else info.status
+        )
         return status, {"type": "error", "error": {"type": info.type, "message": info.message}}
     if wire == "gemini":
-        status, gstatus = _GOOGLE_OUT.get(info.type, (info.status, "UNKNOWN"))
+        status, gstatus = gemini_vocab.STATUS_OUT.get(info.type, (info.status, "UNKNOWN"))
         return status, {"error": {"code": status, "message": info.message, "status": gstatus}}
-    status, etype, code = _OPENAI_OUT.get(info.type, (info.status, "server_error", None))
+    status, etype, code = openai_vocab.ERROR_OUT.get(info.type, (info.status, "server_error", None))
     return status, {"error": {"message": info.message, "type": etype, "param": info.param, "code": code}}
 
 
@@ -185,7 +116,7 @@ def keep_headers(headers: Mapping[str, str], dst: Wire) -> dict[str, str]:
 def failure(wire: Wire | None, message: str, status: int = 500) -> tuple[int, dict[str, Any]]:
     """A clean error in the client's format for a request or response ccproxy could not
     convert: never the untransformed body (seeds: OpenAI-shape 500 for OpenAI clients)."""
-    info = ErrorInfo(status=status, type=_STATUS_TYPE.get(status, "api_error"), message=message)
+    info = ErrorInfo(status=status, type=anthropic_vocab.STATUS_TYPE.get(status, "api_error"), message=message)
     out_status, body = render_error(wire or "openai", info)
     if status != 529:
         # ccproxy chose this status (502: no credential, 404: no route); keep it in every format.
@@ -193,4 +124,31 @@ def failure(wire: Wire | None, message: str, status: int = 500) -> tuple[int, di
         out_status = status
         if wire == "gemini":
             body["error"]["code"] = status
+    return out_status, body
+
+
+# Faults ccproxy answers itself (the upstream never produced an answer). `kind` is stable: it is
+# the OpenAI `code` and the `x-ccproxy-error` header; Anthropic clients read the type that the
+# status maps to (api_error, timeout_error, overloaded_error, request_too_large, ...), Gemini
+# clients the status (INTERNAL, DEADLINE_EXCEEDED, UNAVAILABLE, INVALID_ARGUMENT).
+FAULT_KINDS: dict[str, int] = {
+    "upstream_unreachable": 502,
+    "upstream_failed": 502,
+    "upstream_connect_timeout": 504,
+    "upstream_timeout": 504,
+    "shutting_down": 503,
+    "request_too_large": 413,
+    "invalid_request": 400,
+    "internal_error": 500,
+    "too_many_connections": 503,
+}
+
+
+def fault(wire: Wire | None, kind: str, message: str) -> tuple[int, dict[str, Any]]:
+    """(status, body) of a fault of `kind` in the client's format, with `kind` as the OpenAI code."""
+    status = FAULT_KINDS[kind]
+    out_status, body = failure(wire, message, status)
+    err = body.get("error")
+    if (wire or "openai") in ("openai", "openai_responses") and isinstance(err, dict):
+        err["code"] = kind
     return out_status, body

@@ -12,11 +12,11 @@ import re
 import time
 from typing import Any
 
+from ccproxy.lightllm import citations, ids
 from ccproxy.lightllm.common import (
     Direction,
     args_obj,
     client_call_id,
-    int_or0,
     reasoning_for,
     restore_ids,
 )
@@ -37,7 +37,6 @@ from ccproxy.lightllm.ir import (
     ToolCallPart,
     ToolChoice,
     ToolResultPart,
-    Usage,
     Wire,
     as_list,
     as_obj,
@@ -49,6 +48,7 @@ from ccproxy.lightllm.ir import (
     put,
     tool_names_by_id,
 )
+from ccproxy.lightllm.vocab import gemini as vocab
 
 W: Wire = "gemini"
 
@@ -610,40 +610,6 @@ def _render_generation(req: Request, same: bool) -> dict[str, Any]:
 
 # ---- responses -----------------------------------------------------------------------------
 
-_FINISH_IN = {
-    "STOP": "end_turn",
-    "MAX_TOKENS": "max_tokens",
-    "SAFETY": "refusal",
-    "RECITATION": "refusal",
-    "BLOCKLIST": "refusal",
-    "PROHIBITED_CONTENT": "refusal",
-    "SPII": "refusal",
-    "IMAGE_SAFETY": "refusal",
-    "MALFORMED_FUNCTION_CALL": "error",
-    "UNEXPECTED_TOOL_CALL": "error",
-    "LANGUAGE": "refusal",
-    "OTHER": "end_turn",
-}
-_FINISH_OUT = {
-    "end_turn": "STOP",
-    "tool_use": "STOP",
-    "stop_sequence": "STOP",
-    "pause_turn": "STOP",
-    "max_tokens": "MAX_TOKENS",
-    "refusal": "SAFETY",
-    "error": "OTHER",
-}
-
-
-def _parse_usage(u: dict[str, Any]) -> Usage:
-    thoughts = int_or0(u.get("thoughtsTokenCount"))
-    return Usage(
-        input_tokens=int_or0(u.get("promptTokenCount")),
-        output_tokens=int_or0(u.get("candidatesTokenCount")) + thoughts,
-        cache_read_tokens=int_or0(u.get("cachedContentTokenCount")),
-        reasoning_tokens=thoughts,
-    )
-
 
 def parse_response(body: Any) -> Response:
     body = as_obj(body, "response")
@@ -658,11 +624,13 @@ def parse_response(body: Any) -> Response:
             msg = _parse_content(c["content"], "candidates[0].content")
             resp.parts = msg.parts
             hints["content_hints"], hints["content_extra"] = msg.hints.get(W), msg.extras.get(W)
+            texts = [p.text if isinstance(p, TextPart) else "" for p in resp.parts]
+            for p, found in zip(resp.parts, citations.gemini_in(c.get("groundingMetadata"), texts), strict=True):
+                if found and isinstance(p, TextPart):
+                    p.citations = found
         fr = c.get("finishReason")
-        stop = _FINISH_IN.get(fr) if isinstance(fr, str) else None
-        if stop == "end_turn" and any(isinstance(p, ToolCallPart) for p in resp.parts):
-            stop = "tool_use"
-        resp.stop_reason = stop  # type: ignore[assignment]
+        stop = vocab.finish_in(fr, has_calls=any(isinstance(p, ToolCallPart) for p in resp.parts))
+        resp.stop_reason = stop
         hints.update(
             finish=fr,
             cand_extra={k: v for k, v in c.items() if k not in ("content", "finishReason")},
@@ -673,10 +641,23 @@ def parse_response(body: Any) -> Response:
         resp.stop_reason = "refusal"
     u = body.get("usageMetadata")
     if isinstance(u, dict):
-        resp.usage = _parse_usage(u)
+        resp.usage = vocab.usage_in(u)
         hints["usage"] = u
     keep(resp, W, body, {"candidates", "usageMetadata", "modelVersion", "responseId"}, **hints)
     return resp
+
+
+def _text_parts_at(rendered: list[dict[str, Any]], parts: list[Any]) -> list[tuple[int, TextPart]]:
+    """Pair each answer text part with its index among the rendered parts (segment partIndex)."""
+    texts = iter(p for p in parts if isinstance(p, TextPart))
+    out: list[tuple[int, TextPart]] = []
+    for i, r in enumerate(rendered):
+        if "text" in r and not r.get("thought"):
+            p = next(texts, None)
+            if p is None:
+                break
+            out.append((i, p))
+    return out
 
 
 def render_response(resp: Response, *, model: str | None = None) -> dict[str, Any]:
@@ -689,9 +670,12 @@ def render_response(resp: Response, *, model: str | None = None) -> dict[str, An
             if hint(resp, W, "content_extra"):
                 msg.extras[W] = hint(resp, W, "content_extra")
         cand["content"] = _render_content(msg, "response", {}, "candidates[0].content")
+        if not same:
+            grounding = citations.gemini_out(_text_parts_at(cand["content"].get("parts", []), resp.parts))
+            put(cand, "groundingMetadata", grounding)
     fr = hint(resp, W, "finish")
     if not (same and ((fr is None and resp.stop_reason is None) or _consistent(fr, resp.stop_reason))):
-        fr = _FINISH_OUT.get(resp.stop_reason or "end_turn", "STOP")
+        fr = vocab.finish_out(resp.stop_reason)
     if fr is not None:
         cand["finishReason"] = fr
     cand.update(hint(resp, W, "cand_extra") or ({} if same else {"index": 0}))
@@ -700,25 +684,17 @@ def render_response(resp: Response, *, model: str | None = None) -> dict[str, An
         out["candidates"] = [cand, *(hint(resp, W, "more") or [])] if (cand or not same) else []
     if resp.usage is not None:
         orig = hint(resp, W, "usage")
-        if isinstance(orig, dict) and _parse_usage(orig) == resp.usage:
+        if isinstance(orig, dict) and vocab.usage_in(orig) == resp.usage:
             out["usageMetadata"] = orig
         else:
-            u = resp.usage
-            um: dict[str, Any] = {
-                "promptTokenCount": u.input_tokens,
-                "candidatesTokenCount": u.output_tokens - u.reasoning_tokens,
-                "totalTokenCount": u.input_tokens + u.output_tokens,
-            }
-            if u.reasoning_tokens:
-                um["thoughtsTokenCount"] = u.reasoning_tokens
-            if u.cache_read_tokens:
-                um["cachedContentTokenCount"] = u.cache_read_tokens
-            out["usageMetadata"] = um
+            out["usageMetadata"] = vocab.usage_out(resp.usage)
     name = model or resp.model
     if name is not None:
         out["modelVersion"] = name
-    if resp.id is not None:
+    if same and resp.id is not None:
         out["responseId"] = resp.id
+    elif not same:
+        out["responseId"] = ids.client_id(W, resp.id)
     if not same and resp.created is not None:
         out["createTime"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(resp.created))
     out.update(extras_for(resp, W, "response"))
@@ -728,5 +704,5 @@ def render_response(resp: Response, *, model: str | None = None) -> dict[str, An
 def _consistent(fr: Any, sr: Any) -> bool:
     if not isinstance(fr, str):
         return False
-    parsed = _FINISH_IN.get(fr)
+    parsed = vocab.FINISH_IN.get(fr)
     return parsed == sr or (parsed == "end_turn" and sr == "tool_use")

@@ -48,11 +48,34 @@ class Node(BaseModel):
     hints: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
+class Citation(Node):
+    """A source behind a span of answer text (web result, document passage, search result).
+
+    `start`/`end` are character offsets into the text of the part that carries the citation
+    (None: the whole part, as Anthropic cites whole text blocks). `kind` says what is cited:
+    `url` (web page; OpenAI url_citation, Gemini web grounding, Anthropic web search result),
+    `document` (a passage of a document in the request: Anthropic char/page/block location),
+    `search_result` (Anthropic search_result blocks, Perplexity search_results),
+    `file` (OpenAI file_citation)."""
+
+    kind: Literal["url", "document", "search_result", "file"] = "url"
+    url: str | None = None
+    title: str | None = None
+    cited_text: str | None = None
+    start: int | None = None
+    end: int | None = None
+    # document / search result / file being cited, and where in it
+    source_index: int | None = None
+    file_id: str | None = None
+    location: dict[str, Any] | None = None
+
+
 class TextPart(Node):
     type: Literal["text"] = "text"
     text: str
     # Gemini thoughtSignature bound to this part; only Gemini can take it back.
     signature: str | None = None
+    citations: list[Citation] | None = None
 
 
 class MediaPart(Node):

@@ -6,12 +6,12 @@ import base64
 import time
 from typing import Any
 
+from ccproxy.lightllm import citations, ids
 from ccproxy.lightllm.common import (
     Direction,
     args_json,
     client_call_id,
     data_uri,
-    int_or0,
     native,
     parse_args,
     reasoning_for,
@@ -34,7 +34,6 @@ from ccproxy.lightllm.ir import (
     ToolCallPart,
     ToolChoice,
     ToolResultPart,
-    Usage,
     Wire,
     as_list,
     as_obj,
@@ -46,6 +45,7 @@ from ccproxy.lightllm.ir import (
     need,
     put,
 )
+from ccproxy.lightllm.vocab import openai_chat as vocab
 
 W: Wire = "openai"
 
@@ -222,6 +222,10 @@ def _parse_message(m: dict[str, Any], where: str) -> Message:
         _parse_call(c, f"{where}.tool_calls[{i}]") for i, c in enumerate(as_list(m.get("tool_calls") or [], where))
     ]
     msg = Message(role="assistant", parts=[*lead, *parts, *calls])
+    ann = m.get("annotations")
+    if isinstance(ann, list) and form == "str" and parts:
+        found = [c for a in ann if (c := citations.url_annotation_in(a, nested=True)) is not None]
+        parts[0].citations = found or None
     if isinstance(refusal, str):
         r = TextPart(text=refusal)
         keep(r, W, {}, (), refusal_field=True)
@@ -230,8 +234,9 @@ def _parse_message(m: dict[str, Any], where: str) -> Message:
         msg,
         W,
         m,
-        {"role", "content", "tool_calls", "refusal", *_REASONING_KEYS},
+        {"role", "content", "tool_calls", "refusal", "annotations", *_REASONING_KEYS},
         content=form,
+        annotations=[m["annotations"]] if "annotations" in m else None,  # boxed: null is a value
         reasoning_key=rkey,
         tool_calls=("tool_calls" in m and ((m["tool_calls"] is None and "null") or "list")) or None,
         refusal=("refusal" in m and refusal is None) or None,
@@ -288,6 +293,19 @@ def _render_assistant(m: Message, direction: Direction, where: str) -> dict[str,
         content = [p for p in content if isinstance(p, TextPart)]
     if hint(m, W, "content") != "absent" or content:
         out["content"] = _render_content(m, content, f"{where}.content", assistant=True)
+    ann = hint(m, W, "annotations")
+    if ann is not None:
+        out["annotations"] = ann[0]
+    elif W not in m.hints and direction == "response" and isinstance(out.get("content"), str):
+        placed: list[tuple[int, TextPart]] = []
+        at = 0
+        for p in content:
+            if isinstance(p, TextPart):
+                placed.append((at, p))
+                at += len(p.text)
+        found = citations.chat_annotations(placed)
+        if found:
+            out["annotations"] = found
     if refusal_field:
         out["refusal"] = refusal_field[0].text
     elif hint(m, W, "refusal"):
@@ -549,33 +567,6 @@ def _render_tool(t: Tool) -> dict[str, Any]:
 
 # ---- responses -----------------------------------------------------------------------------
 
-_FINISH_IN = {
-    "stop": "end_turn",
-    "length": "max_tokens",
-    "tool_calls": "tool_use",
-    "function_call": "tool_use",
-    "content_filter": "refusal",
-}
-_FINISH_OUT = {
-    "end_turn": "stop",
-    "stop_sequence": "stop",
-    "pause_turn": "stop",
-    "max_tokens": "length",
-    "tool_use": "tool_calls",
-    "refusal": "content_filter",
-    "error": "stop",
-}
-
-
-def _parse_usage(u: dict[str, Any]) -> Usage:
-    ptd, ctd = u.get("prompt_tokens_details"), u.get("completion_tokens_details")
-    return Usage(
-        input_tokens=int_or0(u.get("prompt_tokens")),
-        output_tokens=int_or0(u.get("completion_tokens")),
-        cache_read_tokens=int_or0(ptd.get("cached_tokens")) if isinstance(ptd, dict) else 0,
-        reasoning_tokens=int_or0(ctd.get("reasoning_tokens")) if isinstance(ctd, dict) else 0,
-    )
-
 
 def parse_response(body: Any) -> Response:
     body = as_obj(body, "response")
@@ -589,12 +580,12 @@ def parse_response(body: Any) -> Response:
         msg = _parse_message(as_obj(need(ch, "message", "choices[0]"), "choices[0].message"), "choices[0].message")
         resp.parts = msg.parts
         fr = ch.get("finish_reason")
-        stop = _FINISH_IN.get(fr) if isinstance(fr, str) else None
+        stop = vocab.finish_in(fr)
         if stop == "end_turn" and any(isinstance(p, ToolCallPart) for p in msg.parts):
             stop = "tool_use"  # some compatible servers say "stop" after tool calls
         if stop == "refusal" or (stop == "end_turn" and any(hint(p, W, "refusal_field") for p in msg.parts)):
             stop = "refusal"
-        resp.stop_reason = stop  # type: ignore[assignment]
+        resp.stop_reason = stop
         hints.update(
             finish=fr,
             msg_hints=msg.hints.get(W),
@@ -602,9 +593,14 @@ def parse_response(body: Any) -> Response:
             choice_extra={k: v for k, v in ch.items() if k not in ("message", "finish_reason")},
             more_choices=choices[1:] or None,
         )
+    # Perplexity (OpenAI-compatible) lists the answer's sources beside the choices
+    sources = citations.perplexity_in(body)
+    first_text = next((p for p in resp.parts if isinstance(p, TextPart)), None)
+    if sources and first_text is not None:
+        first_text.citations = [*(first_text.citations or []), *sources]
     u = body.get("usage")
     if isinstance(u, dict):
-        resp.usage = _parse_usage(u)
+        resp.usage = vocab.usage_in(u)
         hints["usage"] = u
     keep(resp, W, body, {"id", "object", "created", "model", "choices", "usage"}, **hints)
     return resp
@@ -624,11 +620,11 @@ def render_response(resp: Response, *, model: str | None = None) -> dict[str, An
     fr = hint(resp, W, "finish")
     sr = resp.stop_reason
     if not (same and ((fr is None and sr is None) or (isinstance(fr, str) and _consistent(fr, sr, resp)))):
-        fr = _FINISH_OUT.get(sr or "end_turn", "stop")
+        fr = vocab.finish_out(sr)
     choice: dict[str, Any] = {"index": 0, "message": message, "finish_reason": fr}
     choice.update(hint(resp, W, "choice_extra") or {"logprobs": None})
     out: dict[str, Any] = {
-        "id": resp.id or "chatcmpl-ccproxy",
+        "id": resp.id if W in resp.hints and resp.id is not None else ids.client_id(W, resp.id),
         "object": "chat.completion",
         "created": resp.created if resp.created is not None else int(time.time()),
         "model": model or resp.model or "unknown",
@@ -636,25 +632,16 @@ def render_response(resp: Response, *, model: str | None = None) -> dict[str, An
     }
     if resp.usage is not None:
         orig = hint(resp, W, "usage")
-        if isinstance(orig, dict) and _parse_usage(orig) == resp.usage:
+        if isinstance(orig, dict) and vocab.usage_in(orig) == resp.usage:
             out["usage"] = orig
         else:
-            u = resp.usage
-            out["usage"] = {
-                "prompt_tokens": u.input_tokens,
-                "completion_tokens": u.output_tokens,
-                "total_tokens": u.input_tokens + u.output_tokens,
-                "prompt_tokens_details": {"cached_tokens": u.cache_read_tokens},
-                "completion_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
-            }
-            if u.cache_write_tokens:
-                dropped("usage.cache_write_tokens", W)
+            out["usage"] = vocab.usage_out(resp.usage)
     out.update(extras_for(resp, W, "response"))
     return out
 
 
 def _consistent(fr: str, sr: Any, resp: Response) -> bool:
-    parsed = _FINISH_IN.get(fr)
+    parsed = vocab.FINISH_IN.get(fr)
     if parsed == sr:
         return True
     return fr == "stop" and sr in ("tool_use", "refusal")

@@ -9,12 +9,12 @@ import base64
 import time
 from typing import Any
 
+from ccproxy.lightllm import citations, ids
 from ccproxy.lightllm.common import (
     Direction,
     args_json,
     client_call_id,
     data_uri,
-    int_or0,
     parse_args,
     reasoning_for,
     restore_ids,
@@ -35,7 +35,6 @@ from ccproxy.lightllm.ir import (
     ToolCallPart,
     ToolChoice,
     ToolResultPart,
-    Usage,
     Wire,
     as_list,
     as_obj,
@@ -47,6 +46,7 @@ from ccproxy.lightllm.ir import (
     need,
     put,
 )
+from ccproxy.lightllm.vocab import openai_responses as vocab
 
 W: Wire = "openai_responses"
 
@@ -78,7 +78,10 @@ def _parse_part(c: Any, where: str) -> Any:
     t = c.get("type")
     if t in ("input_text", "output_text"):
         part: Any = TextPart(text=need(c, "text", where, str))
-        keep(part, W, c, {"type", "text"}, t=t)
+        ann = c.get("annotations")
+        if isinstance(ann, list):
+            part.citations = [x for a in ann if (x := citations.url_annotation_in(a, nested=False))] or None
+        keep(part, W, c, {"type", "text", "annotations"}, t=t, annotations=[ann] if "annotations" in c else None)
     elif t == "refusal":
         part = TextPart(text=need(c, "refusal", where, str))
         keep(part, W, c, {"type", "refusal"}, t=t)
@@ -123,8 +126,12 @@ def _render_part(p: Any, role: str, where: str) -> dict[str, Any] | None:
         if t == "refusal":
             return {"type": "refusal", "refusal": p.text, **extras_for(p, W, where)}
         out: dict[str, Any] = {"type": t, "text": p.text}
-        if t == "output_text" and W not in p.hints:
-            out["annotations"] = []
+        ann = hint(p, W, "annotations")  # boxed, as null is a value
+        if ann is not None:
+            out["annotations"] = ann[0]
+        elif t == "output_text" and W not in p.hints:
+            found = (citations.responses_annotation(c, len(p.text)) for c in p.citations or ())
+            out["annotations"] = [a for a in found if a is not None]
         return {**out, **extras_for(p, W, where)}
     if isinstance(p, MediaPart):
         if p.kind == "image":
@@ -507,16 +514,6 @@ def _render_tool(t: Tool, same: bool) -> dict[str, Any]:
 # ---- responses -----------------------------------------------------------------------------
 
 
-def _parse_usage(u: dict[str, Any]) -> Usage:
-    itd, otd = u.get("input_tokens_details"), u.get("output_tokens_details")
-    return Usage(
-        input_tokens=int_or0(u.get("input_tokens")),
-        output_tokens=int_or0(u.get("output_tokens")),
-        cache_read_tokens=int_or0(itd.get("cached_tokens")) if isinstance(itd, dict) else 0,
-        reasoning_tokens=int_or0(otd.get("reasoning_tokens")) if isinstance(otd, dict) else 0,
-    )
-
-
 def parse_response(body: Any) -> Response:
     body = as_obj(body, "response")
     output = as_list(need(body, "output", "response"), "response.output")
@@ -535,19 +532,15 @@ def parse_response(body: Any) -> Response:
     status = body.get("status")
     details = body.get("incomplete_details")
     reason = details.get("reason") if isinstance(details, dict) else None
-    if status == "incomplete":
-        resp.stop_reason = "refusal" if reason == "content_filter" else "max_tokens"
-    elif status == "failed":
-        resp.stop_reason = "error"
-    elif any(isinstance(p, ToolCallPart) for p in resp.parts):
-        resp.stop_reason = "tool_use"
-    elif any(isinstance(p, TextPart) and hint(p, W, "t") == "refusal" for p in resp.parts):
-        resp.stop_reason = "refusal"
-    else:
-        resp.stop_reason = "end_turn"
+    resp.stop_reason = vocab.status_in(
+        status,
+        reason,
+        has_calls=any(isinstance(p, ToolCallPart) for p in resp.parts),
+        refused=any(isinstance(p, TextPart) and hint(p, W, "t") == "refusal" for p in resp.parts),
+    )
     u = body.get("usage")
     if isinstance(u, dict):
-        resp.usage = _parse_usage(u)
+        resp.usage = vocab.usage_in(u)
     keep(
         resp,
         W,
@@ -600,15 +593,11 @@ def render_response(resp: Response, *, model: str | None = None) -> dict[str, An
         i += 1
     status = hint(resp, W, "status")
     sr = resp.stop_reason
-    derived = {
-        "max_tokens": "incomplete",
-        "refusal": "completed" if same and status == "completed" else "incomplete",
-        "error": "failed",
-    }.get(sr or "", "completed")
+    derived = "completed" if sr == "refusal" and same and status == "completed" else vocab.status_out(sr)
     if not same or status is None or sr != hint(resp, W, "stop"):
         status = derived
     out: dict[str, Any] = {
-        "id": resp.id or "resp_ccproxy",
+        "id": resp.id if W in resp.hints and resp.id is not None else ids.client_id(W, resp.id),
         "object": "response",
         "created_at": resp.created if resp.created is not None else int(time.time()),
         "model": model or resp.model or "unknown",
@@ -619,25 +608,15 @@ def render_response(resp: Response, *, model: str | None = None) -> dict[str, An
         if hint(resp, W, "has_incomplete"):
             out["incomplete_details"] = hint(resp, W, "incomplete")
     else:
-        reason = {"max_tokens": "max_output_tokens", "refusal": "content_filter"}.get(sr or "")
+        reason = vocab.incomplete_reason(sr)
         out["incomplete_details"] = {"reason": reason} if status == "incomplete" else None
         out |= {"parallel_tool_calls": True, "tool_choice": "auto", "tools": [], "error": None}
     if resp.usage is not None:
         orig = hint(resp, W, "usage")
-        if isinstance(orig, dict) and _parse_usage(orig) == resp.usage:
+        if isinstance(orig, dict) and vocab.usage_in(orig) == resp.usage:
             out["usage"] = orig
         else:
-            u = resp.usage
-            out["usage"] = {
-                "input_tokens": u.input_tokens,
-                "input_tokens_details": {
-                    "cached_tokens": u.cache_read_tokens,
-                    "cache_write_tokens": u.cache_write_tokens,
-                },
-                "output_tokens": u.output_tokens,
-                "output_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
-                "total_tokens": u.input_tokens + u.output_tokens,
-            }
+            out["usage"] = vocab.usage_out(resp.usage)
     elif hint(resp, W, "usage", 0) is None:
         out["usage"] = None
     out.update(extras_for(resp, W, "response"))

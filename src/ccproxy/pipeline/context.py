@@ -14,9 +14,10 @@ from typing import Any, Literal
 
 from mitmproxy import http
 
+from ccproxy.flows import meta
 from ccproxy.pipeline import paths
 
-META_PREFIX = "ccproxy."
+META_PREFIX = meta.PREFIX
 Phase = Literal["request", "response"]
 _MISSING = object()
 

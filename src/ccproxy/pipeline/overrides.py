@@ -1,7 +1,7 @@
 """Per-request hook overrides: `x-ccproxy-hooks: +name,-other`.
 
 The first stage that sees the header parses it, stores the result in
-`flow.metadata["ccproxy.hook_overrides"]` for later stages, and removes the
+`flow.metadata[meta.HOOK_OVERRIDES]` for later stages, and removes the
 header so it never reaches the provider.
 """
 
@@ -11,8 +11,10 @@ from dataclasses import dataclass
 
 from mitmproxy import http
 
+from ccproxy.flows import meta
+
 HEADER = "x-ccproxy-hooks"
-META_KEY = "ccproxy.hook_overrides"
+META_KEY = meta.HOOK_OVERRIDES
 
 
 @dataclass(frozen=True, slots=True)

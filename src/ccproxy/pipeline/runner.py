@@ -11,18 +11,18 @@ from typing import Any
 
 from mitmproxy import http
 
-from ccproxy.flows.meta import HOOK_TIMINGS
+from ccproxy.flows import meta
 from ccproxy.pipeline import overrides
 from ccproxy.pipeline.context import Context, Phase
 from ccproxy.pipeline.dag import CycleError, Edge, edges_of, levels_of
+from ccproxy.pipeline.errors import HookAbort
 from ccproxy.pipeline.loader import ConfiguredHook, HookConfigError, load_stage
 from ccproxy.pipeline.spec import Handler
-from ccproxy.providers.errors import AuthConfigError
 
 log = logging.getLogger("ccproxy.pipeline")
 
 STAGES = ("inbound", "outbound")
-ERRORS_KEY = "ccproxy.hook_errors"
+ERRORS_KEY = meta.HOOK_ERRORS
 
 
 @dataclass(slots=True)
@@ -84,7 +84,7 @@ class Pipeline:
         return frozenset(on)
 
     async def run(self, flow: http.HTTPFlow, services: Mapping[str, Any] | None = None) -> Context:
-        """Run the request phase; AuthConfigError propagates, every other hook error is logged.
+        """Run the request phase; HookAbort (e.g. AuthConfigError) propagates, every other hook error is logged.
         `services` are the daemon's shared objects hooks may use (ctx.services)."""
         return await self._run(flow, "request", self.request_plan, services)
 
@@ -145,7 +145,7 @@ class Pipeline:
         started = time.time()
         try:
             handler.fn(ctx, *h.args, **h.kwargs)
-        except AuthConfigError:
+        except HookAbort:
             raise
         except Exception as e:
             self._record(h, ctx, e, phase)
@@ -160,7 +160,7 @@ class Pipeline:
         started = time.time()
         try:
             await handler.fn(ctx, *h.args, **h.kwargs)  # type: ignore[misc]
-        except AuthConfigError:
+        except HookAbort:
             raise
         except Exception as e:
             self._record(h, ctx, e, phase)
@@ -171,7 +171,7 @@ class Pipeline:
 
     def _timed(self, h: ConfiguredHook, ctx: Context, phase: Phase, started: float) -> None:
         """Wall-clock run of one hook, for the flow's telemetry span (child spans)."""
-        timings = ctx.flow.metadata.setdefault(HOOK_TIMINGS, [])
+        timings = ctx.flow.metadata.setdefault(meta.HOOK_TIMINGS, [])
         if isinstance(timings, list):
             timings.append({"stage": self.stage, "phase": phase, "hook": h.name, "start": started, "end": time.time()})
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from ccproxy.pipeline.errors import HookAbort
 
-class AuthConfigError(Exception):
+
+class AuthConfigError(HookAbort):
     """A provider's credential cannot be resolved.
 
     The pipeline lets this one through (every other hook error is logged and
@@ -12,6 +14,5 @@ class AuthConfigError(Exception):
     """
 
     def __init__(self, message: str, *, provider: str | None = None, status: int = 502) -> None:
-        super().__init__(message)
+        super().__init__(message, status=status)
         self.provider = provider
-        self.status = status

@@ -12,10 +12,10 @@ from collections.abc import Awaitable, Callable
 
 from mitmproxy import http
 
+from ccproxy.answers import error_response
 from ccproxy.config.models import Provider
 from ccproxy.flows import meta
 from ccproxy.lightllm.detect import routing_wire
-from ccproxy.lightllm.error_bodies import error_response
 from ccproxy.lightllm.ir import Wire
 from ccproxy.providers.auth import Credential
 from ccproxy.providers.destination import apply_destination, rewrite_path

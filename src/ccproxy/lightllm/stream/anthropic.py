@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import uuid
-from typing import Any
+from typing import Any, assert_never
 
-from ccproxy.lightllm.ir import StopReason, Usage
+from ccproxy.lightllm import citations, ids
+from ccproxy.lightllm.ir import Citation, StopReason, Usage
 from ccproxy.lightllm.sse import SSEEvent, encode_sse
 from ccproxy.lightllm.stream.base import Renderer, SSEIntake, dumps, loads, log
 from ccproxy.lightllm.stream.events import (
+    CitationAdded,
     ConversionError,
     MessageStart,
     RedactedThinking,
@@ -24,44 +25,7 @@ from ccproxy.lightllm.stream.events import (
     ToolCallStart,
     UsageUpdate,
 )
-
-_STOP_REASONS: frozenset[str] = frozenset(
-    {"end_turn", "max_tokens", "stop_sequence", "tool_use", "refusal", "pause_turn"}
-)
-_ERROR_TYPES: frozenset[str] = frozenset(
-    {
-        "api_error",
-        "overloaded_error",
-        "rate_limit_error",
-        "invalid_request_error",
-        "authentication_error",
-        "permission_error",
-        "not_found_error",
-        "request_too_large",
-    }
-)
-
-
-def usage_from_anthropic(u: dict[str, Any]) -> Usage:
-    # Anthropic's input_tokens excludes cache reads and writes; the IR counts them in.
-    cache_read = u.get("cache_read_input_tokens") or 0
-    cache_write = u.get("cache_creation_input_tokens") or 0
-    return Usage(
-        input_tokens=(u.get("input_tokens") or 0) + cache_read + cache_write,
-        output_tokens=u.get("output_tokens") or 0,
-        cache_read_tokens=cache_read,
-        cache_write_tokens=cache_write,
-    )
-
-
-def usage_to_anthropic(u: Usage | None) -> dict[str, int]:
-    u = u or Usage()
-    return {
-        "input_tokens": max(u.input_tokens - u.cache_read_tokens - u.cache_write_tokens, 0),
-        "cache_creation_input_tokens": u.cache_write_tokens,
-        "cache_read_input_tokens": u.cache_read_tokens,
-        "output_tokens": u.output_tokens,
-    }
+from ccproxy.lightllm.vocab import anthropic as vocab
 
 
 class AnthropicIntake(SSEIntake):
@@ -73,6 +37,9 @@ class AnthropicIntake(SSEIntake):
         self._tools = 0
         self._stop: StopReason = "end_turn"
         self._usage: Usage | None = None
+        self._chars = 0  # text characters so far: citations point into them
+        self._block_text_start = 0
+        self._block_citations: list[Citation] = []
 
     def on_event(self, ev: SSEEvent) -> list[StreamEvent]:
         if self.finished:
@@ -83,38 +50,25 @@ class AnthropicIntake(SSEIntake):
             return self._delta(d)
         if t == "message_start":
             m = d.get("message") or {}
-            self._usage = usage_from_anthropic(m.get("usage") or {})
-            return [MessageStart(m.get("id", ""), m.get("model", ""), self._usage)]
+            self._usage = vocab.usage_in(m.get("usage"))
+            return [MessageStart(_s(m.get("id")), _s(m.get("model")), self._usage)]
         if t == "content_block_start":
             return self._block_start(d.get("index", 0), d.get("content_block") or {})
         if t == "content_block_stop":
             kind, ordinal = self._blocks.pop(d.get("index", 0), ("", -1))
+            if kind == "text":
+                return self._block_cited()
             return [ToolCallEnd(ordinal)] if kind == "tool_use" else []
         if t == "message_delta":
             delta = d.get("delta") or {}
             reason = delta.get("stop_reason")
-            if reason in _STOP_REASONS:
+            if reason in vocab.STOP_REASONS:
                 self._stop = reason
+            elif vocab.stop_in(reason) is not None:
+                self._stop = vocab.stop_in(reason) or "end_turn"
             if d.get("usage"):
-                # message_delta usage is cumulative; fields it omits keep message_start's values
-                prev = self._usage or Usage()
-                u = dict(d["usage"])
-                merged = usage_from_anthropic(
-                    {
-                        "input_tokens": u.get("input_tokens")
-                        if u.get("input_tokens") is not None
-                        else prev.input_tokens - prev.cache_read_tokens - prev.cache_write_tokens,
-                        "cache_read_input_tokens": u.get("cache_read_input_tokens")
-                        if u.get("cache_read_input_tokens") is not None
-                        else prev.cache_read_tokens,
-                        "cache_creation_input_tokens": u.get("cache_creation_input_tokens")
-                        if u.get("cache_creation_input_tokens") is not None
-                        else prev.cache_write_tokens,
-                        "output_tokens": u.get("output_tokens") or prev.output_tokens,
-                    }
-                )
-                self._usage = merged
-                return [UsageUpdate(merged)]
+                self._usage = vocab.usage_merge_delta(self._usage, d["usage"])
+                return [UsageUpdate(self._usage)]
             return []
         if t == "message_stop":
             self.finished = True
@@ -122,30 +76,32 @@ class AnthropicIntake(SSEIntake):
         if t == "error":
             err = d.get("error") or {}
             self.finished = True
-            return [StreamError(err.get("message", "upstream error"), err.get("type", "api_error"))]
+            return [StreamError(_s(err.get("message")) or "upstream error", vocab.error_type_in(err.get("type")))]
         return []  # ping and event types added later
 
     def _block_start(self, index: int, block: dict[str, Any]) -> list[StreamEvent]:
         kind = block.get("type", "")
         if kind == "text":
             self._blocks[index] = ("text", -1)
-            return [TextDelta(block["text"])] if block.get("text") else []
+            self._block_text_start = self._chars
+            self._block_citations = [citations.anthropic_in(c) for c in block.get("citations") or ()]
+            return self._text(block.get("text"))
         if kind == "thinking":
             self._blocks[index] = ("thinking", -1)
             out: list[StreamEvent] = []
             if block.get("thinking"):
-                out.append(ThinkingDelta(block["thinking"]))
+                out.append(ThinkingDelta(_s(block["thinking"])))
             if block.get("signature"):
-                out.append(ThinkingSignature(block["signature"]))
+                out.append(ThinkingSignature(_s(block["signature"])))
             return out
         if kind == "redacted_thinking":
             self._blocks[index] = ("redacted", -1)
-            return [RedactedThinking(block.get("data", ""))]
+            return [RedactedThinking(_s(block.get("data")))]
         if kind == "tool_use":
             ordinal = self._tools
             self._tools += 1
             self._blocks[index] = ("tool_use", ordinal)
-            out = [ToolCallStart(ordinal, block.get("id", ""), block.get("name", ""))]
+            out = [ToolCallStart(ordinal, _s(block.get("id")), _s(block.get("name")))]
             if block.get("input"):
                 out.append(ToolCallDelta(ordinal, dumps(block["input"])))
             return out
@@ -162,21 +118,55 @@ class AnthropicIntake(SSEIntake):
         if kind == "skip":
             return []
         if t == "text_delta":
-            return [TextDelta(delta.get("text", ""))]
+            return self._text(delta.get("text"))
+        if t == "citations_delta":
+            # Anthropic cites the block the delta belongs to; it is placed when the block ends
+            self._block_citations.append(citations.anthropic_in(delta.get("citation")))
+            return []
         if t == "thinking_delta":
-            return [ThinkingDelta(delta.get("thinking", ""))]
+            return [ThinkingDelta(_s(delta.get("thinking")))]
         if t == "signature_delta":
-            return [ThinkingSignature(delta.get("signature", ""))]
+            return [ThinkingSignature(_s(delta.get("signature")))]
         if t == "input_json_delta":
             if kind != "tool_use":
                 raise ConversionError(f"anthropic stream: input_json_delta for block {d.get('index')}")
-            pj = delta.get("partial_json", "")
+            pj = _s(delta.get("partial_json"))
             return [ToolCallDelta(ordinal, pj)] if pj else []
-        return []  # citations_delta and future delta kinds
+        return []  # future delta kinds
+
+    def _text(self, text: Any) -> list[StreamEvent]:
+        if not isinstance(text, str) or not text:
+            return []
+        self._chars += len(text)
+        return [TextDelta(text)]
+
+    def _block_cited(self) -> list[StreamEvent]:
+        out: list[StreamEvent] = []
+        for c in self._block_citations:
+            c.start, c.end = self._block_text_start, self._chars
+            out.append(CitationAdded(c))
+        self._block_citations = []
+        return out
+
+
+def _s(v: Any) -> str:
+    return v if isinstance(v, str) else ""
 
 
 def _event(name: str, payload: dict[str, Any]) -> bytes:
     return encode_sse(dumps(payload), name)
+
+
+class _PendingCall:
+    """A tool call that started while another call's block was open: Anthropic blocks cannot
+    interleave, so it waits (with its argument pieces) until the open block closes."""
+
+    __slots__ = ("args", "ended", "id", "name")
+
+    def __init__(self, call_id: str, name: str) -> None:
+        self.id, self.name = call_id, name
+        self.args: list[str] = []
+        self.ended = False
 
 
 class AnthropicRenderer(Renderer):
@@ -187,23 +177,25 @@ class AnthropicRenderer(Renderer):
         self._index = -1
         self._open: str | None = None  # kind of the open content block
         self._open_tool = -1
-        self._tool_blocks: dict[int, int] = {}  # tool ordinal → block index
+        self._pending: dict[int, _PendingCall] = {}  # tool ordinal → call waiting for its block
         self._closed_tools: set[int] = set()
         self._usage: Usage | None = None
+        self._text: list[str] = []  # the answer's text, for cited_text of offset citations
 
     def _start(self, msg_id: str = "", model: str = "", usage: Usage | None = None) -> bytes:
         self._started = True
+        self.upstream_id = msg_id
         if usage is not None:
             self._usage = usage
         message: dict[str, Any] = {
-            "id": msg_id or f"msg_{uuid.uuid4().hex[:24]}",
+            "id": ids.client_id("anthropic", msg_id),
             "type": "message",
             "role": "assistant",
             "model": model or self._ctx.model,
             "content": [],
             "stop_reason": None,
             "stop_sequence": None,
-            "usage": usage_to_anthropic(usage),
+            "usage": vocab.usage_out(usage),
         }
         return _event("message_start", {"type": "message_start", "message": message}) + _event("ping", {"type": "ping"})
 
@@ -232,68 +224,119 @@ class AnthropicRenderer(Renderer):
             f'data: {{"type":"content_block_delta","index":{self._index},"delta":{dumps(delta)}}}\n\n'
         ).encode()
 
+    def _open_tool_block(self, ordinal: int, call_id: str, name: str) -> bytes:
+        out = self._open_block("tool_use", {"type": "tool_use", "id": call_id, "name": name, "input": {}})
+        self._open_tool = ordinal
+        return out
+
+    def _flush_pending(self, everything: bool = False) -> bytes:
+        """Stream the waiting calls in order; one still receiving arguments stays open (unless
+        `everything`: text, thinking or the end is next, so every call is complete)."""
+        out = b""
+        while self._pending:
+            ordinal = next(iter(self._pending))
+            call = self._pending.pop(ordinal)
+            out += self._open_tool_block(ordinal, call.id, call.name)
+            if call.args:
+                out += self._delta({"type": "input_json_delta", "partial_json": "".join(call.args)})
+            if not call.ended and not everything:
+                return out
+            out += self._close_block()
+        return out
+
+    def _leave_tools(self) -> bytes:
+        """Before a block of another kind: the open call and every waiting one are done."""
+        if self._open != "tool_use" and not self._pending:
+            return b""
+        return self._close_block() + self._flush_pending(everything=True)
+
     def event(self, ev: StreamEvent) -> bytes:
         if isinstance(ev, MessageStart):
             return b"" if self._started else self._start(ev.id, ev.model, ev.usage)
         pre = b"" if self._started or isinstance(ev, (UsageUpdate, StreamError)) else self._start()
-        if isinstance(ev, TextDelta):
-            if not ev.text:
+        match ev:
+            case TextDelta(text=text):
+                if not text:
+                    return pre
+                self._text.append(text)
+                if self._open != "text":
+                    pre += self._leave_tools() + self._open_block("text", {"type": "text", "text": ""})
+                return pre + self._delta({"type": "text_delta", "text": text})
+            case ThinkingDelta(text=text):
+                if self._open != "thinking":
+                    pre += self._leave_tools() + self._open_block(
+                        "thinking", {"type": "thinking", "thinking": "", "signature": ""}
+                    )
+                return pre + self._delta({"type": "thinking_delta", "thinking": text})
+            case ThinkingSignature(signature=sig):
+                if self._open != "thinking":
+                    pre += self._leave_tools() + self._open_block(
+                        "thinking", {"type": "thinking", "thinking": "", "signature": ""}
+                    )
+                out = pre + self._delta({"type": "signature_delta", "signature": sig})
+                # a signature seals its thinking block: later thinking starts a new one
+                return out + self._close_block()
+            case RedactedThinking(data=data):
+                out = pre + self._leave_tools()
+                out += self._open_block("redacted_thinking", {"type": "redacted_thinking", "data": data})
+                return out + self._close_block()
+            case ToolCallStart(index=index, id=call_id, name=name):
+                if self._open == "tool_use" or self._pending:
+                    self._pending[index] = _PendingCall(call_id, name)
+                    return pre
+                return pre + self._open_tool_block(index, call_id, name)
+            case ToolCallDelta(index=index, arguments=args):
+                if not args:
+                    return pre
+                if self._open == "tool_use" and self._open_tool == index:
+                    return pre + self._delta({"type": "input_json_delta", "partial_json": args})
+                if index in self._pending:
+                    self._pending[index].args.append(args)
+                    return pre
+                # only a call whose block was closed by text in between gets here
+                raise ConversionError(f"tool call {index} arguments arrived after its block closed")
+            case ToolCallEnd(index=index):
+                if self._open == "tool_use" and self._open_tool == index:
+                    return pre + self._close_block() + self._flush_pending()
+                if index in self._pending:
+                    self._pending[index].ended = True
                 return pre
-            if self._open != "text":
-                pre += self._open_block("text", {"type": "text", "text": ""})
-            return pre + self._delta({"type": "text_delta", "text": ev.text})
-        if isinstance(ev, ThinkingDelta):
-            if self._open != "thinking":
-                pre += self._open_block("thinking", {"type": "thinking", "thinking": "", "signature": ""})
-            return pre + self._delta({"type": "thinking_delta", "thinking": ev.text})
-        if isinstance(ev, ThinkingSignature):
-            if self._open != "thinking":
-                pre += self._open_block("thinking", {"type": "thinking", "thinking": "", "signature": ""})
-            out = pre + self._delta({"type": "signature_delta", "signature": ev.signature})
-            # a signature seals its thinking block: later thinking starts a new one
-            return out + self._close_block()
-        if isinstance(ev, RedactedThinking):
-            out = pre + self._open_block("redacted_thinking", {"type": "redacted_thinking", "data": ev.data})
-            return out + self._close_block()
-        if isinstance(ev, ToolCallStart):
-            out = pre + self._open_block("tool_use", {"type": "tool_use", "id": ev.id, "name": ev.name, "input": {}})
-            self._open_tool = ev.index
-            self._tool_blocks[ev.index] = self._index
-            return out
-        if isinstance(ev, ToolCallDelta):
-            if not ev.arguments:
+            case CitationAdded(citation=c):
+                return pre + self._citation(c)
+            case UsageUpdate(usage=usage):
+                self._usage = usage
                 return pre
-            if self._open != "tool_use" or self._open_tool != ev.index:
-                # Anthropic blocks cannot interleave; OpenAI providers that interleave parallel
-                # tool-call deltas cannot be re-streamed faithfully.
-                raise ConversionError(f"tool call {ev.index} arguments arrived after its block closed")
-            return pre + self._delta({"type": "input_json_delta", "partial_json": ev.arguments})
-        if isinstance(ev, ToolCallEnd):
-            if self._open == "tool_use" and self._open_tool == ev.index:
-                return pre + self._close_block()
-            return pre
-        if isinstance(ev, UsageUpdate):
-            self._usage = ev.usage
-            return pre
-        if isinstance(ev, Stop):
-            return pre + self._stop(ev.reason)
-        if isinstance(ev, StreamError):
-            return pre + self.error(ev.message, ev.type)
-        raise ConversionError(f"unknown stream event {ev!r}")
+            case Stop(reason=reason):
+                return pre + self._leave_tools() + self._stop(reason)
+            case StreamError(message=message, type=type_):
+                return pre + self.error(message, type_)
+            case _:
+                assert_never(ev)
+
+    def _citation(self, c: Citation) -> bytes:
+        # Anthropic cites the open text block; a source of text already closed goes on an empty
+        # text block after it (offsets have no place in Anthropic's grammar: cited_text says it)
+        text = "".join(self._text)
+        cited = text[c.start : c.end] if c.start is not None and c.end is not None else ""
+        rendered = citations.anthropic_out(c, cited)
+        if rendered is None:
+            return b""
+        out = b""
+        if self._open != "text":
+            out += self._leave_tools() + self._open_block("text", {"type": "text", "text": ""})
+        return out + self._delta({"type": "citations_delta", "citation": rendered})
 
     def _stop(self, reason: StopReason) -> bytes:
         out = self._close_block()
         self.done = True
-        if reason == "error":
-            reason = "end_turn"
-        usage = usage_to_anthropic(self._usage)
+        usage = vocab.usage_out(self._usage)
         return (
             out
             + _event(
                 "message_delta",
                 {
                     "type": "message_delta",
-                    "delta": {"stop_reason": reason, "stop_sequence": None},
+                    "delta": {"stop_reason": vocab.stop_out(reason), "stop_sequence": None},
                     "usage": usage,
                 },
             )
@@ -305,8 +348,5 @@ class AnthropicRenderer(Renderer):
         # the error event is terminal in Anthropic's grammar: the SDK raises on it
         return _event(
             "error",
-            {
-                "type": "error",
-                "error": {"type": type_ if type_ in _ERROR_TYPES else "api_error", "message": message},
-            },
+            {"type": "error", "error": {"type": vocab.error_type_in(type_), "message": message}},
         )

@@ -70,6 +70,8 @@ class Renderer:
     def __init__(self) -> None:
         self.done = False
         self._dropped_signature = False
+        # the upstream's own response id; the client sees one in its own format (lightllm.ids)
+        self.upstream_id = ""
 
     def render(self, events: list[StreamEvent]) -> bytes:
         parts: list[bytes] = []

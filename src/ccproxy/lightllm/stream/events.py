@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from ccproxy.lightllm.ir import StopReason, Usage
+from ccproxy.lightllm.ir import Citation, StopReason, Usage
 
 
 @dataclass(slots=True)
@@ -64,6 +64,15 @@ class ToolCallEnd:
 
 
 @dataclass(slots=True)
+class CitationAdded:
+    """A source for answer text. `citation.start`/`end` are character offsets into all the
+    text of the answer so far (every TextDelta joined); None means the text just streamed
+    (the open text block, as Anthropic cites whole blocks)."""
+
+    citation: Citation
+
+
+@dataclass(slots=True)
 class UsageUpdate:
     usage: Usage
 
@@ -88,6 +97,7 @@ StreamEvent = (
     | ToolCallStart
     | ToolCallDelta
     | ToolCallEnd
+    | CitationAdded
     | UsageUpdate
     | Stop
     | StreamError

@@ -5,12 +5,14 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from typing import Any
+from typing import Any, assert_never
 
-from ccproxy.lightllm.ir import StopReason, Usage
+from ccproxy.lightllm import citations, ids
+from ccproxy.lightllm.ir import Citation, TextPart, Usage
 from ccproxy.lightllm.sse import JSONArrayStreamParser, SSEEvent, SSEParser
 from ccproxy.lightllm.stream.base import Renderer, dumps, loads, log
 from ccproxy.lightllm.stream.events import (
+    CitationAdded,
     ConversionError,
     MessageStart,
     RedactedThinking,
@@ -26,21 +28,7 @@ from ccproxy.lightllm.stream.events import (
     ToolCallStart,
     UsageUpdate,
 )
-
-_REFUSALS = frozenset({"SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY"})
-_STOP_TO_FINISH: dict[str, str] = {
-    "max_tokens": "MAX_TOKENS",
-    "refusal": "SAFETY",
-}
-_STATUS = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    429: "RESOURCE_EXHAUSTED",
-    500: "INTERNAL",
-    503: "UNAVAILABLE",
-}
+from ccproxy.lightllm.vocab import gemini as vocab
 
 
 def _is_base64(s: str) -> bool:
@@ -49,31 +37,6 @@ def _is_base64(s: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def usage_from_gemini(u: dict[str, Any]) -> Usage:
-    thoughts = u.get("thoughtsTokenCount") or 0
-    return Usage(
-        input_tokens=u.get("promptTokenCount") or 0,
-        # candidatesTokenCount excludes thoughts; the IR's output counts them
-        output_tokens=(u.get("candidatesTokenCount") or 0) + thoughts,
-        cache_read_tokens=u.get("cachedContentTokenCount") or 0,
-        reasoning_tokens=thoughts,
-    )
-
-
-def usage_to_gemini(u: Usage | None) -> dict[str, Any]:
-    u = u or Usage()
-    meta: dict[str, Any] = {
-        "promptTokenCount": u.input_tokens,
-        "candidatesTokenCount": max(u.output_tokens - u.reasoning_tokens, 0),
-        "totalTokenCount": u.input_tokens + u.output_tokens,
-    }
-    if u.reasoning_tokens:
-        meta["thoughtsTokenCount"] = u.reasoning_tokens
-    if u.cache_read_tokens:
-        meta["cachedContentTokenCount"] = u.cache_read_tokens
-    return meta
 
 
 class GeminiIntake:
@@ -86,6 +49,8 @@ class GeminiIntake:
         self._started = False
         self._tools = 0
         self._tool_seen = False
+        self._text: list[str] = []  # the answer's text: grounding segments index it
+        self._grounded = False
 
     def feed(self, chunk: bytes) -> list[StreamEvent]:
         if self._sse is not None:
@@ -118,30 +83,33 @@ class GeminiIntake:
         if d.get("error"):
             err = d["error"]
             self.finished = True
-            return [StreamError(err.get("message", "upstream error"), err.get("status") or "api_error")]
+            message = _s(err.get("message")) or "upstream error"
+            return [StreamError(message, vocab.error_type_in(err.get("status")))]
         out: list[StreamEvent] = []
         if not self._started:
             self._started = True
-            out.append(MessageStart(d.get("responseId", ""), d.get("modelVersion", "")))
+            out.append(MessageStart(_s(d.get("responseId")), _s(d.get("modelVersion"))))
         cands = d.get("candidates") or []
         cand = cands[0] if cands else {}
         for part in (cand.get("content") or {}).get("parts") or ():
             out.extend(self._part(part))
+        if cand.get("groundingMetadata") and not self._grounded:
+            out.extend(self._grounding(cand["groundingMetadata"]))
         if d.get("usageMetadata"):
-            out.append(UsageUpdate(usage_from_gemini(d["usageMetadata"])))
+            out.append(UsageUpdate(vocab.usage_in(d["usageMetadata"])))
         finish = cand.get("finishReason")
         block = (d.get("promptFeedback") or {}).get("blockReason")
         if finish or (block and not cands):
             self.finished = True
-            reason: StopReason = "end_turn"
-            if finish == "MAX_TOKENS":
-                reason = "max_tokens"
-            elif finish in _REFUSALS or block:
-                reason = "refusal"
-            elif self._tool_seen:
-                reason = "tool_use"
+            reason = "refusal" if block and not finish else vocab.finish_in(finish, self._tool_seen) or "end_turn"
             out.append(Stop(reason))
         return out
+
+    def _grounding(self, meta: Any) -> list[StreamEvent]:
+        # streamed grounding indexes the answer's text as one part (the chunks' parts joined)
+        self._grounded = True
+        found = citations.gemini_in(meta, ["".join(self._text)])[0]
+        return [CitationAdded(c) for c in found]
 
     def _part(self, part: dict[str, Any]) -> list[StreamEvent]:
         out: list[StreamEvent] = []
@@ -151,17 +119,21 @@ class GeminiIntake:
             self._tools += 1
             self._tool_seen = True
             # Gemini sends each call whole; its ids are optional, clients of other formats need one
-            call_id = fc.get("id") or f"call_{uuid.uuid4().hex[:24]}"
-            out.append(ToolCallStart(ordinal, call_id, fc.get("name", "")))
+            call_id = _s(fc.get("id")) or f"call_{uuid.uuid4().hex[:24]}"
+            out.append(ToolCallStart(ordinal, call_id, _s(fc.get("name"))))
             out.append(ToolCallDelta(ordinal, dumps(fc.get("args") or {})))
             out.append(ToolCallEnd(ordinal))
-        elif part.get("text"):
-            out.append(ThinkingDelta(part["text"]) if part.get("thought") else TextDelta(part["text"]))
+        elif isinstance(part.get("text"), str) and part["text"]:
+            if part.get("thought"):
+                out.append(ThinkingDelta(part["text"]))
+            else:
+                self._text.append(part["text"])
+                out.append(TextDelta(part["text"]))
         elif part and not part.keys() <= {"text", "thought", "thoughtSignature"}:
             log.debug("gemini stream: part with %s dropped", sorted(part))
         if part.get("thoughtSignature"):
             # the signature seals the thoughts before this part: emit it first so it attaches to them
-            out.insert(0, ThinkingSignature(part["thoughtSignature"]))
+            out.insert(0, ThinkingSignature(_s(part["thoughtSignature"])))
         return out
 
 
@@ -176,6 +148,8 @@ class GeminiRenderer(Renderer):
         self._usage: Usage | None = None
         self._tools: dict[int, dict[str, Any]] = {}
         self._tail: str | None = None
+        self._text: list[str] = []  # the answer's text, one part to the client's accumulator
+        self._citations: list[Citation] = []
 
     def _frame(self, obj: dict[str, Any] | str) -> bytes:
         text = obj if isinstance(obj, str) else dumps(obj)
@@ -191,78 +165,100 @@ class GeminiRenderer(Renderer):
         cand = '{"candidates":[{"content":{"role":"model","parts":' + dumps(parts) + "},"
         if finish:
             cand += '"finishReason":' + dumps(finish) + ","
+            grounding = self._grounding()
+            if grounding is not None:
+                cand += '"groundingMetadata":' + dumps(grounding) + ","
         if self._tail is None or finish:
-            self._id = self._id or uuid.uuid4().hex[:22]
+            self._id = self._id or ids.client_id("gemini", None)
             tail = ""
             if self._usage is not None or finish:
-                tail = ',"usageMetadata":' + dumps(usage_to_gemini(self._usage))
+                tail = ',"usageMetadata":' + dumps(vocab.usage_out(self._usage))
             self._tail = tail + ',"modelVersion":' + dumps(self._model) + ',"responseId":' + dumps(self._id) + "}"
         return self._frame(cand + '"index":0}]' + self._tail)
 
+    def _grounding(self) -> dict[str, Any] | None:
+        if not self._citations:
+            return None
+        # a client's accumulator joins the streamed text parts: segments index that text
+        part = TextPart(text="".join(self._text), citations=self._citations)
+        return citations.gemini_out([(0, part)])
+
     def event(self, ev: StreamEvent) -> bytes:
-        if isinstance(ev, MessageStart):
-            self._id = self._id or ev.id
-            self._model = ev.model or self._model
-            if ev.usage is not None:
-                self._usage = ev.usage
-            self._tail = None
-            return b""
-        if isinstance(ev, TextDelta):
-            return self._chunk([{"text": ev.text}]) if ev.text else b""
-        if isinstance(ev, ThinkingDelta):
-            return self._chunk([{"text": ev.text, "thought": True}]) if ev.text else b""
-        if isinstance(ev, ThinkingSignature):
-            if not _is_base64(ev.signature):
-                # thoughtSignature is typed bytes (base64): anything else would break the client's parse
-                self.drop_signature_once("gemini (signature is not base64)")
+        match ev:
+            case MessageStart(id=msg_id, model=model, usage=usage):
+                self.upstream_id = self.upstream_id or msg_id
+                self._id = self._id or ids.client_id("gemini", msg_id or None)
+                self._model = model or self._model
+                if usage is not None:
+                    self._usage = usage
+                self._tail = None
                 return b""
-            # Gemini attaches the signature to a part; an empty thought part carries it
-            return self._chunk([{"text": "", "thought": True, "thoughtSignature": ev.signature}])
-        if isinstance(ev, RedactedThinking):
-            self.drop_signature_once("gemini (redacted thinking)")
-            return b""
-        if isinstance(ev, ToolCallStart):
-            self._tools[ev.index] = {"id": ev.id, "name": ev.name, "args": ""}
-            return b""
-        if isinstance(ev, ToolCallDelta):
-            if ev.index not in self._tools:
-                raise ConversionError(f"tool call {ev.index} arguments before its start")
-            self._tools[ev.index]["args"] += ev.arguments
-            return b""
-        if isinstance(ev, ToolCallEnd):
-            # functionCall carries parsed args, so a call goes out whole once its JSON is complete
-            call = self._tools.pop(ev.index, None)
-            if call is None:
+            case TextDelta(text=text):
+                if not text:
+                    return b""
+                self._text.append(text)
+                return self._chunk([{"text": text}])
+            case ThinkingDelta(text=text):
+                return self._chunk([{"text": text, "thought": True}]) if text else b""
+            case ThinkingSignature(signature=sig):
+                if not _is_base64(sig):
+                    # thoughtSignature is typed bytes (base64): anything else would break the client's parse
+                    self.drop_signature_once("gemini (signature is not base64)")
+                    return b""
+                # Gemini attaches the signature to a part; an empty thought part carries it
+                return self._chunk([{"text": "", "thought": True, "thoughtSignature": sig}])
+            case RedactedThinking():
+                self.drop_signature_once("gemini (redacted thinking)")
                 return b""
-            try:
-                args = json.loads(call["args"]) if call["args"].strip() else {}
-            except ValueError:
-                # only a stream cut short (max_tokens) leaves partial JSON; Gemini never sends a
-                # partial functionCall, so the broken call is dropped and the stop reason stands
-                log.info("gemini render: tool call %r dropped, arguments are not complete JSON", call["name"])
+            case ToolCallStart(index=index, id=call_id, name=name):
+                self._tools[index] = {"id": call_id, "name": name, "args": ""}
                 return b""
-            fc = {"name": call["name"], "args": args, "id": call["id"]}
-            return self._chunk([{"functionCall": fc}])
-        if isinstance(ev, UsageUpdate):
-            self._usage = ev.usage
-            self._tail = None
+            case ToolCallDelta(index=index, arguments=args):
+                if index not in self._tools:
+                    raise ConversionError(f"tool call {index} arguments before its start")
+                self._tools[index]["args"] += args
+                return b""
+            case ToolCallEnd(index=index):
+                return self._call_done(index)
+            case CitationAdded(citation=c):
+                whole = c.start is None or c.end is None
+                chars = sum(len(t) for t in self._text)
+                self._citations.append(c.model_copy(update={"start": 0, "end": chars}) if whole else c)
+                return b""
+            case UsageUpdate(usage=usage):
+                self._usage = usage
+                self._tail = None
+                return b""
+            case Stop(reason=reason):
+                out = b"".join(self._call_done(i) for i in list(self._tools))
+                self.done = True
+                return out + self._chunk([{"text": ""}], vocab.finish_out(reason)) + (b"" if self._sse else b"]")
+            case StreamError(message=message, type=type_):
+                return self.error(message, type_)
+            case _:
+                assert_never(ev)
+
+    def _call_done(self, index: int) -> bytes:
+        # functionCall carries parsed args, so a call goes out whole once its JSON is complete
+        call = self._tools.pop(index, None)
+        if call is None:
             return b""
-        if isinstance(ev, Stop):
-            out = b"".join(self.event(ToolCallEnd(i)) for i in list(self._tools))
-            self.done = True
-            finish = _STOP_TO_FINISH.get(ev.reason, "STOP")
-            return out + self._chunk([{"text": ""}], finish) + (b"" if self._sse else b"]")
-        if isinstance(ev, StreamError):
-            return self.error(ev.message, ev.type)
-        raise ConversionError(f"unknown stream event {ev!r}")
+        try:
+            args = json.loads(call["args"]) if call["args"].strip() else {}
+        except ValueError:
+            # only a stream cut short (max_tokens) leaves partial JSON; Gemini never sends a
+            # partial functionCall, so the broken call is dropped and the stop reason stands
+            log.info("gemini render: tool call %r dropped, arguments are not complete JSON", call["name"])
+            return b""
+        fc = {"name": call["name"], "args": args, "id": call["id"]}
+        return self._chunk([{"functionCall": fc}])
 
     def error(self, message: str, type_: str = "api_error") -> bytes:
         self.done = True
-        status = {
-            "rate_limit_error": "RESOURCE_EXHAUSTED",
-            "overloaded_error": "UNAVAILABLE",
-            "invalid_request_error": "INVALID_ARGUMENT",
-        }.get(type_, "INTERNAL")
-        code = {v: k for k, v in _STATUS.items()}.get(status, 500)
+        code, status = vocab.error_out(type_)
         out = self._frame({"error": {"code": code, "message": message, "status": status}})
         return out + (b"" if self._sse else b"]")
+
+
+def _s(v: Any) -> str:
+    return v if isinstance(v, str) else ""

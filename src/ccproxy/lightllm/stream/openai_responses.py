@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Any, assert_never
 
-from ccproxy.lightllm.ir import StopReason, Usage
+from ccproxy.lightllm import citations, ids
+from ccproxy.lightllm.ir import Citation, StopReason, Usage
 from ccproxy.lightllm.sse import SSEEvent, encode_sse
-from ccproxy.lightllm.stream.base import Renderer, SSEIntake, dumps, loads
+from ccproxy.lightllm.stream.base import Renderer, SSEIntake, dumps, loads, log
 from ccproxy.lightllm.stream.events import (
+    CitationAdded,
     ConversionError,
     MessageStart,
     RedactedThinking,
@@ -24,26 +26,7 @@ from ccproxy.lightllm.stream.events import (
     ToolCallStart,
     UsageUpdate,
 )
-
-
-def usage_from_responses(u: dict[str, Any]) -> Usage:
-    return Usage(
-        input_tokens=u.get("input_tokens") or 0,
-        output_tokens=u.get("output_tokens") or 0,
-        cache_read_tokens=(u.get("input_tokens_details") or {}).get("cached_tokens") or 0,
-        reasoning_tokens=(u.get("output_tokens_details") or {}).get("reasoning_tokens") or 0,
-    )
-
-
-def usage_to_responses(u: Usage | None) -> dict[str, Any]:
-    u = u or Usage()
-    return {
-        "input_tokens": u.input_tokens,
-        "input_tokens_details": {"cached_tokens": u.cache_read_tokens},
-        "output_tokens": u.output_tokens,
-        "output_tokens_details": {"reasoning_tokens": u.reasoning_tokens},
-        "total_tokens": u.input_tokens + u.output_tokens,
-    }
+from ccproxy.lightllm.vocab import openai_responses as vocab
 
 
 class OpenAIResponsesIntake(SSEIntake):
@@ -55,6 +38,8 @@ class OpenAIResponsesIntake(SSEIntake):
         self._args_seen: set[int] = set()
         self._thinking_seen: set[int] = set()
         self._refusal = False
+        self._chars = 0  # output text characters so far
+        self._part_start: dict[tuple[Any, Any], int] = {}  # (output, content index) → first char
 
     def on_event(self, ev: SSEEvent) -> list[StreamEvent]:
         if self.finished:
@@ -63,30 +48,38 @@ class OpenAIResponsesIntake(SSEIntake):
         t = d.get("type") or ev.event
         oi = d.get("output_index", 0)
         if t == "response.output_text.delta":
-            return [TextDelta(d.get("delta", ""))] if d.get("delta") else []
+            delta = d.get("delta")
+            if not isinstance(delta, str) or not delta:
+                return []
+            self._part_start.setdefault((oi, d.get("content_index", 0)), self._chars)
+            self._chars += len(delta)
+            return [TextDelta(delta)]
+        if t == "response.output_text.annotation.added":
+            return self._annotation(oi, d)
         if t in ("response.reasoning_summary_text.delta", "response.reasoning_text.delta"):
             self._thinking_seen.add(oi)
-            return [ThinkingDelta(d.get("delta", ""))] if d.get("delta") else []
+            return [ThinkingDelta(_s(d.get("delta")))] if _s(d.get("delta")) else []
         if t == "response.function_call_arguments.delta":
             if oi not in self._tools:
                 raise ConversionError(f"responses stream: arguments for unknown output {oi}")
             self._args_seen.add(oi)
-            return [ToolCallDelta(self._tools[oi], d["delta"])] if d.get("delta") else []
+            delta = d.get("delta")
+            return [ToolCallDelta(self._tools[oi], delta)] if isinstance(delta, str) and delta else []
         if t == "response.created":
             r = d.get("response") or {}
-            return [MessageStart(r.get("id", ""), r.get("model", ""))]
+            return [MessageStart(_s(r.get("id")), _s(r.get("model")))]
         if t == "response.output_item.added":
             item = d.get("item") or {}
             if item.get("type") == "function_call":
                 ordinal = len(self._tools)
                 self._tools[oi] = ordinal
-                return [ToolCallStart(ordinal, item.get("call_id") or item.get("id", ""), item.get("name", ""))]
+                return [ToolCallStart(ordinal, _s(item.get("call_id")) or _s(item.get("id")), _s(item.get("name")))]
             return []
         if t == "response.reasoning_summary_part.added" and d.get("summary_index", 0) > 0:
             return [ThinkingDelta("\n\n")]  # keep separate summary parts apart once joined
         if t == "response.refusal.delta":
             self._refusal = True
-            return [TextDelta(d.get("delta", ""))] if d.get("delta") else []
+            return [TextDelta(_s(d.get("delta")))] if _s(d.get("delta")) else []
         if t == "response.output_item.done":
             return self._item_done(oi, d.get("item") or {})
         if t in ("response.completed", "response.incomplete"):
@@ -94,11 +87,24 @@ class OpenAIResponsesIntake(SSEIntake):
         if t == "response.failed":
             self.finished = True
             err = (d.get("response") or {}).get("error") or {}
-            return [StreamError(err.get("message", "response failed"), err.get("code") or "api_error")]
+            message = _s(err.get("message")) or "response failed"
+            return [StreamError(message, vocab.error_type_in(None, err.get("code")))]
         if t == "error":
             self.finished = True
-            return [StreamError(d.get("message", "upstream error"), d.get("code") or "api_error")]
+            return [StreamError(_s(d.get("message")) or "upstream error", vocab.error_type_in(None, d.get("code")))]
         return []
+
+    def _annotation(self, oi: Any, d: dict[str, Any]) -> list[StreamEvent]:
+        c = citations.url_annotation_in(d.get("annotation"), nested=False)
+        if c is None:
+            return []
+        # the annotation indexes its output_text part; the IR event indexes all text so far
+        base = self._part_start.get((oi, d.get("content_index", 0)), self._chars)
+        if c.start is not None and c.end is not None:
+            c.start, c.end = base + c.start, base + c.end
+        else:
+            c.start, c.end = base, self._chars
+        return [CitationAdded(c)]
 
     def _item_done(self, oi: int, item: dict[str, Any]) -> list[StreamEvent]:
         kind = item.get("type")
@@ -106,30 +112,29 @@ class OpenAIResponsesIntake(SSEIntake):
         if kind == "function_call" and oi in self._tools:
             # some providers send the arguments only in the done item
             if oi not in self._args_seen and item.get("arguments"):
-                out.append(ToolCallDelta(self._tools[oi], item["arguments"]))
+                out.append(ToolCallDelta(self._tools[oi], _s(item["arguments"])))
             out.append(ToolCallEnd(self._tools[oi]))
         elif kind == "reasoning":
             if oi not in self._thinking_seen:
-                text = "\n\n".join(s.get("text", "") for s in item.get("summary") or () if s.get("text"))
+                text = "\n\n".join(_s(s.get("text")) for s in item.get("summary") or () if s.get("text"))
                 if text:
                     out.append(ThinkingDelta(text))
             if item.get("encrypted_content"):
-                out.append(ThinkingSignature(item["encrypted_content"]))
+                out.append(ThinkingSignature(_s(item["encrypted_content"])))
         return out
 
     def _complete(self, r: dict[str, Any]) -> list[StreamEvent]:
         self.finished = True
         out: list[StreamEvent] = []
         if r.get("usage"):
-            out.append(UsageUpdate(usage_from_responses(r["usage"])))
-        reason: StopReason = "end_turn"
-        if r.get("status") == "incomplete":
-            why = (r.get("incomplete_details") or {}).get("reason")
-            reason = "refusal" if why == "content_filter" else "max_tokens"
-        elif self._tools or any(i.get("type") == "function_call" for i in r.get("output") or ()):
-            reason = "tool_use"
-        elif self._refusal:
-            reason = "refusal"
+            out.append(UsageUpdate(vocab.usage_in(r["usage"])))
+        status = r.get("status")
+        reason = vocab.status_in(
+            "incomplete" if status == "incomplete" else "completed",
+            (r.get("incomplete_details") or {}).get("reason"),
+            has_calls=bool(self._tools) or any(i.get("type") == "function_call" for i in r.get("output") or ()),
+            refused=self._refusal,
+        )
         out.append(Stop(reason))
         return out
 
@@ -148,6 +153,12 @@ class OpenAIResponsesRenderer(Renderer):
         self._open_kind = ""
         self._text = ""  # accumulated text of the open message / reasoning item
         self._tools: dict[int, dict[str, Any]] = {}  # IR ordinal → function_call item
+        # calls that started while another call's item was open (items cannot interleave):
+        # ordinal → (item, argument pieces, ended)
+        self._pending: dict[int, tuple[dict[str, Any], list[str], list[bool]]] = {}
+        self._chars = 0  # answer text characters so far: where citations point
+        self._text_start = 0  # first character of the open message item
+        self._annotations: list[dict[str, Any]] = []
 
     def _ev(self, payload: dict[str, Any]) -> bytes:
         payload["sequence_number"] = self._seq
@@ -173,7 +184,8 @@ class OpenAIResponsesRenderer(Renderer):
 
     def _start(self, msg_id: str = "", model: str = "") -> bytes:
         self._started = True
-        self._id = msg_id if msg_id.startswith("resp") else f"resp_{msg_id or uuid.uuid4().hex}"
+        self.upstream_id = msg_id
+        self._id = ids.client_id("openai_responses", msg_id)
         if model:
             self._model = model
         return self._ev({"type": "response.created", "response": self._response("in_progress", [], None)}) + self._ev(
@@ -201,7 +213,8 @@ class OpenAIResponsesRenderer(Renderer):
         oi = len(self._output)
         out = b""
         if kind == "message":
-            part = {"type": "output_text", "text": self._text, "annotations": []}
+            part = {"type": "output_text", "text": self._text, "annotations": self._annotations}
+            self._annotations = []
             out += self._ev(
                 {
                     "type": "response.output_text.done",
@@ -289,89 +302,144 @@ class OpenAIResponsesRenderer(Renderer):
             )
         return out
 
+    def _open_call(self, index: int, item: dict[str, Any]) -> bytes:
+        self._tools[index] = item
+        return self._open_item("function_call", item)
+
+    def _call_delta(self, item: dict[str, Any], args: str) -> bytes:
+        item["arguments"] += args
+        return self._delta_ev("response.function_call_arguments.delta", item["id"], "", args)
+
+    def _flush_pending(self, everything: bool = False) -> bytes:
+        """Stream the waiting calls in order; one still receiving arguments stays open (unless
+        `everything`: something else comes next, so every call is complete)."""
+        out = b""
+        while self._pending:
+            index = next(iter(self._pending))
+            item, args, ended = self._pending.pop(index)
+            out += self._open_call(index, item)
+            if args:
+                out += self._call_delta(item, "".join(args))
+            if not ended[0] and not everything:
+                return out
+            out += self._close()
+        return out
+
+    def _leave_tools(self) -> bytes:
+        if self._open_kind != "function_call" and not self._pending:
+            return b""
+        return self._close() + self._flush_pending(everything=True)
+
     def event(self, ev: StreamEvent) -> bytes:
         if isinstance(ev, MessageStart):
             if ev.usage is not None:
                 self._usage = ev.usage
             return b"" if self._started else self._start(ev.id, ev.model)
         pre = b"" if self._started or isinstance(ev, (UsageUpdate, StreamError)) else self._start()
-        if isinstance(ev, TextDelta):
-            if not ev.text:
-                return pre
-            if self._open_kind != "message" or self._open is None:
-                pre += self._open_item(
-                    "message",
-                    {
-                        "type": "message",
-                        "id": self._item_id("msg"),
-                        "status": "in_progress",
-                        "role": "assistant",
-                    },
+        match ev:
+            case TextDelta(text=text):
+                if not text:
+                    return pre
+                if self._open_kind != "message" or self._open is None:
+                    pre += self._leave_tools() + self._open_message()
+                self._text += text
+                self._chars += len(text)
+                assert self._open is not None
+                return pre + self._delta_ev(
+                    "response.output_text.delta", self._open["id"], '"content_index":0,', text, ',"logprobs":[]'
                 )
-            self._text += ev.text
-            assert self._open is not None
-            return pre + self._delta_ev(
-                "response.output_text.delta",
-                self._open["id"],
-                '"content_index":0,',
-                ev.text,
-                ',"logprobs":[]',
-            )
-        if isinstance(ev, (ThinkingDelta, ThinkingSignature)):
-            if self._open_kind != "reasoning" or self._open is None or self._open.get("encrypted_content"):
-                pre += self._open_item("reasoning", {"type": "reasoning", "id": self._item_id("rs")})
-            assert self._open is not None
-            if isinstance(ev, ThinkingSignature):
-                # the signature travels in encrypted_content, where the next turn carries it back
-                self._open["encrypted_content"] = ev.signature
+            case ThinkingDelta() | ThinkingSignature():
+                if self._open_kind != "reasoning" or self._open is None or self._open.get("encrypted_content"):
+                    pre += self._leave_tools()
+                    pre += self._open_item("reasoning", {"type": "reasoning", "id": self._item_id("rs")})
+                assert self._open is not None
+                if isinstance(ev, ThinkingSignature):
+                    # the signature travels in encrypted_content, where the next turn carries it back
+                    self._open["encrypted_content"] = ev.signature
+                    return pre
+                self._text += ev.text
+                return pre + self._delta_ev(
+                    "response.reasoning_summary_text.delta", self._open["id"], '"summary_index":0,', ev.text
+                )
+            case RedactedThinking(data=data):
+                redacted = {"type": "reasoning", "id": self._item_id("rs"), "encrypted_content": data}
+                return pre + self._leave_tools() + self._open_item("reasoning", redacted) + self._close()
+            case ToolCallStart(index=index, id=call_id, name=name):
+                call: dict[str, Any] = {
+                    "type": "function_call",
+                    "id": self._item_id("fc"),
+                    "call_id": call_id,
+                    "name": name,
+                    "arguments": "",
+                    "status": "in_progress",
+                }
+                if (self._open_kind == "function_call" and self._open is not None) or self._pending:
+                    self._pending[index] = (call, [], [False])
+                    return pre
+                return pre + self._open_call(index, call)
+            case ToolCallDelta(index=index, arguments=args):
+                if not args:
+                    return pre
+                item = self._tools.get(index)
+                if item is not None and item is self._open:
+                    return pre + self._call_delta(item, args)
+                if index in self._pending:
+                    self._pending[index][1].append(args)
+                    return pre
+                raise ConversionError(f"tool call {index} arguments arrived after its item closed")
+            case ToolCallEnd(index=index):
+                if self._open is not None and self._open is self._tools.get(index):
+                    return pre + self._close() + self._flush_pending()
+                if index in self._pending:
+                    self._pending[index][2][0] = True
                 return pre
-            self._text += ev.text
-            return pre + self._delta_ev(
-                "response.reasoning_summary_text.delta", self._open["id"], '"summary_index":0,', ev.text
-            )
-        if isinstance(ev, RedactedThinking):
-            redacted = {"type": "reasoning", "id": self._item_id("rs"), "encrypted_content": ev.data}
-            return pre + self._open_item("reasoning", redacted) + self._close()
-        if isinstance(ev, ToolCallStart):
-            call: dict[str, Any] = {
-                "type": "function_call",
-                "id": self._item_id("fc"),
-                "call_id": ev.id,
-                "name": ev.name,
-                "arguments": "",
-                "status": "in_progress",
+            case CitationAdded(citation=c):
+                return pre + self._citation(c)
+            case UsageUpdate(usage=usage):
+                self._usage = usage
+                return pre
+            case Stop(reason=reason):
+                return pre + self._leave_tools() + self._stop(reason)
+            case StreamError(message=message, type=type_):
+                return pre + self.error(message, type_)
+            case _:
+                assert_never(ev)
+
+    def _open_message(self) -> bytes:
+        self._text_start = self._chars
+        item = {"type": "message", "id": self._item_id("msg"), "status": "in_progress", "role": "assistant"}
+        return self._open_item("message", item)
+
+    def _citation(self, c: Citation) -> bytes:
+        if self._open_kind != "message" or self._open is None:
+            # the text it cites was sent in an item that is already done
+            log.debug("responses render: citation after its message item ended dropped")
+            return b""
+        whole = c.start is None or c.end is None
+        start = 0 if whole else max((c.start or 0) - self._text_start, 0)
+        end = len(self._text) if whole else max((c.end or 0) - self._text_start, start)
+        ann = citations.responses_annotation(c.model_copy(update={"start": start, "end": end}), len(self._text))
+        if ann is None:
+            return b""
+        self._annotations.append(ann)
+        return self._ev(
+            {
+                "type": "response.output_text.annotation.added",
+                "item_id": self._open["id"],
+                "output_index": len(self._output),
+                "content_index": 0,
+                "annotation_index": len(self._annotations) - 1,
+                "annotation": ann,
             }
-            self._tools[ev.index] = call
-            return pre + self._open_item("function_call", call)
-        if isinstance(ev, ToolCallDelta):
-            item = self._tools.get(ev.index)
-            if item is None or item is not self._open:
-                raise ConversionError(f"tool call {ev.index} arguments arrived after its item closed")
-            if not ev.arguments:
-                return pre
-            item["arguments"] += ev.arguments
-            return pre + self._delta_ev("response.function_call_arguments.delta", item["id"], "", ev.arguments)
-        if isinstance(ev, ToolCallEnd):
-            if self._open is not None and self._open is self._tools.get(ev.index):
-                return pre + self._close()
-            return pre
-        if isinstance(ev, UsageUpdate):
-            self._usage = ev.usage
-            return pre
-        if isinstance(ev, Stop):
-            return pre + self._stop(ev.reason)
-        if isinstance(ev, StreamError):
-            return pre + self.error(ev.message, ev.type)
-        raise ConversionError(f"unknown stream event {ev!r}")
+        )
 
     def _stop(self, reason: StopReason) -> bytes:
         out = self._close()
         self.done = True
-        usage = usage_to_responses(self._usage)
-        if reason in ("max_tokens", "refusal"):
+        usage = vocab.usage_out(self._usage)
+        if vocab.status_out(reason) == "incomplete":
             resp = self._response("incomplete", self._output, usage)
-            why = "max_output_tokens" if reason == "max_tokens" else "content_filter"
-            resp["incomplete_details"] = {"reason": why}
+            resp["incomplete_details"] = {"reason": vocab.incomplete_reason(reason)}
             return out + self._ev({"type": "response.incomplete", "response": resp})
         return out + self._ev(
             {"type": "response.completed", "response": self._response("completed", self._output, usage)}
@@ -381,10 +449,14 @@ class OpenAIResponsesRenderer(Renderer):
         self.done = True
         # `error` is the API's own stream-error event; `response.failed` closes the response so
         # clients that track the lifecycle (Codex) see a terminal state rather than a cut stream.
-        code = {"api_error": "server_error", "overloaded_error": "server_error"}.get(type_, type_)
+        code = vocab.error_type_out(type_)
         out = self._ev({"type": "error", "code": code, "message": message, "param": None})
         if self._started:
-            resp = self._response("failed", self._output, usage_to_responses(self._usage))
+            resp = self._response("failed", self._output, vocab.usage_out(self._usage))
             resp["error"] = {"code": code, "message": message}
             out += self._ev({"type": "response.failed", "response": resp})
         return out
+
+
+def _s(v: Any) -> str:
+    return v if isinstance(v, str) else ""

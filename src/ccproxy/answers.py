@@ -1,4 +1,7 @@
-"""Errors ccproxy itself answers with, as mitmproxy responses in the client's wire format."""
+"""Errors ccproxy itself answers with, as mitmproxy responses in the client's wire format.
+
+A leaf module (mitmproxy's http and lightllm's pure error tables only), so that addons, providers
+and hooks can all answer without importing each other; lightllm itself stays free of mitmproxy."""
 
 from __future__ import annotations
 

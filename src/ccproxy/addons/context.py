@@ -19,6 +19,8 @@ class DaemonContext:
     listeners: dict[str, str] = field(default_factory=dict)
     # True once every listener is up and the addons ran their start-up: /health answers 200 only then.
     ready: bool = False
+    # Features the installed mitmproxy cannot carry (mitm_compat.self_check): name -> what is missing.
+    disabled: dict[str, str] = field(default_factory=dict)
     # One auth source per provider with `auth:`; built from the config, shared by inject/auth addons.
     credentials: CredentialRegistry = field(init=False)
 

@@ -10,8 +10,6 @@ from ccproxy.flows import meta
 from ccproxy.lightllm.ir import Wire
 from ccproxy.lightllm.stream import StreamConverter
 
-UPSTREAM_RESPONSE = "ccproxy.upstream_response"
-
 
 def convert_buffered_stream(flow: http.HTTPFlow) -> bool:
     """Convert flow.response (a complete upstream stream) into the client's wire format.
@@ -31,7 +29,7 @@ def convert_buffered_stream(flow: http.HTTPFlow) -> bool:
     converter = StreamConverter(upstream, client, rctx, upstream_gemini_sse=kind == "sse")
     if converter.passthrough:
         return False
-    flow.metadata[UPSTREAM_RESPONSE] = resp.get_state()
+    flow.metadata[meta.UPSTREAM_RESPONSE] = resp.get_state()
     body = resp.get_content(strict=False) or b""
     out = converter.feed(body) + converter.close()
     gemini_array = client == "gemini" and not rctx.gemini_sse

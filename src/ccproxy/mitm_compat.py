@@ -1,0 +1,717 @@
+"""Every use of mitmproxy internals, in one fenced module, checked once at start-up.
+
+ccproxy embeds mitmproxy and needs a few things its addon API does not offer:
+
+- **faults** — a subclass of mitmproxy's `HttpStream` given to each flow's stream (its
+  `__class__` is swapped in the `requestheaders` hook) so that every answer ccproxy makes itself
+  is in the client's wire format: upstream failures before the response headers, the
+  time-to-headers timeout, refused bodies (too large, invalid header bytes), faults inside a
+  relayed stream (reset, malformed event, upstream idle) and the SIGTERM drain. Without it
+  mitmproxy answers with its own HTML page.
+- **connections** — the connection handlers of the proxyserver addon: the client's write
+  backlog (a slow reader is not an idle upstream), closing idle or header-less connections, the
+  streams in flight for the drain, and the listening sockets.
+- **web** — the pieces of mitmweb that `addons/web_inspector.py` assembles around our master.
+- **keylog** — the module-level TLS key logger of `mitmproxy.net.tls`.
+
+`self_check()` probes each of them against the installed mitmproxy; the daemon disables what is
+missing with one warning instead of crashing mid-stream. pyproject pins the tested range
+(`TESTED_RANGE`); tests/foundation/test_mitm_compat.py keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from mitmproxy import flow as mflow
+from mitmproxy import http
+from mitmproxy.proxy import commands, events, layer
+from mitmproxy.proxy.layers.http import (
+    DropStream,
+    HttpErrorHook,
+    HttpLayer,
+    HttpStream,
+    RequestData,
+    RequestProtocolError,
+    ResponseData,
+    ResponseEndOfMessage,
+    ResponseHeaders,
+    ResponseProtocolError,
+    SendHttp,
+)
+
+from ccproxy.flows import meta
+
+log = logging.getLogger("ccproxy.daemon")
+
+# The mitmproxy versions whose internals this module was tested against (pyproject pins the same).
+TESTED_RANGE = ">=12.2,<12.4"
+FEATURES = ("faults", "connections", "web", "keylog")
+
+
+# ---- start-up self-check ---------------------------------------------------------------------
+
+_STREAM_ATTRS = (
+    "_handle_event",
+    "handle_protocol_error",
+    "start_response_stream",
+    "state_consume_request_body",
+    "state_wait_for_response_headers",
+    "state_stream_response_body",
+    "state_consume_response_body",
+    "state_errored",
+    "state_done",
+)
+
+
+def _missing(obj: Any, names: tuple[str, ...], where: str) -> str | None:
+    for name in names:
+        if not hasattr(obj, name):
+            return f"{where}.{name}"
+    return None
+
+
+def self_check(features: tuple[str, ...] = FEATURES) -> dict[str, str]:
+    """feature -> what is missing from the installed mitmproxy; empty when every seam is there.
+    Only `features` are probed (the web UI's modules are slow to import when it is off)."""
+    problems: dict[str, str] = {}
+    gone = _missing(HttpStream, _STREAM_ATTRS, "HttpStream")
+    if gone is None and "streams" not in getattr(HttpLayer, "__annotations__", {}):
+        gone = "HttpLayer.streams"
+    if gone is None:
+        from mitmproxy.addons import proxyserver
+
+        if "connections" not in getattr(proxyserver.Proxyserver, "__annotations__", {}):
+            gone = "Proxyserver.connections"
+    if gone is None:
+        from mitmproxy.proxy.layers.http import _http1
+
+        if not callable(getattr(_http1, "make_error_response", None)):
+            gone = "mitmproxy.proxy.layers.http._http1.make_error_response"
+    if gone:
+        problems["faults"] = gone
+    from mitmproxy.proxy import server
+
+    gone = _missing(server.ConnectionHandler, ("close_connection", "server_event"), "ConnectionHandler")
+    if gone is None and "transports" not in getattr(server.ConnectionHandler, "__annotations__", {}):
+        gone = "ConnectionHandler.transports"
+    if gone:
+        problems["connections"] = gone
+        problems.setdefault("faults", gone)
+    if "web" in features:
+        _check_web(problems)
+    if "keylog" in features:
+        _check_keylog(problems)
+    return {k: v for k, v in problems.items() if k in features}
+
+
+def _check_web(problems: dict[str, str]) -> None:
+    try:
+        from mitmproxy.addons import eventstore, view
+        from mitmproxy.tools.web import app, webaddons
+
+        gone = (
+            _missing(app, ("Application", "logentry_to_json"), "mitmproxy.tools.web.app")
+            or _missing(
+                app.ClientConnection, ("broadcast", "broadcast_flow", "broadcast_flow_reset"), "ClientConnection"
+            )
+            or _missing(webaddons, ("WebAddon", "WebAuth"), "mitmproxy.tools.web.webaddons")
+            or _missing(view.View, ("add", "remove", "get_by_id"), "View")
+            or _missing(eventstore, ("EventStore",), "mitmproxy.addons.eventstore")
+        )
+    except ImportError as e:
+        gone = str(e)
+    if gone:
+        problems["web"] = gone
+
+
+def _check_keylog(problems: dict[str, str]) -> None:
+    import mitmproxy.net.tls as mtls
+
+    gone = _missing(
+        mtls,
+        ("log_master_secret", "MasterSecretLogger", "create_proxy_server_context", "create_client_proxy_context"),
+        "mitmproxy.net.tls",
+    )
+    if gone is None and not hasattr(mtls.create_proxy_server_context, "cache_clear"):
+        gone = "mitmproxy.net.tls.create_proxy_server_context.cache_clear"
+    if gone:
+        problems["keylog"] = gone
+
+
+def warn_disabled(problems: dict[str, str]) -> None:
+    """One warning per feature the installed mitmproxy cannot carry."""
+    from mitmproxy.version import VERSION
+
+    what = {
+        "faults": "upstream faults answered by mitmproxy itself (HTML), no timeouts, no stream guard",
+        "connections": "no header/keep-alive timeouts, no connection cap, no drain",
+        "web": "the inspector web UI is off",
+        "keylog": "inspector.keylog is ignored",
+    }
+    for feature, missing in problems.items():
+        log.warning(
+            "mitmproxy %s lacks %s (tested: mitmproxy%s): %s",
+            VERSION,
+            missing,
+            TESTED_RANGE,
+            what.get(feature, feature),
+        )
+
+
+# ---- mitmproxy's own error page ----------------------------------------------------------------
+
+_ERROR_KINDS = {400: "invalid_request", 413: "request_too_large", 502: "upstream_failed", 504: "upstream_timeout"}
+_GOOGLE_STATUS = {400: "INVALID_ARGUMENT", 413: "INVALID_ARGUMENT", 504: "DEADLINE_EXCEEDED"}
+
+
+def _error_page(status_code: int, message: str = "") -> bytes:
+    """What mitmproxy answers where no flow exists yet (a request head it cannot parse): JSON,
+    not its HTML page naming itself. Without a flow the wire is unknown, so the body is the union
+    every SDK reads: Anthropic's `type`/`error.type`, OpenAI's `error.code`, Gemini's `error.status`."""
+    from mitmproxy.net.http import http1
+
+    kind = _ERROR_KINDS.get(status_code, "upstream_failed" if status_code >= 500 else "invalid_request")
+    etype = "invalid_request_error" if status_code < 500 else "api_error"
+    body = {
+        "type": "error",
+        "error": {
+            "type": etype,
+            "code": kind,
+            "message": f"ccproxy: {message}" if message else f"ccproxy: HTTP {status_code}",
+            "status": _GOOGLE_STATUS.get(status_code, "INTERNAL" if status_code >= 500 else "INVALID_ARGUMENT"),
+        },
+    }
+    resp = http.Response.make(
+        status_code,
+        json.dumps(body).encode(),
+        {"content-type": "application/json", "connection": "close", "x-ccproxy-error": kind},
+    )
+    return bytes(http1.assemble_response(resp))
+
+
+def install_error_page() -> None:
+    """Replace mitmproxy's HTML error page (module-wide: the daemon owns its process)."""
+    from mitmproxy.proxy.layers.http import _http1
+
+    _http1.make_error_response = _error_page
+
+
+# ---- connection handlers ---------------------------------------------------------------------
+
+
+def _handler(master: Any, client: Any) -> Any:
+    ps = master.addons.get("proxyserver")
+    return getattr(ps, "connections", {}).get(client.id) if ps is not None else None
+
+
+def client_backlog(master: Any, client: Any) -> int:
+    """Bytes written to the client but not yet taken by its socket (a slow reader's backlog)."""
+    handler = _handler(master, client)
+    io = handler.transports.get(client) if handler is not None else None
+    transport = getattr(getattr(io, "writer", None), "transport", None)
+    try:
+        return int(transport.get_write_buffer_size()) if transport is not None else 0
+    except (AttributeError, RuntimeError):
+        return 0
+
+
+def close_client(master: Any, client: Any) -> bool:
+    """Close a client connection (and whatever it has open upstream). False when it is gone."""
+    handler = _handler(master, client)
+    if handler is None or client not in handler.transports:
+        return False
+    handler.close_connection(client)
+    return True
+
+
+def refuse_client(master: Any, client: Any, raw: bytes) -> None:
+    """Write `raw` (a complete HTTP/1 response) to a connection no layer has read from, then close it."""
+    handler = _handler(master, client)
+    io = handler.transports.get(client) if handler is not None else None
+    writer = getattr(io, "writer", None)
+    if writer is not None and not writer.is_closing():
+        writer.write(raw)
+    client.error = "refused: too many connections"  # mitmproxy closes a client with an error after the hook
+
+
+def stop_accepting(master: Any) -> None:
+    """Close the listening sockets now; connections already accepted go on."""
+    ps = master.addons.get("proxyserver")
+    for instance in list(getattr(ps, "servers", ())):
+        # TCP modes keep a list of asyncio servers (`_servers`), the others one (`_server`);
+        # mitmproxy's own stop closes them again later, which is harmless
+        sockets = [*(getattr(instance, "_servers", None) or ()), getattr(instance, "_server", None)]
+        for server in sockets:
+            if server is not None and hasattr(server, "close"):
+                server.close()
+
+
+def _walk(root: Any) -> Iterator[Any]:
+    seen: set[int] = set()
+    todo = [root]
+    while todo:
+        obj = todo.pop()
+        if obj is None or id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        yield obj
+        for attr in ("child_layer", "layer"):
+            child = getattr(obj, attr, None)
+            if isinstance(child, layer.Layer):
+                todo.append(child)
+        if isinstance(obj, HttpLayer):
+            todo.extend(v for v in obj.connections.values() if isinstance(v, layer.Layer))
+
+
+def _streams(handler: Any) -> Iterator[tuple[HttpLayer, HttpStream]]:
+    for obj in _walk(handler.layer):
+        if isinstance(obj, HttpLayer):
+            for stream in list(obj.streams.values()):
+                yield obj, stream
+
+
+def live_streams(master: Any) -> list[tuple[Any, HttpLayer, CcproxyHttpStream]]:
+    """(handler, layer, stream) of every request or response in flight."""
+    ps = master.addons.get("proxyserver")
+    out = []
+    for handler in list(getattr(ps, "connections", {}).values()):
+        for http_layer, stream in _streams(handler):
+            if isinstance(stream, CcproxyHttpStream) and stream.in_flight():
+                out.append((handler, http_layer, stream))
+    return out
+
+
+def client_ids_in_flight(master: Any) -> set[str]:
+    return {handler.client.id for handler, _, _ in live_streams(master)}
+
+
+async def nudge(handler: Any, http_layer: HttpLayer, stream: CcproxyHttpStream) -> None:
+    """Hand the stream a wakeup now (how the drain reaches a stream without waiting for data)."""
+    cmd = commands.RequestWakeup(0)
+    http_layer.command_sources[cmd] = stream
+    stream.nudges.add(cmd)
+    await handler.server_event(events.Wakeup(cmd))
+
+
+# ---- the web UI (mitmweb's pieces around our own master) -------------------------------------
+
+
+class WebMasterFacade:
+    """What `mitmproxy.tools.web.app` reads from its `WebMaster`, over an ordinary master."""
+
+    def __init__(self, master: Any, flows: Any, events: Any) -> None:
+        self._master = master
+        self.view = flows
+        self.events = events
+
+    @property
+    def proxyserver(self) -> Any:
+        return self._master.addons.get("proxyserver")
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._master, name)
+
+
+def web_application(master: Any, flows: Any, events: Any) -> Any:
+    """mitmweb's tornado Application serving `flows` and `events` of our master."""
+    from mitmproxy.tools.web import app
+
+    return app.Application(WebMasterFacade(master, flows, events), debug=False)  # type: ignore[arg-type]
+
+
+def web_broadcast(kind: str, payload: Any = None) -> None:
+    """Push one update to the connected mitmweb pages (what WebMaster wires to its signals)."""
+    from mitmproxy.tools.web import app
+
+    conn = app.ClientConnection
+    if kind in ("flows/add", "flows/update"):
+        conn.broadcast_flow(kind, payload)  # type: ignore[arg-type]
+    elif kind == "flows/reset":
+        conn.broadcast_flow_reset()
+    elif kind == "events/add":
+        conn.broadcast(type=kind, payload=app.logentry_to_json(payload))
+    elif payload is None:
+        conn.broadcast(type=kind)
+    else:
+        conn.broadcast(type=kind, payload=payload)
+
+
+# ---- content codings mitmproxy brings -----------------------------------------------------------
+
+
+def _zstd_module() -> Any:
+    # the stdlib's compression.zstd (Python 3.14) or its backport, which mitmproxy >= 12.3 uses
+    for name in ("compression.zstd", "backports.zstd"):
+        try:
+            return importlib.import_module(name)
+        except ImportError:
+            continue
+    return None
+
+
+def zstd_decompressor() -> Any:
+    """An incremental zstd decompressor (`.decompress(chunk)`) from the zstd package the installed
+    mitmproxy depends on: `zstandard` up to 12.2, `compression.zstd` or its backport from 12.3."""
+    mod = _zstd_module()
+    if mod is not None:
+        return mod.ZstdDecompressor()
+    import zstandard
+
+    return zstandard.ZstdDecompressor().decompressobj()
+
+
+def zstd_compress(data: bytes) -> bytes:
+    """The matching compressor (tests, benchmarks)."""
+    mod = _zstd_module()
+    if mod is not None:
+        return bytes(mod.compress(data))
+    import zstandard
+
+    return bytes(zstandard.ZstdCompressor().compress(data))
+
+
+# ---- TLS key log -----------------------------------------------------------------------------
+
+
+def set_tls_keylog(path: Any) -> None:
+    """Route mitmproxy's TLS secrets (both legs, NSS format) to `path`, or nowhere with None.
+    mitmproxy reads SSLKEYLOGFILE only at import time, so the logger is swapped on the module and
+    the cached TLS contexts (which carry the old callback) are dropped."""
+    import mitmproxy.net.tls as mtls
+
+    if mtls.log_master_secret is not None:
+        mtls.log_master_secret.close()
+    mtls.log_master_secret = mtls.MasterSecretLogger(path) if path is not None else None
+    mtls.create_proxy_server_context.cache_clear()
+    mtls.create_client_proxy_context.cache_clear()
+
+
+# ---- the HTTP stream ------------------------------------------------------------------------
+
+
+class Guarded(Protocol):
+    """What the stream needs from a relayed stream's callable (addons.streaming.StreamTap)."""
+
+    idle_timeout: float
+    last_activity: float
+    ended: bool
+    error: str | None
+
+    def fail(self, message: str) -> bytes: ...
+
+
+# (flow, stable fault kind, message) -> the response in the client's format
+Responder = Callable[[http.HTTPFlow, str, str], http.Response]
+
+
+@dataclass
+class StreamPolicy:
+    """What the daemon tells every stream: limits, timeouts, how to word an error."""
+
+    master: Any
+    respond: Responder
+    read_timeout: float = 0.0  # seconds from the request sent to the response headers; 0: none
+    max_body_bytes: int = 0  # 0: no limit
+    shutting_down: bool = False
+    # client connection id -> message, for connects the daemon cancelled (see addons.faults)
+    connect_timeouts: dict[str, str] = field(default_factory=dict)
+
+
+# Set by addons.faults on a request refused before it was read: (kind, message).
+REFUSE = meta.REFUSE
+SHUTDOWN_MESSAGE = "ccproxy is shutting down"
+
+
+def _tap(stream: HttpStream) -> Guarded | None:
+    flow = getattr(stream, "flow", None)
+    resp = flow.response if flow is not None else None
+    tap = getattr(resp, "stream", None) if resp is not None else None
+    return tap if tap is not None and hasattr(tap, "fail") and hasattr(tap, "idle_timeout") else None
+
+
+def where(flow: http.HTTPFlow) -> str:
+    # host and port only: Gemini clients may put their API key in the query string
+    return f"{flow.request.host}:{flow.request.port}"
+
+
+class CcproxyHttpStream(HttpStream):
+    policy: StreamPolicy | None = None
+    _sent_at: float | None = None
+    _read_cmd: commands.RequestWakeup | None = None
+    _idle_cmd: commands.RequestWakeup | None = None
+    _body_seen: int = 0
+    _answered: bool = False  # ccproxy answered the client itself: later events are moot
+
+    @property
+    def nudges(self) -> set[commands.RequestWakeup]:
+        if "_nudges" not in self.__dict__:
+            self.__dict__["_nudges"] = set()
+        return self.__dict__["_nudges"]
+
+    # -- states -----------------------------------------------------------------------------
+
+    def _waiting_for_headers(self) -> bool:
+        return self.server_state == self.state_wait_for_response_headers
+
+    def _not_yet_answered(self) -> bool:
+        # the client has no response headers yet: an error can still be a whole response
+        return self.client_state != self.state_errored and self.server_state in (
+            self.state_wait_for_response_headers,
+            self.state_consume_response_body,
+        )
+
+    def _streaming(self) -> bool:
+        return self.server_state == self.state_stream_response_body and self.client_state != self.state_errored
+
+    def in_flight(self) -> bool:
+        if self._answered or getattr(self, "flow", None) is None:
+            return False
+        return self._not_yet_answered() or self._streaming()
+
+    # -- events -----------------------------------------------------------------------------
+
+    def _handle_event(self, event: events.Event) -> layer.CommandGenerator[None]:
+        if self._answered:
+            # e.g. the closed upstream's protocol error, queued while the error hook ran: the
+            # client has its answer and may already be on its next request
+            return
+        if isinstance(event, events.Wakeup):
+            yield from self._on_wakeup(event)
+            return
+        tap = _tap(self)
+        if tap is not None and not tap.ended and self._streaming() and isinstance(event, ResponseProtocolError):
+            yield from self._end_with_error(tap, f"upstream stream failed: {event.message}")
+            return
+        yield from super()._handle_event(event)
+        tap = _tap(self)
+        if tap is not None and tap.error is not None and not tap.ended and self._streaming():
+            # a malformed event or conversion error already sent the client its error event:
+            # end the response now instead of waiting for an upstream we no longer listen to
+            yield from self._end_with_error(tap, tap.error)
+        yield from self._arm_read_timer()
+
+    def _on_wakeup(self, event: events.Wakeup) -> layer.CommandGenerator[None]:
+        cmd = event.command
+        policy = self.policy
+        if cmd in self.nudges:
+            self.nudges.discard(cmd)
+            if policy is not None and policy.shutting_down:
+                yield from self._drain()
+            return
+        if cmd is self._read_cmd:
+            self._read_cmd = None
+            if policy is None or not self._waiting_for_headers() or self._sent_at is None:
+                return
+            left = self._sent_at + policy.read_timeout - time.monotonic()
+            if left > 0:
+                self._read_cmd = commands.RequestWakeup(left)
+                yield self._read_cmd
+                return
+            yield from self._answer_fault(
+                "upstream_timeout",
+                f"ccproxy: upstream {where(self.flow)} sent no response headers within {policy.read_timeout:g}s",
+                close_upstream=True,
+            )
+            return
+        if cmd is self._idle_cmd:
+            self._idle_cmd = None
+            tap = _tap(self)
+            if tap is None or tap.ended or not self._streaming():
+                return
+            now = time.monotonic()
+            if policy is not None and client_backlog(policy.master, self.context.client) > 0:
+                # the client is not reading: backpressure stops the chunks, the upstream is not idle
+                tap.last_activity = now
+            idle = now - tap.last_activity
+            if idle >= tap.idle_timeout:
+                yield from self._end_with_error(tap, f"upstream idle for more than {tap.idle_timeout:g}s")
+            else:
+                self._idle_cmd = commands.RequestWakeup(tap.idle_timeout - idle)
+                yield self._idle_cmd
+
+    def _arm_read_timer(self) -> layer.CommandGenerator[None]:
+        policy = self.policy
+        if (
+            policy is None
+            or policy.read_timeout <= 0
+            or self._sent_at is not None
+            or self.client_state != self.state_done
+            or not self._waiting_for_headers()
+        ):
+            return
+        self._sent_at = time.monotonic()
+        self._read_cmd = commands.RequestWakeup(policy.read_timeout)
+        yield self._read_cmd
+
+    def start_response_stream(self) -> layer.CommandGenerator[None]:
+        yield from super().start_response_stream()
+        tap = _tap(self)
+        if tap is not None and tap.idle_timeout > 0:
+            self._idle_cmd = commands.RequestWakeup(tap.idle_timeout)
+            yield self._idle_cmd
+
+    # -- request body: refusals and the size limit ---------------------------------------------
+
+    def state_consume_request_body(self, event: events.Event) -> layer.CommandGenerator[None]:
+        refused = self.flow.metadata.get(REFUSE)
+        policy = self.policy
+        if refused is None and policy is not None and policy.max_body_bytes and isinstance(event, RequestData):
+            self._body_seen += len(event.data)
+            if self._body_seen > policy.max_body_bytes:
+                refused = (
+                    "request_too_large",
+                    f"ccproxy: request body exceeds max_body_bytes ({policy.max_body_bytes} bytes)",
+                )
+        if refused is not None:
+            kind, message = refused
+            yield from self._refuse(kind, message)
+            return
+        yield from super().state_consume_request_body(event)
+
+    def _refuse(self, kind: str, message: str) -> layer.CommandGenerator[None]:
+        """Answer a request that is never read further nor forwarded; the rest of its body is
+        dropped as it arrives (the stream is gone), then the connection closes."""
+        self.flow.request.data.content = b""
+        self.request_body_buf.clear()
+        yield from self._send_answer(kind, message, close=True)
+
+    # -- upstream faults before the response headers --------------------------------------------
+
+    def handle_protocol_error(
+        self, event: RequestProtocolError | ResponseProtocolError
+    ) -> layer.CommandGenerator[None]:
+        if isinstance(event, ResponseProtocolError) and self.policy is not None and self._not_yet_answered():
+            client_id = self.context.client.id
+            timed_out = self.policy.connect_timeouts.pop(client_id, None)
+            if timed_out is not None:
+                yield from self._answer_fault("upstream_connect_timeout", timed_out)
+            elif event.code.name == "CONNECT_FAILED":
+                yield from self._answer_fault(
+                    "upstream_unreachable", f"ccproxy: upstream {where(self.flow)} unreachable: {event.message}"
+                )
+            else:
+                yield from self._answer_fault(
+                    "upstream_failed",
+                    f"ccproxy: upstream {where(self.flow)} failed before answering: {event.message}",
+                )
+            return
+        yield from super().handle_protocol_error(event)
+
+    def _answer_fault(self, kind: str, message: str, *, close_upstream: bool = False) -> layer.CommandGenerator[None]:
+        if close_upstream and self.context.server.connected:
+            # never reuse a connection that may still deliver the late answer to another request
+            yield commands.CloseConnection(self.context.server)
+        self.flow.error = mflow.Error(message)
+        yield from self._send_answer(kind, message, close=self.client_state != self.state_done, hook=True)
+
+    def _send_answer(self, kind: str, message: str, *, close: bool, hook: bool = False) -> layer.CommandGenerator[None]:
+        assert self.policy is not None
+        resp = self.policy.respond(self.flow, kind, message)
+        if close:
+            resp.headers["connection"] = "close"
+        self._answered = True
+        md = self.flow.metadata
+        md[meta.ERROR] = message
+        md[meta.CLIENT_RESPONSE] = resp.get_state()
+        if hook:
+            yield HttpErrorHook(self.flow)
+        self.flow.live = False
+        self.server_state = self.state_errored
+        if self.client_state != self.state_done:
+            self.client_state = self.state_errored
+        yield SendHttp(ResponseHeaders(self.stream_id, resp, end_stream=False), self.context.client)
+        yield SendHttp(ResponseData(self.stream_id, resp.content or b""), self.context.client)
+        yield DropStream(self.stream_id)
+        yield SendHttp(ResponseEndOfMessage(self.stream_id), self.context.client)
+
+    # -- faults inside a relayed stream, and the drain --------------------------------------------
+
+    def _end_with_error(self, tap: Guarded, message: str) -> layer.CommandGenerator[None]:
+        # close upstream first, so the half-read connection is never reused for another request;
+        # its protocol error, queued while the response hook runs, is moot then
+        self._answered = True
+        if self.context.server.connected:
+            yield commands.CloseConnection(self.context.server)
+        data = tap.fail(message)
+        if data:
+            if self.context.options.store_streamed_bodies:
+                self.response_body_buf += data
+            yield SendHttp(ResponseData(self.stream_id, data), self.context.client)
+        yield from self.state_stream_response_body(ResponseEndOfMessage(self.stream_id))
+
+    def _drain(self) -> layer.CommandGenerator[None]:
+        """The grace period is over: end this exchange with an error in the client's format."""
+        tap = _tap(self)
+        if tap is not None and not tap.ended and self._streaming():
+            yield from self._end_with_error(tap, SHUTDOWN_MESSAGE)
+        elif self._not_yet_answered():
+            yield from self._answer_fault("shutting_down", f"ccproxy: {SHUTDOWN_MESSAGE}", close_upstream=True)
+
+
+def attach(master: Any, flow: http.HTTPFlow, policy: StreamPolicy) -> bool:
+    """Give the HttpStream carrying `flow` ccproxy's behaviour. False when not found."""
+    handler = _handler(master, flow.client_conn)
+    if handler is None:
+        return False
+    for _, stream in _streams(handler):
+        if getattr(stream, "flow", None) is flow:
+            if type(stream) is HttpStream:
+                stream.__class__ = CcproxyHttpStream
+            if isinstance(stream, CcproxyHttpStream):
+                if stream.policy is None:
+                    stream.policy = policy
+                return True
+            return False
+    return False
+
+
+def guard_stream(master: Any, flow: http.HTTPFlow) -> bool:
+    """The stream guard for engines without the faults addon (attach with no policy): idle timer,
+    mid-stream faults. True when the stream carries it."""
+    handler = _handler(master, flow.client_conn)
+    if handler is None:
+        return False
+    for _, stream in _streams(handler):
+        if getattr(stream, "flow", None) is flow:
+            if type(stream) is HttpStream:
+                stream.__class__ = CcproxyHttpStream
+            return isinstance(stream, CcproxyHttpStream)
+    return False
+
+
+__all__ = [
+    "FEATURES",
+    "REFUSE",
+    "TESTED_RANGE",
+    "CcproxyHttpStream",
+    "StreamPolicy",
+    "attach",
+    "client_backlog",
+    "close_client",
+    "guard_stream",
+    "live_streams",
+    "nudge",
+    "refuse_client",
+    "self_check",
+    "set_tls_keylog",
+    "stop_accepting",
+    "warn_disabled",
+]
+
+
+async def flush_and_close_clients(master: Any) -> None:
+    """Write out what the drain sent, then close every client connection (idle keep-alives too)."""
+    ps = master.addons.get("proxyserver")
+    for handler in list(getattr(ps, "connections", {}).values()):
+        try:
+            await handler.drain_writers()
+        except Exception:  # a connection that is already gone has nothing left to flush
+            pass
+        close_client(master, handler.client)

@@ -1,0 +1,51 @@
+"""The mitmproxy pin and the compatibility module's self-check stay in step."""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+from pathlib import Path
+
+import pytest
+from mitmproxy.proxy.layers.http import HttpStream
+from mitmproxy.version import VERSION
+from packaging.specifiers import SpecifierSet
+
+from ccproxy import mitm_compat as compat
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def pinned() -> str:
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    (spec,) = [d for d in deps if d.startswith("mitmproxy")]
+    return spec.removeprefix("mitmproxy")
+
+
+def test_pyproject_pins_the_tested_range() -> None:
+    spec = SpecifierSet(pinned())
+    assert str(spec) == str(SpecifierSet(compat.TESTED_RANGE))
+    assert any(s.operator == "<" for s in spec), "an open upper bound lets pip pull untested internals"
+
+
+def test_lock_and_installed_version_are_in_range() -> None:
+    lock = tomllib.loads((REPO / "uv.lock").read_text())
+    (locked,) = [p["version"] for p in lock["package"] if p["name"] == "mitmproxy"]
+    spec = SpecifierSet(compat.TESTED_RANGE)
+    assert locked in spec and VERSION in spec
+
+
+def test_self_check_passes_on_the_installed_mitmproxy() -> None:
+    assert compat.self_check() == {}
+
+
+def test_a_missing_seam_disables_its_feature_with_one_warning(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.delattr(HttpStream, "start_response_stream")
+    problems = compat.self_check()
+    assert problems == {"faults": "HttpStream.start_response_stream"}
+    with caplog.at_level(logging.WARNING, logger="ccproxy.daemon"):
+        compat.warn_disabled(problems)
+    (record,) = caplog.records
+    assert "HttpStream.start_response_stream" in record.getMessage() and compat.TESTED_RANGE in record.getMessage()
