@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -177,3 +178,30 @@ def test_bad_input_is_one_line(
     d, _, _ = recorded
     r = d.cli("replay", *args)
     assert r.returncode != 0 and message in r.stderr and "Traceback" not in r.stderr
+
+
+PAUSE = 0.6
+
+
+def test_streams_keep_their_recorded_pace(shared_fake: FakeProvider, tmp_path: Path) -> None:
+    """A pause inside the recorded stream is replayed (a lower bound: sleeps never end early)."""
+    config = {"ccproxy": {"providers": {w: provider_entry(shared_fake.hostport, w) for w in WIRES}}}
+    d = DaemonProcess(tmp_path / "cfg", config).start()
+    try:
+        shared_fake.queue(Reply(events=anthropic_events(text="slow answer"), pause_after=2, pause=PAUSE))
+        a = anthropic.Anthropic(api_key="sk-ant-replay", base_url=d.url, max_retries=0)
+        with a.messages.stream(model="claude-test", max_tokens=16, messages=PROMPT) as s:
+            recorded = s.get_final_message().model_dump()
+        assert d.cli("flows", "export", "-o", str(tmp_path / "slow.mitm")).returncode == 0
+    finally:
+        d.stop()
+    r = Replay(d, "--from", str(tmp_path / "slow.mitm"))
+    try:
+        a = anthropic.Anthropic(api_key="sk-ant-replay", base_url=r.url, max_retries=0)
+        started = time.monotonic()
+        with a.messages.stream(model="claude-test", max_tokens=16, messages=PROMPT) as s:
+            replayed = s.get_final_message().model_dump()
+        assert time.monotonic() - started >= PAUSE * 0.9
+        assert replayed == recorded
+    finally:
+        r.stop()
