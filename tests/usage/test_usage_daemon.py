@@ -196,6 +196,11 @@ def test_table_csv_and_groupings(recorded: tuple[DaemonProcess, Expected]) -> No
     assert [g["day"] for g in day["groups"]] == [datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d")]
     assert json.loads(_usage(d, "--json", "--since", "1d"))["total"]["requests"] == len(everything)
     assert json.loads(_usage(d, "--json", "--until", "2000-01-01"))["total"]["requests"] == 0
+    clients = {g["client"]: g["requests"] for g in json.loads(_usage(d, "--json", "--by", "client"))["groups"]}
+    assert clients.get("Anthropic/Python") == 4 and clients.get("OpenAI/Python") == 2, clients
+    assert sum(clients.values()) == len(everything)
+    sessions = json.loads(_usage(d, "--json", "--by", "session"))
+    assert sum(g["requests"] for g in sessions["groups"]) == len(everything)
     only = json.loads(_usage(d, "--json", "--jq", '[.[] | select(.ccproxy.provider == "gemini")]'))
     assert [g["model"] for g in only["groups"]] == ["gemini-2.5-flash"]
 
