@@ -18,6 +18,7 @@ from ccproxy.flows import meta
 from ccproxy.flows.columns import FlowColumns
 from ccproxy.flows.tokens import body_documents
 from ccproxy.providers.redact import redact
+from ccproxy.telemetry import attributes as attr
 
 AttrValue = str | bool | int | float | list[str]
 
@@ -117,13 +118,13 @@ def flow_facts(
         "url.full": f"{req.scheme}://{req.pretty_host}:{req.port}{req.path.split('?')[0]}",
         "server.address": req.pretty_host,
         "server.port": req.port,
-        "ccproxy.flow.id": flow.id,
-        "ccproxy.listener": columns.listener,
+        attr.FLOW_ID: flow.id,
+        attr.LISTENER: columns.listener,
     }
     if flow.response is not None:
         attrs["http.response.status_code"] = flow.response.status_code
     if columns.provider:
-        attrs["ccproxy.provider"] = columns.provider
+        attrs[attr.PROVIDER] = columns.provider
     name = f"{req.method} {client_req.path.split('?')[0]}"
     if upstream_wire in PROVIDER_NAME:
         operation = OPERATION[upstream_wire]
@@ -151,42 +152,42 @@ def flow_facts(
         conversation = columns.session_id or columns.conversation_key
         if conversation:
             attrs["gen_ai.conversation.id"] = conversation
-        attrs["ccproxy.client.wire"] = client_wire or upstream_wire
-        attrs["ccproxy.upstream.wire"] = upstream_wire
+        attrs[attr.CLIENT_WIRE] = client_wire or upstream_wire
+        attrs[attr.UPSTREAM_WIRE] = upstream_wire
         if client_model:
-            attrs["ccproxy.client.model"] = client_model
+            attrs[attr.CLIENT_MODEL] = client_model
         if upstream_model:
-            attrs["ccproxy.upstream.model"] = upstream_model
-        attrs["ccproxy.transformed"] = bool(
+            attrs[attr.UPSTREAM_MODEL] = upstream_model
+        attrs[attr.TRANSFORMED] = bool(
             (client_wire and client_wire != upstream_wire) or (client_model and client_model != upstream_model)
         )
         name = f"{operation} {upstream_model}" if upstream_model else operation
-    attrs["ccproxy.stream"] = columns.stream
+    attrs[attr.STREAM] = columns.stream
     facts = SpanFacts(name=name, attributes=attrs)
     stream = md.get(meta.STREAM)
     if isinstance(stream, dict) and stream.get("first_byte_s") is not None and flow.response is not None:
         resp_start = flow.response.timestamp_start or req.timestamp_start
         first = resp_start + float(stream["first_byte_s"])
         ttft = first - req.timestamp_start
-        attrs["ccproxy.stream.time_to_first_token_s"] = round(ttft, 6)
+        attrs[attr.STREAM_TIME_TO_FIRST_TOKEN_S] = round(ttft, 6)
         if stream.get("events") is not None:
-            attrs["ccproxy.stream.events"] = int(stream["events"])
-        facts.events.append(("gen_ai.first_token", first, {"ccproxy.time_to_first_token_s": round(ttft, 6)}))
+            attrs[attr.STREAM_EVENTS] = int(stream["events"])
+        facts.events.append(("gen_ai.first_token", first, {attr.EVENT_TTFT: round(ttft, 6)}))
     for t in md.get(meta.HOOK_TIMINGS) or []:
         if isinstance(t, dict) and isinstance(t.get("start"), float) and isinstance(t.get("end"), float):
-            child = {"ccproxy.hook.name": str(t.get("hook")), "ccproxy.hook.stage": str(t.get("stage"))}
-            child["ccproxy.hook.phase"] = str(t.get("phase"))
+            child = {attr.HOOK_NAME: str(t.get("hook")), attr.HOOK_STAGE: str(t.get("stage"))}
+            child[attr.HOOK_PHASE] = str(t.get("phase"))
             facts.children.append((f"hook {t.get('hook')}", t["start"], t["end"], dict(child)))
     error = flow.error.msg if flow.error else md.get(meta.ERROR)
     status = flow.response.status_code if flow.response is not None else None
     if error:
         facts.error = redact(str(error), secrets)
-        attrs["error.type"] = str(status) if status and status >= 400 else "ccproxy.error"
+        attrs["error.type"] = str(status) if status and status >= 400 else attr.ERROR_TYPE_CCPROXY
     elif status is not None and status >= 400:
         facts.error = f"HTTP {status}"
         attrs["error.type"] = str(status)
     if capture_content:
-        for key, message in (("ccproxy.request.body", client_req), ("ccproxy.response.body", client_resp)):
+        for key, message in ((attr.REQUEST_BODY, client_req), (attr.RESPONSE_BODY, client_resp)):
             text = _body_text(message, secrets)
             if text is not None:
                 attrs[key] = text
