@@ -32,13 +32,14 @@ def main() -> int:
     body = os.urandom(20_000)  # incompressible
     # Fill the disk but for a little room, then record until the disk is full.
     filler = root / "filler"
-    with filler.open("wb") as fh:
-        try:
-            while True:
-                fh.write(b"\0" * 4096)
-                fh.flush()
-        except OSError:
-            pass
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        while True:
+            os.write(fd, b"\0" * 4096)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
     os.truncate(filler, max(filler.stat().st_size - 200_000, 0))
     results = [store.complete(quick_flow(response_body=body)).result(30) for _ in range(60)]
     lost = results.count(False)

@@ -171,7 +171,8 @@ def test_dump_is_har_with_redaction(run: Any, daemon: FakeFlowsDaemon) -> None:
     assert len(har["log"]["pages"]) == len(expected)
     assert har["log"]["entries"][0]["request"]["url"] == daemon.flows[0].request.pretty_url
     assert SECRET not in result.output and "<redacted>" in result.output
-    assert "GET /flows?bodies=1" in daemon.requests
+    # The leading path filter is pushed down to the daemon (and still run by jq).
+    assert "GET /flows?path_prefix=%2Fv1%2Fmessages&bodies=1" in daemon.requests
 
 
 def test_dump_reveal_secrets(run: Any, daemon: FakeFlowsDaemon) -> None:

@@ -211,9 +211,29 @@ def test_invalid_filter_and_stopped_daemon(daemon: DaemonProcess, traffic: list[
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1
     assert bad.stderr.startswith("ccproxy: error: jq filter 'map(select(.request.method ==))': syntax error")
+    # `test_clear` emptied the store: record one more flow, so the offline read has something to find.
+    oai = openai.OpenAI(base_url=daemon.url + "/v1", api_key="sk-openai-client", max_retries=0)
+    oai.chat.completions.create(model="gpt-test", messages=[{"role": "user", "content": "after clear"}])
+    before = [f["id"] for f in daemon.flows()]
+    assert before
     daemon.stop()
-    down = daemon.cli("flows", "list")
-    assert down.returncode == 1
-    assert (
-        down.stderr.strip() == f"ccproxy: error: ccproxy is not running at {daemon.url} (start it with `ccproxy start`)"
-    )
+    # With the daemon down the CLI reads flows.db itself, and says so in one line.
+    down = daemon.cli("flows", "list", "--json")
+    assert down.returncode == 0, down.stderr
+    assert [f["id"] for f in json.loads(down.stdout)] == before
+    db = daemon.config_dir / "flows.db"
+    assert down.stderr == f"ccproxy: daemon not running; reading {db} directly (read-only)\n"
+    import yaml
+
+    path = daemon.config_dir / "ccproxy.yaml"
+    original = path.read_text()
+    config = yaml.safe_load(original)
+    config["ccproxy"]["state_dir"] = str(daemon.config_dir / "empty")  # no flows.db there
+    path.write_text(yaml.safe_dump(config))
+    try:
+        nothing = daemon.cli("flows", "list")
+    finally:
+        path.write_text(original)
+    assert nothing.returncode == 1
+    expected = f"ccproxy: error: ccproxy is not running at {daemon.url} (start it with `ccproxy start`)"
+    assert nothing.stderr.strip() == expected

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 import os
 import shutil
 import sqlite3
@@ -258,8 +259,9 @@ def test_event_loop_never_stalls_while_the_writer_works(tmp_path: Path) -> None:
     idle, _ = asyncio.run(run(record=False, duration=took))  # as long, with the writer idle
     s.close()
     print(f"loop lag: idle {idle * 1000:.1f} ms, writer busy {busy * 1000:.1f} ms")
-    # The machine's own scheduling noise (idle run) is not the writer's doing.
-    assert busy < 0.050 + idle
+    # 50 ms on a machine that can run us; where the same monitor sees the loop lag without any
+    # writer (an overloaded CI box), the bound scales with that noise instead.
+    assert busy < max(0.050, 3 * idle)
 
 
 @pytest.mark.skipif(shutil.which("unshare") is None, reason="unshare not installed (apt-get install util-linux)")
@@ -277,3 +279,17 @@ def test_full_disk_warns_once_and_recording_resumes(tmp_path: Path) -> None:
         pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "RESULT ok" in r.stdout, r.stdout + r.stderr
+
+
+def test_json_pages_follow_the_cursor(store: FlowStore) -> None:
+    flows = [quick_flow() for _ in range(5)]
+    put(store, *flows)
+    seen: list[str] = []
+    query = FlowQuery()
+    while True:
+        page = store.json_page(query, max_bytes=1)  # one flow per page
+        seen += [f["id"] for f in json.loads(page.text)]
+        if page.next_cursor is None:
+            break
+        query = FlowQuery(after=page.next_cursor)
+    assert seen == [f.id for f in flows]

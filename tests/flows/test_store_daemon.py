@@ -86,7 +86,7 @@ def test_injected_credential_is_not_in_the_database_file(fake: FakeProvider, sta
     assert r.status_code == 200
     assert fake.received[-1].headers["x-api-key"] == REAL_TOKEN  # it did go upstream
     [flow] = d.flows()
-    one = httpx.get(f"{d.url}/flows/{flow['id']}?reveal=1", trust_env=False).json()
+    one = httpx.get(f"{d.url}/flows/{flow['id']}?reveal=1", trust_env=False, headers=d.token_headers()).json()
     assert one["request"]["headers"]["x-api-key"] == "<injected:anthropic>"
     assert d.stop() == 0
     raw = b"".join(p.read_bytes() for p in d.config_dir.glob("flows.db*"))

@@ -29,7 +29,7 @@ def test_daemon_serves_web_inspector_with_token(fake: FakeProvider, start_daemon
     listed = httpx.get(base + "/flows", headers={"authorization": f"Bearer {token}"}, trust_env=False).json()
     assert [f["request"]["path"] for f in listed] == ["/v1/messages?known=1"]
     # Deleting through the control API (`ccproxy flows clear`) removes it from the UI too.
-    assert httpx.delete(d.url + "/flows", trust_env=False).json() == {"deleted": 1}
+    assert httpx.delete(d.url + "/flows", trust_env=False, headers=d.token_headers()).json() == {"deleted": 1}
     assert httpx.get(base + "/flows", headers={"authorization": f"Bearer {token}"}, trust_env=False).json() == []
     status = d.cli("status")
     assert f"{base}/?token=" in status.stdout

@@ -39,7 +39,9 @@ def test_flow_has_client_snapshot_and_forwarded_request(daemon: DaemonProcess, f
     assert flow["request"]["headers"]["x-api-key"] == "<redacted>"
     assert "sk-ant-secret-value" not in httpx.get(daemon.url + "/flows?bodies=1", trust_env=False).text
     # Client keys are not kept at rest (flows.store_secrets: false): reveal shows what was kept.
-    one = httpx.get(f"{daemon.url}/flows/{flow['id'][:8]}?reveal=1", trust_env=False).json()
+    one = httpx.get(
+        f"{daemon.url}/flows/{flow['id'][:8]}?reveal=1", trust_env=False, headers=daemon.token_headers()
+    ).json()
     assert one["request"]["headers"]["x-api-key"] == "<redacted>"
     assert '"messages":[]' in one["request"]["body"]
 
@@ -61,10 +63,10 @@ def test_delete_flows(daemon: DaemonProcess) -> None:
     for _ in range(3):
         httpx.post(daemon.url + "/v1/messages", json={"model": "m"}, trust_env=False)
     ids = [f["id"] for f in daemon.flows()]
-    r = httpx.delete(daemon.url + "/flows", params={"ids": ids[0]}, trust_env=False)
+    r = httpx.delete(daemon.url + "/flows", params={"ids": ids[0]}, trust_env=False, headers=daemon.token_headers())
     assert r.json() == {"deleted": 1}
     assert [f["id"] for f in daemon.flows()] == ids[1:]
-    assert httpx.delete(daemon.url + "/flows", trust_env=False).json() == {"deleted": 2}
+    assert httpx.delete(daemon.url + "/flows", trust_env=False, headers=daemon.token_headers()).json() == {"deleted": 2}
     assert daemon.flows() == []
 
 
@@ -141,5 +143,5 @@ def test_flow_file_is_private(daemon: DaemonProcess) -> None:
     assert path.stat().st_size > 0
     for f in (path, *daemon.config_dir.glob("flows.db-*")):  # the WAL files too
         assert oct(f.stat().st_mode & 0o777) == "0o600", f
-    httpx.delete(daemon.url + "/flows", trust_env=False)
+    httpx.delete(daemon.url + "/flows", trust_env=False, headers=daemon.token_headers())
     assert oct(path.stat().st_mode & 0o777) == "0o600"

@@ -294,12 +294,11 @@ def test_wireguard_config_command_prints_config_and_warns(tmp_path: Path) -> Non
 
 
 def test_bad_resolve_entry_is_a_one_line_startup_error(tmp_path: Path) -> None:
-    from ccproxy.config import parse_config
-    from ccproxy.daemon.master import Daemon, StartupError
+    from ccproxy.config import ConfigError, parse_config
 
-    config = parse_config({"ccproxy": {"inspector": {"resolve": {"api.anthropic.com": "127.0.0.1:70000"}}}}, tmp_path)
-    with pytest.raises(StartupError, match=r"^inspector.resolve.api.anthropic.com: invalid port '70000'"):
-        Daemon(config)
+    # Refused when the config is read (so `ccproxy status` refuses it too), before any start-up.
+    with pytest.raises(ConfigError, match=r"^ccproxy.inspector.resolve.api.anthropic.com: invalid port '70000'"):
+        parse_config({"ccproxy": {"inspector": {"resolve": {"api.anthropic.com": "127.0.0.1:70000"}}}}, tmp_path)
 
 
 def test_daemon_plans_the_wireguard_listener(tmp_path: Path) -> None:

@@ -150,13 +150,15 @@ def test_auth_failure_is_502_and_never_forwards(pd: DaemonProcess, mfake: FakePr
     before = len(mfake.received)
     r = httpx.post(pd.url + "/v1/messages", json=ANTHROPIC_BODY, headers={"x-api-key": SENT + "broken"}, timeout=10)
     assert r.status_code == 502
+    # The command's stderr stays in the log: a client or /flows never sees it.
     assert r.json()["error"]["message"] == (
-        "ccproxy: provider 'broken': auth command exited with status 1: op: not signed in"
+        "ccproxy: provider 'broken': auth command exited with status 1 (its stderr is in the ccproxy log)"
     )
     assert len(mfake.received) == before
-    assert "auth command exited with status 1: op: not signed in" in pd.logs()
+    assert "exited with status 1 (its stderr is in the ccproxy log): stderr: op: not signed in" in pd.logs()
     flow = pd.flows()[-1]
     assert SENT not in json.dumps(flow)
+    assert "not signed in" not in httpx.get(pd.url + "/flows?bodies=1", trust_env=False).text
 
 
 def test_provider_without_auth_is_502(pd: DaemonProcess, mfake: FakeProvider) -> None:

@@ -41,7 +41,8 @@ async def test_error_messages_never_carry_a_resolved_credential(tmp_path: Path) 
     bad = flow({"x-api-key": SENT + "p"})
     with pytest.raises(AuthConfigError) as e:
         await inject_auth(bad, reg)
-    assert str(e.value) == "ccproxy: provider 'p': auth command exited with status 1: token <redacted> expired"
+    assert str(e.value) == "ccproxy: provider 'p': auth command exited with status 1 (its stderr is in the ccproxy log)"
+    assert e.value.detail == "stderr: token <redacted> expired"
     assert "x-api-key" not in bad.request.headers  # the sentinel is gone even on failure
 
 

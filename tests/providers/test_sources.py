@@ -33,31 +33,41 @@ async def test_command_ok(command: str, timeout: float, expected: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("command", "timeout", "message", "status"),
+    ("command", "timeout", "message", "detail", "status"),
     [
         (
             "echo 'vault: permission denied' >&2; echo more >&2; exit 1",
             5,
-            "provider 'p': auth command exited with status 1: vault: permission denied",
+            "provider 'p': auth command exited with status 1 (its stderr is in the ccproxy log)",
+            "stderr: vault: permission denied",
             502,
         ),
-        ("exit 3", 5, "provider 'p': auth command exited with status 3: no output on stderr", 502),
-        ("printf '   \\n'", 5, "provider 'p': auth command printed nothing", 502),
+        (
+            "exit 3",
+            5,
+            "provider 'p': auth command exited with status 3 (its stderr is in the ccproxy log)",
+            "stderr: no output on stderr",
+            502,
+        ),
+        ("printf '   \\n'", 5, "provider 'p': auth command printed nothing", "", 502),
         (
             "echo 'DEEPSEEK_API_KEY unset' >&2",
             5,
-            "provider 'p': auth command printed nothing (DEEPSEEK_API_KEY unset)",
+            "provider 'p': auth command printed nothing",
+            "stderr: DEEPSEEK_API_KEY unset",
             502,
         ),
-        ("sleep 30", 0.5, "provider 'p': auth command timed out after 0.5s", 502),
+        ("sleep 30", 0.5, "provider 'p': auth command timed out after 0.5s", "", 502),
     ],
 )
-async def test_command_failures(command: str, timeout: float, message: str, status: int) -> None:
+async def test_command_failures(command: str, timeout: float, message: str, detail: str, status: int) -> None:
     src = CommandSource("p", CommandAuth(type="command", command=command, timeout=timeout))
     start = time.monotonic()
     with pytest.raises(AuthConfigError) as e:
         await src.resolve()
+    # The command's stderr (which may echo a secret) is for the log only, never the message.
     assert str(e.value) == message
+    assert e.value.detail == detail
     assert e.value.status == status and e.value.provider == "p"
     assert time.monotonic() - start < 5  # the timeout kills the shell and its children
 

@@ -52,6 +52,10 @@ class DaemonProcess:
         section.setdefault("port", free_port())
         inspector = section.setdefault("inspector", {})
         inspector.setdefault("wireguard_port", free_udp_port(inspector.get("wireguard_slots", 4)))
+        # Every daemon's MCP server on its own port (the default 4030 would collide across tests).
+        mcp = section.setdefault("mcp", {})
+        if mcp.get("enabled", True):
+            mcp.setdefault("port", free_port())
         self.port: int = section["port"]
         self.config = config
         config_dir.mkdir(parents=True, exist_ok=True)
@@ -64,6 +68,19 @@ class DaemonProcess:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def state_dir(self) -> Path:
+        raw = self.config["ccproxy"].get("state_dir")
+        return Path(raw).expanduser() if raw else self.config_dir
+
+    def token_headers(self) -> dict[str, str]:
+        """The local token the daemon wrote at start (what the CLI sends to reveal or delete)."""
+        try:
+            token = (self.state_dir / "control.token").read_text().strip()
+        except OSError:
+            return {}
+        return {"x-ccproxy-token": token}
 
     def cli(self, *args: str, input: str | None = None, timeout: float = 60) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
@@ -89,7 +106,9 @@ class DaemonProcess:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"daemon exited with {self.proc.returncode}:\n{self.log_file.read_text()}")
             try:
-                if httpx.get(self.url + "/health", timeout=0.5, trust_env=False).status_code == 200:
+                # With the token: a non-loopback bind requires it even for /health.
+                health = httpx.get(self.url + "/health", timeout=0.5, trust_env=False, headers=self.token_headers())
+                if health.status_code == 200:
                     return self
             except httpx.HTTPError:
                 pass
@@ -108,7 +127,7 @@ class DaemonProcess:
             return self.proc.wait()
 
     def flows(self, **params: str) -> list[dict[str, Any]]:
-        r = httpx.get(self.url + "/flows", params=params, timeout=10, trust_env=False)
+        r = httpx.get(self.url + "/flows", params=params, timeout=10, trust_env=False, headers=self.token_headers())
         r.raise_for_status()
         result: list[dict[str, Any]] = r.json()
         return result

@@ -62,7 +62,7 @@ class AuthAddon:
         try:
             cred = await self.registry.resolve(name, rejected=used)
         except AuthConfigError as e:
-            log.warning("flow %s: upstream 401 and no fresh credential for %r: %s", flow.id, name, e)
+            log.warning("flow %s: upstream 401 and no fresh credential for %r: %s", flow.id, name, e.log_text)
             return
         if cred.token == used:
             log.warning("flow %s: upstream 401 for %r and its source gave the same credential again", flow.id, name)

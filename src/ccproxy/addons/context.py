@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import secrets
 import time
 from dataclasses import dataclass, field
 
+from ccproxy.access.local import LocalAccess
 from ccproxy.config.models import Config
 from ccproxy.flows.store import FlowStore
+from ccproxy.mcp.guard import ASGIApp
+from ccproxy.mcp.notify import NotificationBuffer
 from ccproxy.providers.registry import CredentialRegistry
 
 
@@ -23,9 +27,18 @@ class DaemonContext:
     disabled: dict[str, str] = field(default_factory=dict)
     # One auth source per provider with `auth:`; built from the config, shared by inject/auth addons.
     credentials: CredentialRegistry = field(init=False)
+    # Host/Origin/token policy of the local HTTP surfaces. The default token is known to nobody
+    # (nothing can be revealed or deleted); the daemon replaces it with the one it wrote to disk.
+    access: LocalAccess = field(default_factory=lambda: LocalAccess("127.0.0.1", secrets.token_urlsafe(32)))
+    # Events from POST /mcp/notify waiting for their session's next request (inject_mcp_notifications).
+    notifications: NotificationBuffer = field(init=False)
+    # The MCP server's ASGI app, also served as /mcp on the proxy listener; None when mcp is off.
+    mcp_app: ASGIApp | None = None
 
     def __post_init__(self) -> None:
         self.credentials = CredentialRegistry(self.config.ccproxy.providers)
+        mcp = self.config.ccproxy.mcp
+        self.notifications = NotificationBuffer(mcp.notify_ttl, mcp.notify_max_per_session)
 
     def delete_flows(self, ids: list[str] | None) -> int:
         """Blocking (the store's writer deletes): call off the event loop. Listeners such as

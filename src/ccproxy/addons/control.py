@@ -2,7 +2,8 @@
 
 They are answered before any other addon sees the flow, and such flows are not
 recorded. Only the reverse (loopback) listener serves them: a jailed program
-talking to a real host never reaches them.
+talking to a real host never reaches them. Every control request passes the local
+access check first (loopback Host, no foreign Origin, the token for reveal/DELETE).
 """
 
 from __future__ import annotations
@@ -30,6 +31,19 @@ def _flag(req: http.Request, name: str) -> bool:
     return req.query.get(name, "").lower() in ("1", "true", "yes")
 
 
+def is_control_path(raw_path: str) -> bool:
+    """Whether a path names a control endpoint (`/` is the base-URL probe, not one)."""
+    path = raw_path.split("?", 1)[0]
+    return path in ("/health", "/health/", "/flows") or path.startswith("/flows/")
+
+
+def is_sensitive(req: http.Request) -> bool:
+    """Reveals secrets or deletes: needs the local token even on loopback. The export holds
+    whole stored flows (credentials too with flows.store_secrets)."""
+    path = req.path.split("?", 1)[0]
+    return req.method == "DELETE" or _flag(req, "reveal") or path.rstrip("/") == "/flows/export"
+
+
 class ControlAddon:
     def __init__(self, ctx: DaemonContext) -> None:
         self.ctx = ctx
@@ -47,7 +61,18 @@ class ControlAddon:
         if flow.response or flow.error or not is_reverse(flow):
             return
         req = flow.request
-        path = req.path.split("?", 1)[0].rstrip("/") or "/"
+        if is_control_path(req.path):
+            port = flow.client_conn.sockname[1]
+            refusal = self.ctx.access.check_control(
+                req.headers, port, sensitive=is_sensitive(req), host=req.host_header
+            )
+            if refusal is not None:
+                flow.metadata[meta.CONTROL] = True
+                flow.response = json_response(refusal.status, {"error": refusal.message})
+                return
+        bare = req.path.split("?", 1)[0]
+        # `/flows/` is an empty flow id (an unset shell variable), never "every flow".
+        path = bare if bare.startswith("/flows/") else bare.rstrip("/") or "/"
         answer = self._route(req, path)
         if answer is None and (path == "/flows" or path.startswith("/flows/")):
             flow.metadata[meta.CONTROL] = True  # claimed now: no other addon may touch it meanwhile
@@ -83,7 +108,9 @@ class ControlAddon:
             wanted = tuple(i for i in (req.query.get("ids") or "").split(",") if i)
             data = await asyncio.to_thread(lambda: b"".join(store.raw_records(FlowQuery(ids=wanted))))
             return http.Response.make(200, data, {"content-type": "application/octet-stream"})
-        key = path.removeprefix("/flows/")
+        key = path.removeprefix("/flows/").rstrip("/")
+        if not key:  # `/flows/` (an unset shell variable) names no flow, never "every flow"
+            return json_response(404, {"error": "no flow ''"})
         reveal = _flag(req, "reveal")
 
         def one() -> tuple[str | None, str | None]:

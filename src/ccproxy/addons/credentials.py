@@ -38,7 +38,7 @@ class CredentialsAddon:
         results = await asyncio.gather(*(self.registry.resolve(n) for n in names), return_exceptions=True)
         for name, result in zip(names, results, strict=True):
             if isinstance(result, AuthConfigError):
-                log.warning("credentials: %s", result)
+                log.warning("credentials: %s", result.log_text)
             elif isinstance(result, BaseException):
                 log.warning("credentials: provider %r: %s: %s", name, type(result).__name__, result)
             else:

@@ -55,7 +55,7 @@ class HookStageAddon:
         try:
             await self.pipeline.run(flow, self.services)
         except AuthConfigError as e:
-            log.error("%s hooks: auth configuration error on flow %s: %s", self.stage, flow.id, e)
+            log.error("%s hooks: auth configuration error on flow %s: %s", self.stage, flow.id, e.log_text)
             self.on_auth_error(flow, e)
 
     async def response(self, flow: http.HTTPFlow) -> None:
@@ -64,7 +64,7 @@ class HookStageAddon:
         try:
             await self.pipeline.run_response(flow, self.services)
         except AuthConfigError as e:
-            log.error("%s hooks: auth configuration error on response of flow %s: %s", self.stage, flow.id, e)
+            log.error("%s hooks: auth configuration error on response of flow %s: %s", self.stage, flow.id, e.log_text)
             self.on_auth_error(flow, e)
 
 

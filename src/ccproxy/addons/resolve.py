@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from mitmproxy import dns, http
 from mitmproxy.proxy import mode_specs, server_hooks
 
+from ccproxy.config.addresses import split_hostport
 from ccproxy.flows import meta
 
 logger = logging.getLogger(__name__)
@@ -34,23 +35,10 @@ class Override:
 
 def parse_target(value: str, where: str) -> tuple[str, int | None]:
     """Parse "addr", "addr:port", "[v6]" or "[v6]:port" (pure; ValueError names the key path)."""
-    value = value.strip()
-    host, port_s = value, ""
-    if value.startswith("["):
-        host, _, rest = value[1:].partition("]")
-        if rest and not rest.startswith(":"):
-            raise ValueError(f"{where}: invalid address {value!r} (expected addr[:port])")
-        port_s = rest[1:]
-    elif value.count(":") == 1:
-        host, port_s = value.split(":")
-    if not host:
-        raise ValueError(f"{where}: empty address in {value!r} (expected addr[:port])")
-    port = None
-    if port_s:
-        if not port_s.isdigit() or not 0 < int(port_s) < 65536:
-            raise ValueError(f"{where}: invalid port {port_s!r} in {value!r}")
-        port = int(port_s)
-    return host, port
+    try:
+        return split_hostport(value)
+    except ValueError as e:
+        raise ValueError(f"{where}: {e}") from None
 
 
 def parse_resolve(mapping: Mapping[str, str], prefix: str = "inspector.resolve") -> dict[str, Override]:

@@ -9,6 +9,7 @@ from typing import Any, NoReturn
 import click
 import httpx
 
+from ccproxy.access.token import TOKEN_HEADER, read_token
 from ccproxy.config import Config, ConfigError, load_config
 
 
@@ -44,11 +45,19 @@ def daemon_url(config: Config) -> str:
     return f"http://{host}:{config.ccproxy.port}"
 
 
+def control_headers(config: Config) -> dict[str, str]:
+    """The local token for control requests (needed to reveal or delete, and for everything
+    on a non-loopback bind); empty when this user cannot read it."""
+    token = read_token(config.state_dir)
+    return {TOKEN_HEADER: token} if token else {}
+
+
 def daemon_request(config: Config, method: str, path: str, **kw: Any) -> httpx.Response:
     """Call a control endpoint; a daemon that is not running is a one-line error."""
     url = daemon_url(config) + path
+    headers = {**control_headers(config), **kw.pop("headers", {})}
     try:
-        return httpx.request(method, url, timeout=kw.pop("timeout", 30.0), trust_env=False, **kw)
+        return httpx.request(method, url, timeout=kw.pop("timeout", 30.0), trust_env=False, headers=headers, **kw)
     except httpx.ConnectError:
         fail(f"ccproxy is not running at {daemon_url(config)} (start it with `ccproxy start`)")
     except httpx.HTTPError as e:

@@ -15,7 +15,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
-from ccproxy.cli.common import daemon_url, fail, get_config
+from ccproxy.cli.common import control_headers, daemon_url, fail, get_config
 from ccproxy.config import discover_config_path
 from ccproxy.config.template import write_template
 
@@ -42,7 +42,7 @@ def init(ctx: click.Context, force: bool) -> None:
 @click.pass_context
 def start(ctx: click.Context) -> None:
     """Run the daemon in the foreground (Ctrl-C stops it)."""
-    from ccproxy.daemon.logs import setup_logging
+    from ccproxy.daemon.logs import LogFileError, setup_logging
     from ccproxy.daemon.master import Daemon, StartupError
 
     config = get_config(ctx, create=True)
@@ -51,7 +51,7 @@ def start(ctx: click.Context) -> None:
         setup_logging(config)
         daemon = Daemon(config)
         asyncio.run(daemon.run())
-    except StartupError as e:
+    except (StartupError, LogFileError) as e:
         click.echo(f"ccproxy: error: {e}", err=True)
         code = 1
     except OSError as e:
@@ -65,9 +65,9 @@ def start(ctx: click.Context) -> None:
     os._exit(code)
 
 
-def probe(config_url: str) -> dict | None:
+def probe(config_url: str, headers: dict[str, str] | None = None) -> dict | None:
     try:
-        r = httpx.get(config_url + "/health", timeout=2.0, trust_env=False)
+        r = httpx.get(config_url + "/health", timeout=2.0, trust_env=False, headers=headers)
         return r.json() if r.status_code == 200 else None
     except (httpx.HTTPError, ValueError):
         return None
@@ -98,7 +98,7 @@ def status(
         print_pipelines(Console(), pipelines, mermaid=True)
         return
     url = daemon_url(config)
-    health = probe(url)
+    health = probe(url, control_headers(config))
     listeners = (health or {}).get("listeners", {})
     up = {"proxy": health is not None, "inspect": "wireguard" in listeners, "mcp": "mcp" in listeners}
     selected = [n for n, w in (("proxy", want_proxy), ("inspect", want_inspect), ("mcp", want_mcp)) if w]
@@ -152,12 +152,14 @@ def tail_lines(path: Path, n: int) -> list[str]:
 
 @click.command()
 @click.option("-f", "--follow", is_flag=True, help="Keep printing new lines.")
-@click.option("-n", "--lines", default=50, show_default=True, help="How many lines to show.")
+@click.option("-n", "--lines", default=50, show_default=True, help="How many lines to show (0 or more).")
 @click.pass_context
 def logs(ctx: click.Context, follow: bool, lines: int) -> None:
     """Show the daemon's log file."""
     from ccproxy.daemon.logs import log_path
 
+    if lines < 0:
+        fail(f"-n/--lines: must be 0 or more (got {lines})", 2)
     path = log_path(get_config(ctx))
     if not path.exists():
         fail(f"no log file yet at {path} (has `ccproxy start` run?)")

@@ -68,7 +68,7 @@ def _flow_set(
 ) -> list[dict[str, Any]]:
     settings = _settings(ctx)
     filters = [*settings.default_jq_filters, *jq_filters]
-    with FlowSource(settings.base_url, settings.db_path) as client:
+    with FlowSource(settings.base_url, settings.db_path, token=settings.token) as client:
         return resolve_flow_set(client, filters, bodies=bodies, reveal=reveal, projection=projection)
 
 
@@ -176,7 +176,7 @@ def compare_cmd(ctx: click.Context, jq_filters: tuple[str, ...]) -> None:
 def export_cmd(ctx: click.Context, jq_filters: tuple[str, ...], output: str) -> None:
     """Write the flow set in mitmproxy's flow format (`mitmweb -r FILE`, `mitmdump -r FILE`)."""
     settings = _settings(ctx)
-    with FlowSource(settings.base_url, settings.db_path) as client:
+    with FlowSource(settings.base_url, settings.db_path, token=settings.token) as client:
         ids = [
             str(f["id"]) for f in resolve_flow_set(client, [*settings.default_jq_filters, *jq_filters]) if f.get("id")
         ]
@@ -198,7 +198,7 @@ def export_cmd(ctx: click.Context, jq_filters: tuple[str, ...], output: str) -> 
 def clear_cmd(ctx: click.Context, jq_filters: tuple[str, ...], clear_all: bool, offline: bool) -> None:
     """Delete the flow set from the daemon (or, with --offline, from flows.db)."""
     settings = _settings(ctx)
-    with FlowSource(settings.base_url, settings.db_path, offline_writes=offline) as client:
+    with FlowSource(settings.base_url, settings.db_path, token=settings.token, offline_writes=offline) as client:
         if clear_all:
             reported = client.delete_flows(None)
             if reported is None:  # a daemon that does not report a count
@@ -226,7 +226,7 @@ def repl_cmd(ctx: click.Context, jq_filters: tuple[str, ...], history_file: str 
     from ccproxy.flows.repl import FlowRepl, default_history_file
 
     settings = _settings(ctx)
-    with FlowSource(settings.base_url, settings.db_path) as client:
+    with FlowSource(settings.base_url, settings.db_path, token=settings.token) as client:
         repl = FlowRepl(
             client,
             base_filters=[*settings.default_jq_filters, *jq_filters],

@@ -10,6 +10,7 @@ import click
 from ccproxy import __version__
 from ccproxy.cli.daemon_cmds import init, logs, start, status
 from ccproxy.cli.flows import flows
+from ccproxy.cli.mcp import mcp
 from ccproxy.cli.namespace import namespace
 from ccproxy.cli.replay import replay
 from ccproxy.cli.run import run
@@ -32,7 +33,7 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     ctx.ensure_object(dict)["config_path"] = config_path
 
 
-for command in (init, start, status, logs, flows, run, namespace, shapes, usage, replay):
+for command in (init, start, status, logs, flows, run, namespace, shapes, mcp, usage, replay):
     cli.add_command(command)
 
 

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 import click
 import httpx
 
-from ccproxy.cli.common import daemon_url, fail, get_config
+from ccproxy.cli.common import control_headers, daemon_url, fail, get_config
 from ccproxy.config.models import Config
 from ccproxy.providers.sentinel import PREFIX
 
@@ -84,9 +84,9 @@ def _unblock_all() -> None:
     signal.pthread_sigmask(signal.SIG_SETMASK, set())
 
 
-def daemon_running(url: str) -> bool:
+def daemon_running(url: str, headers: dict[str, str] | None = None) -> bool:
     try:
-        return httpx.get(url + "/health", timeout=3.0, trust_env=False).status_code == 200
+        return httpx.get(url + "/health", timeout=3.0, trust_env=False, headers=headers).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -132,6 +132,6 @@ def run(ctx: click.Context, inspect: bool, provider: str | None, cmd: tuple[str,
     if inspect:
         sys.exit(run_inspect(cmd, config, provider))
     url = listener_url(config)
-    if not daemon_running(url):
+    if not daemon_running(url, control_headers(config)):
         fail(f"ccproxy is not running at {url} (start it with `ccproxy start`)")
     sys.exit(run_child(cmd, run_env(os.environ, url, provider)))

@@ -42,7 +42,7 @@ def save_cmd(ctx: click.Context, provider: str, jq_filters: tuple[str, ...], req
 
     config = get_config(ctx)
     settings = settings_from_config(config)
-    with FlowClient(settings.base_url) as client:
+    with FlowClient(settings.base_url, token=settings.token) as client:
         flow_set = resolve_flow_set(client, [*settings.default_jq_filters, *jq_filters], bodies=True)
     try:
         chosen = pick_capture(flow_set, provider, config)

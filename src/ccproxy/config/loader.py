@@ -18,6 +18,11 @@ class ConfigError(Exception):
     """A config problem explained in one line for the user."""
 
 
+def key_path(*keys: str) -> str:
+    """How errors name a config key: `key_path("state_dir")` is `ccproxy.state_dir`."""
+    return ".".join(("ccproxy", *keys))
+
+
 def default_config_dir() -> Path:
     xdg = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
     return Path(xdg) / "ccproxy"
@@ -34,42 +39,79 @@ def discover_config_path(explicit: str | os.PathLike[str] | None = None) -> Path
     return default_config_dir() / CONFIG_NAME
 
 
-def _loc_to_path(loc: tuple[int | str, ...]) -> str:
+# Union branches pydantic names in locations: scalar types, by the input they accept.
+_SCALAR_BRANCHES: dict[str, type | tuple[type, ...]] = {"str": str, "int": int, "float": (int, float), "bool": bool}
+
+
+def _loc_to_path(loc: tuple[int | str, ...], data: Any = None) -> tuple[str, bool]:
+    """(the key path the user wrote, whether the error's union branch fits the input).
+
+    pydantic puts union-branch names (`str`, `HookEntry`) and discriminator values
+    (`command` for `type: command`) into locations; the input tells them from real keys."""
     parts: list[str] = []
-    for item in loc:
+    fits = True
+    for i, item in enumerate(loc):
+        last = i == len(loc) - 1
         if isinstance(item, int):
             parts.append(f"[{item}]")
-        elif item.startswith("function-") or ("[" in item and item.endswith("]")):
-            # pydantic adds union-member / discriminator tags to locations; users never wrote those.
+            data = data[item] if isinstance(data, list) and 0 <= item < len(data) else None
             continue
-        else:
-            parts.append(("." if parts else "") + item)
-    return "".join(parts)
+        if item.startswith("function-") or ("[" in item and item.endswith("]")):
+            continue
+        if isinstance(data, dict):
+            if not last and item == data.get("type") and (loc[i + 1] in data or i + 1 == len(loc) - 1):
+                continue  # discriminator value of a tagged union
+            if item in data or (last and item not in _SCALAR_BRANCHES):
+                parts.append(("." if parts else "") + item)
+                data = data.get(item)
+                continue
+        if item in _SCALAR_BRANCHES:
+            fits = fits and isinstance(data, _SCALAR_BRANCHES[item])
+            continue
+        if item[:1].isupper():  # a model branch (config keys are lowercase): it fits a mapping
+            fits = fits and isinstance(data, dict)
+            continue
+        parts.append(("." if parts else "") + item)
+        data = None
+    return "".join(parts), fits
 
 
-def format_validation_error(err: ValidationError) -> str:
-    """One line per problem: `key.path: what is wrong (valid: ...)`."""
-    lines = []
+def _message(e: Any) -> str:
+    kind = e["type"]
+    ctx = e.get("ctx") or {}
+    if kind == "extra_forbidden":
+        return "unknown key"
+    if kind in ("literal_error", "enum"):
+        return f"invalid value {e.get('input')!r} (valid: {ctx.get('expected', '?')})"
+    if kind == "union_tag_invalid":
+        return f"invalid value {ctx.get('tag')!r} (valid: {ctx.get('expected_tags', '?')})"
+    if kind == "union_tag_not_found":
+        return f"missing key {ctx.get('discriminator', 'type')!s}"
+    if kind == "missing":
+        return "required key is missing"
+    if kind == "value_error":
+        return str(ctx.get("error", e["msg"]))
+    return f"{e['msg']} (got {e.get('input')!r})"
+
+
+def format_validation_error(err: ValidationError, data: Any = None) -> str:
+    """One line per problem: `key.path: what is wrong (valid: ...)`. `data` is the input that
+    failed; with it, errors of union branches the input cannot be are left out."""
+    found: list[tuple[str, bool, str]] = []
     for e in err.errors():
-        path = _loc_to_path(tuple(e["loc"])) or "(top level)"
-        kind = e["type"]
-        ctx = e.get("ctx") or {}
-        if kind == "extra_forbidden":
-            msg = "unknown key"
-        elif kind in ("literal_error", "enum"):
-            msg = f"invalid value {e.get('input')!r} (valid: {ctx.get('expected', '?')})"
-        elif kind == "union_tag_invalid":
-            msg = f"invalid value {ctx.get('tag')!r} (valid: {ctx.get('expected_tags', '?')})"
-            path = f"{path}.{ctx.get('discriminator', 'type').strip(chr(39))}"
-        elif kind == "union_tag_not_found":
-            msg = f"missing key {ctx.get('discriminator', 'type')!s}"
-        elif kind == "missing":
-            msg = "required key is missing"
-        elif kind == "value_error":
-            msg = str(ctx.get("error", e["msg"]))
-        else:
-            msg = f"{e['msg']} (got {e.get('input')!r})"
-        lines.append(f"{path}: {msg}")
+        path, fits = _loc_to_path(tuple(e["loc"]), data)
+        path = path or "(top level)"
+        if e["type"] == "union_tag_invalid":
+            path = f"{path}.{(e.get('ctx') or {}).get('discriminator', 'type').strip(chr(39))}"
+        found.append((path, fits, _message(e)))
+    lines: list[str] = []
+    for path, fits, msg in found:
+        # A branch that cannot match is noise, unless no branch at that key matched at all.
+        if not fits and any(f for p, f, _ in found if p == path or p.startswith((path + ".", path + "["))):
+            continue
+        line = f"{path}: {msg}"
+        if line not in lines and (fits or not any(x.startswith(f"{path}: ") for x in lines)):
+            lines.append(line)
     return "; ".join(lines)
 
 
@@ -81,7 +123,7 @@ def parse_config(data: Any, config_dir: Path) -> Config:
     try:
         config = Config.model_validate(data)
     except ValidationError as e:
-        raise ConfigError(format_validation_error(e)) from e
+        raise ConfigError(format_validation_error(e, data)) from e
     config._config_dir = config_dir
     return config
 
@@ -102,9 +144,13 @@ def load_config(explicit: str | os.PathLike[str] | None = None, *, create: bool 
         else:
             return apply_env(parse_config({}, path.parent))
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as e:
         raise ConfigError(f"cannot read config {path}: {e.strerror}") from e
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start})") from e
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:

@@ -10,11 +10,30 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from ccproxy.access.local import normalize_origin
+from ccproxy.config.addresses import check_hostport
 from ccproxy.lightllm.ir import Wire
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+# "host[:port]", checked where it is read: a typo is a config error, not a hung request.
+HostPort = Annotated[str, AfterValidator(check_hostport)]
+
+# Config sections of features that are not built yet: enabling one is an error naming the key,
+# never a setting silently ignored. The engineer who lands a feature deletes its entry.
+UNBUILT_FEATURES: dict[str, str] = {
+    "gemini_capacity": "the Gemini capacity fallback",
+}
 
 
 class Strict(BaseModel):
@@ -100,7 +119,7 @@ DEFAULT_PATHS: dict[str, str] = {
 class Provider(Strict):
     type: Wire = "anthropic"
     # host may carry a port ("127.0.0.1:8080") so a provider can point at a local server.
-    host: str
+    host: HostPort
     path: str | None = None
     scheme: Literal["https", "http"] = "https"
     # Header that carries the real credential; None = the wire type's default slot.
@@ -118,8 +137,9 @@ class Provider(Strict):
         return 443 if self.scheme == "https" else 80
 
     def _has_port(self) -> bool:
-        _head, sep, tail = self.host.rpartition(":")
-        return bool(sep) and tail.isdigit() and "]" not in tail
+        head, sep, tail = self.host.rpartition(":")
+        # "::1" is an address without a port; "[::1]:8080" has one.
+        return bool(sep) and tail.isdigit() and (":" not in head or head.endswith("]"))
 
     @property
     def base_path(self) -> str:
@@ -150,7 +170,7 @@ def _default_inbound() -> list[HookSpec]:
 
 
 def _default_outbound() -> list[HookSpec]:
-    return ["ccproxy.hooks.verbose_mode"]
+    return ["ccproxy.hooks.inject_mcp_notifications", "ccproxy.hooks.verbose_mode"]
 
 
 class Hooks(Strict):
@@ -166,30 +186,49 @@ class TransformRule(Strict):
     dest_provider: str | None = None
     dest_model: str | None = None
 
+    @field_validator("match_host", "match_path", "match_model")
+    @classmethod
+    def _regex(cls, value: str | None) -> str | None:
+        # Checked here so that `ccproxy status` refuses what `ccproxy start` would.
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as e:
+                raise ValueError(f"invalid regex {value!r}: {e}") from None
+        return value
+
 
 class Lightllm(Strict):
     transforms: list[TransformRule] = Field(default_factory=list)
     # Seconds an upstream stream may stay silent before the client gets an error event.
-    stream_idle_timeout: float = 300.0
+    stream_idle_timeout: float = Field(default=300.0, gt=0)
 
 
 class Inspector(Strict):
     # mitmproxy's web UI (off by default), bound to loopback.
     web: bool = False
-    port: int = 8083
+    port: int = Field(default=8083, ge=0, le=65535)
     # The web UI holds (in memory) at most this many of the newest flows.
     web_max_flows: int = Field(default=500, ge=1)
     wireguard: bool = True
-    wireguard_port: int = 51820
+    wireguard_port: int = Field(default=51820, ge=1, le=65535)
     # Concurrent jails: one WireGuard listener (and key pair) each, on wireguard_port + 0..N-1.
     wireguard_slots: int = Field(default=4, ge=1, le=32)
     # host -> "address[:port]" overrides (like curl --resolve) for DNS answers and upstream connects.
-    resolve: dict[str, str] = Field(default_factory=dict)
+    resolve: dict[str, HostPort] = Field(default_factory=dict)
     keylog: bool = False
     # Older spelling of lightllm.transforms, accepted and merged.
     transforms: list[TransformRule] = Field(default_factory=list)
     # Verify upstream TLS certificates (turn off only for local test upstreams).
     ssl_verify: bool = True
+    # Web origins (scheme://host[:port]) whose pages may call the listener; every other
+    # foreign Origin is refused with 403 (docs/security.md).
+    allow_origins: list[str] = Field(default_factory=list)
+
+    @field_validator("allow_origins")
+    @classmethod
+    def _origins(cls, value: list[str]) -> list[str]:
+        return [normalize_origin(o) for o in value]
 
 
 class Flows(Strict):
@@ -231,7 +270,22 @@ class UsageReport(Strict):
 
 class Mcp(Strict):
     enabled: bool = True
-    port: int = 4030
+    host: str = "127.0.0.1"
+    port: int = Field(default=4030, ge=0, le=65535)
+    # Bearer token MCP clients must send; required when `host` is not a loopback address.
+    auth_token: str | None = None
+    auth_token_file: str | None = None
+    # Tools' `reveal` parameter shows credentials only when this is also set.
+    allow_reveal: bool = False
+    # POST /mcp/notify: seconds a buffered event waits for its session's next request.
+    notify_ttl: float = Field(default=300.0, gt=0)
+    notify_max_per_session: int = Field(default=64, ge=1)
+
+    @model_validator(mode="after")
+    def _one_token_source(self) -> Mcp:
+        if self.auth_token and self.auth_token_file:
+            raise ValueError("set mcp.auth_token or mcp.auth_token_file, not both")
+        return self
 
 
 # How a shape's field and the incoming request's field combine (docs/shapes.md).
@@ -331,6 +385,18 @@ class CcproxySection(Strict):
     max_connections: int = Field(default=1024, ge=1)
     # SIGTERM/SIGINT: in-flight requests get this long to finish, then an error in their format.
     shutdown_grace: float = Field(default=10.0, ge=0)
+
+    if UNBUILT_FEATURES:  # field validators run only on sections the file sets
+
+        @field_validator(*UNBUILT_FEATURES)
+        @classmethod
+        def _refuse_unbuilt(cls, value: Any, info: ValidationInfo) -> Any:
+            name = info.field_name or "?"
+            if getattr(value, "enabled", False):
+                raise ValueError(
+                    f"not built yet ({UNBUILT_FEATURES[name]}): remove the `{name}` section or set enabled: false"
+                )
+            return value
 
     @model_validator(mode="after")
     def _check_rules(self) -> CcproxySection:

@@ -54,6 +54,7 @@ ccproxy:
       - ccproxy.hooks.inject_auth
       - ccproxy.hooks.extract_session_id
     outbound:
+      - ccproxy.hooks.inject_mcp_notifications   # events from POST /mcp/notify (docs/mcp.md)
       - ccproxy.hooks.verbose_mode
 
   lightllm:
@@ -69,11 +70,20 @@ ccproxy:
     default_jq_filters: []
     max_flows: 5000
 
+  mcp:
+    enabled: true
+    host: 127.0.0.1        # a non-loopback host needs auth_token (or auth_token_file)
+    port: 4030             # also served as /mcp on the proxy port
+    # auth_token_file: ~/.config/ccproxy/mcp.token
+    allow_reveal: false    # tools' reveal=true shows credentials only when this is true
+    notify_ttl: 300        # seconds a /mcp/notify event waits for its session's next request
+
   inspector:
     wireguard: true        # listener for `ccproxy run --inspect`
     wireguard_port: 51820
     web: false             # mitmproxy's web UI on inspector.port
     port: 8083
+    allow_origins: []      # web pages (scheme://host[:port]) allowed to call the listener
 """
 
 

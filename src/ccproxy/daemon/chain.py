@@ -17,7 +17,9 @@ from ccproxy.addons.faults import FaultsAddon
 from ccproxy.addons.flow_recorder import FlowRecorderAddon
 from ccproxy.addons.hooks import stage_addons
 from ccproxy.addons.inspector import InspectorAddon
+from ccproxy.addons.mcp_endpoint import McpEndpointAddon
 from ccproxy.addons.models_endpoint import ModelsEndpointAddon
+from ccproxy.addons.origin_guard import OriginGuardAddon
 from ccproxy.addons.streaming import StreamingAddon
 from ccproxy.addons.transform import TransformAddon
 from ccproxy.addons.unrouted import UnroutedAddon
@@ -28,7 +30,7 @@ from ccproxy.telemetry.addon import TelemetryAddon
 
 def build_chain(ctx: DaemonContext) -> list[object]:
     """Raises HookConfigError (a ValueError) when the hooks config is wrong."""
-    services: dict[str, object] = {"credentials": ctx.credentials}
+    services: dict[str, object] = {"credentials": ctx.credentials, "mcp_notifications": ctx.notifications}
     if ctx.config.ccproxy.shaping.enabled:
         services["shapes"] = ShapeLibrary(ctx.config)  # for the `shape` hook
     inbound, outbound = stage_addons(ctx.config.ccproxy.hooks, services=services)
@@ -40,6 +42,8 @@ def build_chain(ctx: DaemonContext) -> list[object]:
         ConnectionGuardAddon(ctx.config, enabled="connections" not in ctx.disabled),
         FaultsAddon(ctx.config, enabled="faults" not in ctx.disabled),
         ControlAddon(ctx),  # /health, /flows: answered here, never proxied or recorded
+        OriginGuardAddon(ctx.access),  # a foreign Origin (a web page) is refused before routing or injection
+        McpEndpointAddon(ctx),  # /mcp (the MCP server) and POST /mcp/notify: answered here, never recorded
         ModelsEndpointAddon(ctx.config),  # GET /v1/models: synthetic list, answered here
         InspectorAddon(ctx.config),  # client snapshot, wire format, default route
         CredentialsAddon(ctx.credentials),  # credential sources warmed up at start; their values kept out of logs

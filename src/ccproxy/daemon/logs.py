@@ -2,21 +2,30 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import logging.handlers
+import os
 import re
 from pathlib import Path
 
+from ccproxy.config.loader import key_path
 from ccproxy.config.models import Config
+from ccproxy.providers.redact import SECRET_HEADERS, SECRET_QUERY
 
 LOG_NAME = "ccproxy.log"
 
-# Credentials that may show up in messages (tokens, API keys, sentinel keys).
+_HEADER_NAMES = "|".join(re.escape(h) for h in sorted(SECRET_HEADERS, key=len, reverse=True))
+_QUERY_NAMES = "|".join(re.escape(q) for q in sorted(SECRET_QUERY, key=len, reverse=True))
+# Credentials that may show up in messages (tokens, API keys, sentinel keys), and the values
+# of the secret headers and query parameters (one vocabulary: providers/redact.py).
 _SECRET = re.compile(
     r"(sk-ant-[A-Za-z0-9_\-]{6})[A-Za-z0-9_\-]+"
     r"|(sk-[A-Za-z0-9_\-]{4})[A-Za-z0-9_\-]{12,}"
     r"|(AIza[0-9A-Za-z_\-]{4})[0-9A-Za-z_\-]{20,}"
-    r"|((?:[Bb]earer|x-api-key:?|x-goog-api-key:?)\s+)[^\s,'\"]+"
+    rf"|((?:[Bb]earer|(?<![\w-])(?:{_HEADER_NAMES}):)\s+)[^\s,'\"]+"
+    rf"|((?<![\w-])(?:{_HEADER_NAMES})['\"]?\s*[:=]\s*['\"])[^'\"]+"
+    rf"|([?&](?:{_QUERY_NAMES})=)[^&\s'\"#]+"
     r"|(ya29\.)[0-9A-Za-z_\-.]+"
 )
 
@@ -38,20 +47,57 @@ class ScrubFilter(logging.Filter):
         return True
 
 
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Log files are 0600, the first and every rotated one: DEBUG lines hold request details."""
+
+    def _open(self) -> io.TextIOWrapper:
+        fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(fd, 0o600)  # a file left by an older version (0644) is tightened too
+        return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
+
+
 def log_path(config: Config) -> Path:
     raw = config.ccproxy.log_file
     return Path(raw).expanduser() if raw else config.state_dir / LOG_NAME
 
 
+class LogFileError(Exception):
+    """The log file cannot be opened; the message names the config key to fix."""
+
+
+def _blocking_ancestor(path: Path) -> Path | None:
+    """The first existing ancestor of `path` that is not a directory, if any."""
+    for parent in reversed(path.parents):
+        if parent.exists() and not parent.is_dir():
+            return parent
+    return None
+
+
+def _open_error(config: Config, path: Path, e: OSError) -> LogFileError:
+    key = key_path("log_file") if config.ccproxy.log_file else key_path("state_dir")
+    blocker = _blocking_ancestor(path)
+    if blocker is not None:
+        why = f"{blocker} is not a directory"
+    elif path.is_dir():
+        why = "it is a directory (log_file names a file)"
+    else:
+        why = e.strerror or str(e)
+    return LogFileError(f"{key}: cannot open log file {path}: {why}")
+
+
 def setup_logging(config: Config, *, console: bool = True) -> Path:
+    """Raises LogFileError (one line naming the key) when the log file cannot be opened."""
     path = log_path(config)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        file_handler = PrivateRotatingFileHandler(path, maxBytes=10 * 1024 * 1024, backupCount=3)
+    except OSError as e:
+        raise _open_error(config, path, e) from e
     fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
     root = logging.getLogger()
     for h in list(root.handlers):
         root.removeHandler(h)
-    # Rotate rather than truncate: `ccproxy logs` must show what happened before a restart.
-    file_handler = logging.handlers.RotatingFileHandler(path, maxBytes=10 * 1024 * 1024, backupCount=3)
+    # Rotate rather than truncate (above): `ccproxy logs` must show what happened before a restart.
     file_handler.setFormatter(fmt)
     file_handler.addFilter(ScrubFilter())
     root.addHandler(file_handler)

@@ -17,9 +17,12 @@ from mitmproxy.addons import core, disable_h2c, dns_resolver, next_layer, proxys
 from mitmproxy.master import Master
 
 from ccproxy import mitm_compat as compat
+from ccproxy.access.local import LocalAccess
+from ccproxy.access.token import create_token, token_path
 from ccproxy.addons.connections import raise_fd_limit
 from ccproxy.addons.context import DaemonContext
 from ccproxy.addons.faults import FaultsAddon
+from ccproxy.config.loader import key_path
 from ccproxy.config.models import Config
 from ccproxy.daemon.chain import build_chain
 from ccproxy.flows.store import DB_FILE, FlowStore
@@ -27,6 +30,7 @@ from ccproxy.jail.daemon_hooks import prepare_jail_listener
 
 if TYPE_CHECKING:
     from ccproxy.addons.web_inspector import WebInspector
+    from ccproxy.mcp.runtime import McpHttpServer
 
 log = logging.getLogger(__name__)
 
@@ -80,13 +84,16 @@ def plan_listeners(config: Config) -> ListenerPlan:
 
 
 def prepare_dirs(config: Config) -> None:
-    for what, path in (("config/CA directory", config.config_dir), ("state directory", config.state_dir)):
+    state_key = key_path("state_dir") if config.ccproxy.state_dir else "state directory (the config directory)"
+    for what, path in (("config/CA directory", config.config_dir), (state_key, config.state_dir)):
+        if path.exists() and not path.is_dir():
+            raise StartupError(f"{what}: {path} is not a directory")
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as e:
-            raise StartupError(f"cannot create {what} {path}: {e.strerror}") from e
-        if not path.is_dir():
-            raise StartupError(f"{what} {path} is not a directory")
+            blocker = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), None)
+            why = f"{blocker} is not a directory" if blocker else e.strerror
+            raise StartupError(f"{what}: cannot create {path}: {why}") from e
 
 
 def make_store(config: Config) -> FlowStore:
@@ -103,11 +110,29 @@ def make_store(config: Config) -> FlowStore:
     return store
 
 
+def make_access(config: Config) -> LocalAccess:
+    """A fresh local token on disk (0600) and the Host/Origin policy; warns about a non-loopback bind."""
+    c = config.ccproxy
+    try:
+        token = create_token(config.state_dir)
+    except OSError as e:
+        raise StartupError(f"cannot write {token_path(config.state_dir)}: {e.strerror or e}") from e
+    access = LocalAccess.build(c.host, token, c.inspector.allow_origins)
+    if not access.loopback_only:
+        message = (
+            f"ccproxy.host {c.host!r} is not a loopback address: the listener is reachable from other machines; "
+            f"every control request needs the token in {token_path(config.state_dir)}"
+        )
+        log.warning("%s", message)  # the console handler prints it too
+    return access
+
+
 class Daemon:
     def __init__(self, config: Config) -> None:
         self.config = config
         prepare_dirs(config)
         self.ctx = DaemonContext(config=config, store=make_store(config))
+        self.ctx.access = make_access(config)
         c = config.ccproxy
         wanted = (
             "faults",
@@ -124,6 +149,7 @@ class Daemon:
             self.jail = prepare_jail_listener(config)
         except ValueError as e:
             raise StartupError(str(e)) from e
+        self.mcp_http = self._prepare_mcp()
         self.plan = plan_listeners(config)
         self.plan.modes += list(self.jail.modes)
         self.plan.names.update(self.jail.modes)
@@ -135,6 +161,38 @@ class Daemon:
         self.web: WebInspector | None = None
         self._stopping: asyncio.Task[None] | None = None
         self._accept_errors = AcceptErrorLog()
+
+    def _prepare_mcp(self) -> McpHttpServer | None:
+        """The MCP server and its app (before the chain: /mcp on the proxy listener serves it too)."""
+        mcp = self.config.ccproxy.mcp
+        if not mcp.enabled:
+            return None
+        from ccproxy.mcp.runtime import McpHttpServer
+        from ccproxy.mcp.server import build_app, build_server
+        from ccproxy.mcp.services import McpServices
+        from ccproxy.mcp.token import resolve_token
+
+        try:
+            token = resolve_token(mcp)
+        except ValueError as e:
+            raise StartupError(str(e)) from e
+        guarded = build_app(build_server(McpServices(self.ctx)), mcp, token)
+        self.ctx.mcp_app = guarded
+        return McpHttpServer(guarded, mcp.host, mcp.port)
+
+    async def _start_mcp(self) -> None:
+        if self.mcp_http is None:
+            return
+        try:
+            await self.mcp_http.start()
+        except OSError as e:
+            mcp = self.config.ccproxy.mcp
+            if e.errno == errno.EADDRINUSE:
+                raise StartupError(
+                    f"mcp listener: {mcp.host}:{mcp.port} is already in use (set mcp.port or stop the other process)"
+                ) from e
+            raise StartupError(f"mcp listener on {mcp.host}:{mcp.port} failed: {e.strerror or e}") from e
+        self.ctx.listeners["mcp"] = self.mcp_http.address
 
     def _build(self, loop: asyncio.AbstractEventLoop) -> Master:
         c = self.config.ccproxy
@@ -189,6 +247,9 @@ class Daemon:
                 await self.web.running()
             except OSError as e:
                 raise StartupError(e.strerror or str(e)) from e
+            # Persisted flows are shown in the web UI as well (its bounded window of the newest).
+            newest = await asyncio.to_thread(self.ctx.store.newest, self.web.max_flows)
+            self.web.view.add(list(reversed(newest)))
             self._publish_web_url(self.web)
         # A bind failure is reported once, as our own one-line error, not also by mitmproxy.
         ps_log = logging.getLogger("mitmproxy.addons.proxyserver")
@@ -200,6 +261,11 @@ class Daemon:
             ps_log.setLevel(previous)
         if not ok:
             raise StartupError(self._startup_failure(ps))
+        try:
+            await self._start_mcp()
+        except StartupError:
+            await ps.servers.update([])
+            raise
         for instance in ps.servers:
             addrs = ", ".join(f"{a[0]}:{a[1]}" for a in instance.listen_addrs)
             self.ctx.listeners[self.plan.names.get(instance.mode.full_spec, instance.mode.type_name)] = addrs
@@ -212,6 +278,8 @@ class Daemon:
             for sig in (signal.SIGINT, signal.SIGTERM):
                 loop.remove_signal_handler(sig)
             await ps.servers.update([])
+            if self.mcp_http is not None:
+                await self.mcp_http.stop()
             await master.done()
             # Everything recorded so far is committed before the process ends.
             await asyncio.to_thread(self.ctx.store.close)
@@ -250,8 +318,6 @@ class Daemon:
         master.shutdown()
 
     def _publish_web_url(self, web: WebInspector) -> None:
-        # Persisted flows are shown in the web UI as well (its bounded window of the newest).
-        web.view.add(list(reversed(self.ctx.store.newest(web.max_flows))))
         # The URL carries the token: readable by the owner only, never logged.
         path = self.config.state_dir / WEB_URL_FILE
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

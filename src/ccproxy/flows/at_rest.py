@@ -12,22 +12,12 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from ccproxy.flows import meta
-from ccproxy.flows.serialize import REDACTED
+from ccproxy.providers import redact
+from ccproxy.providers.redact import REDACTED
 
-# Header names (lowercase) whose values are credentials wherever they appear.
-SECRET_HEADERS = frozenset(
-    {
-        b"authorization",
-        b"proxy-authorization",
-        b"x-api-key",
-        b"x-goog-api-key",
-        b"api-key",
-        b"cookie",
-        b"set-cookie",
-    }
-)
-# Query parameters that carry a key (Gemini's ?key=).
-SECRET_PARAMS = frozenset({"key", "api_key", "api-key"})
+# The one vocabulary (providers/redact.py), as the bytes flow states carry.
+SECRET_HEADERS = frozenset(h.encode() for h in redact.SECRET_HEADERS)
+SECRET_PARAMS = redact.SECRET_QUERY
 
 
 def injected_marker(provider: str | None) -> bytes:

@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from ccproxy.access.token import TOKEN_HEADER, read_token
 from ccproxy.config import Config
 from ccproxy.flows.query import ALL, NEXT_HEADER, FlowQuery, to_params
 
@@ -32,6 +33,8 @@ class FlowsSettings:
     host: str = DEFAULT_HOST
     port: int = DEFAULT_PORT
     default_jq_filters: tuple[str, ...] = field(default_factory=tuple)
+    # The daemon's local token (state dir's control.token): reveal and delete need it.
+    token: str | None = field(default=None, repr=False)
     # flows.db, read directly when the daemon is not running (None: no fallback).
     db_path: Path | None = None
 
@@ -54,6 +57,7 @@ def settings_from_config(config: Config | None, port: int | None = None, host: s
         host=host or os.environ.get("CCPROXY_HOST") or (section.host if section else DEFAULT_HOST),
         port=port if port is not None else (section.port if section else DEFAULT_PORT),
         default_jq_filters=tuple(section.flows.default_jq_filters) if section else (),
+        token=read_token(config.state_dir) if config is not None else None,
         db_path=config.state_dir / "flows.db" if config is not None and section and section.flows.persist else None,
     )
 
@@ -61,10 +65,19 @@ def settings_from_config(config: Config | None, port: int | None = None, host: s
 class FlowClient:
     """Thin synchronous httpx wrapper; every failure becomes :class:`DaemonUnavailable`."""
 
-    def __init__(self, base_url: str, timeout: float = 30.0, transport: httpx.BaseTransport | None = None):
+    def __init__(
+        self,
+        base_url: str,
+        timeout: float = 30.0,
+        transport: httpx.BaseTransport | None = None,
+        token: str | None = None,
+    ):
         self.base_url = base_url.rstrip("/")
+        headers = {TOKEN_HEADER: token} if token else {}
         # trust_env=False: the daemon is local; a user's HTTP(S)_PROXY must not capture it.
-        self._http = httpx.Client(base_url=self.base_url, timeout=timeout, transport=transport, trust_env=False)
+        self._http = httpx.Client(
+            base_url=self.base_url, timeout=timeout, transport=transport, trust_env=False, headers=headers
+        )
 
     def __enter__(self) -> FlowClient:
         return self
@@ -85,8 +98,13 @@ class FlowClient:
         if response.status_code == 404 and path.startswith("/flows/"):
             return response
         if response.status_code >= 400:
+            try:
+                why = response.json().get("error")
+            except (ValueError, AttributeError):
+                why = None
             raise DaemonUnavailable(
                 f"ccproxy daemon at {self.base_url}: {method} {path} -> HTTP {response.status_code}"
+                + (f": {why}" if isinstance(why, str) else "")
             )
         return response
 

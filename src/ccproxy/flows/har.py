@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 from ccproxy.flows.bodies import body_bytes
-from ccproxy.flows.serialize import REDACTED, SECRET_HEADERS
+from ccproxy.providers.redact import REDACTED, is_secret_header, is_secret_param, redact_target
 
 
 def _iso(ts: float | None) -> str:
@@ -34,7 +34,7 @@ def _headers(message: dict[str, Any], reveal: bool) -> list[dict[str, str]]:
     out = []
     for name, value in (message.get("headers") or {}).items():
         # Redact here too: a HAR is a file people share, whatever the daemon sent.
-        shown = str(value) if reveal or name.lower() not in SECRET_HEADERS else REDACTED
+        shown = str(value) if reveal or not is_secret_header(name) else REDACTED
         out.append({"name": str(name), "value": shown})
     return out
 
@@ -95,6 +95,8 @@ def _body_fields(message: dict[str, Any]) -> tuple[str | None, str | None, int]:
 
 def har_request(request: dict[str, Any], reveal: bool) -> dict[str, Any]:
     url = str(request.get("url") or "")
+    if not reveal:  # a key in the query (Gemini's ?key=) is a credential like a header
+        url = redact_target(url)
     version = _http_version(request)
     method = str(request.get("method") or "GET")
     target = urlsplit(url)
@@ -106,7 +108,10 @@ def har_request(request: dict[str, Any], reveal: bool) -> dict[str, Any]:
         "httpVersion": version,
         "cookies": _request_cookies(request, reveal),
         "headers": _headers(request, reveal),
-        "queryString": [{"name": k, "value": v} for k, v in parse_qsl(target.query, keep_blank_values=True)],
+        "queryString": [
+            {"name": k, "value": REDACTED if not reveal and is_secret_param(k) else v}
+            for k, v in parse_qsl(target.query, keep_blank_values=True)
+        ],
         "headersSize": _headers_size(request, f"{method} {path or '/'} {version}"),
         "bodySize": size,
     }
@@ -222,7 +227,7 @@ def flows_to_har(flows: Sequence[dict[str, Any]], reveal_secrets: bool = False, 
             {
                 "startedDateTime": _iso(flow.get("timestamp_start")),
                 "id": page_id,
-                "title": f"{client.get('method', '')} {client.get('url', '')} [{short}]",
+                "title": f"{client.get('method', '')} {_shown_url(client, reveal_secrets)} [{short}]",
                 "pageTimings": {
                     "onContentLoad": -1,
                     "onLoad": _ms(flow.get("timestamp_start"), end) if end else -1,
@@ -240,6 +245,11 @@ def flows_to_har(flows: Sequence[dict[str, Any]], reveal_secrets: bool = False, 
             "entries": entries,
         }
     }
+
+
+def _shown_url(request: dict[str, Any], reveal: bool) -> str:
+    url = str(request.get("url") or "")
+    return url if reveal else redact_target(url)
 
 
 def _package_version() -> str:

@@ -28,13 +28,14 @@ class JqFilterError(ValueError):
 
 _TAG = "__ccproxy_jq__"
 # error payloads raised by the guards: "<tag>:<kind>:<index>:<detail>"
-_TAGGED = re.compile(rf"{_TAG}:(count|type|fail):(\d+):(.*)", re.DOTALL)
+_TAGGED = re.compile(rf"{_TAG}:(count|type|fail|items):(\d+):(.*)", re.DOTALL)
 _ARTICLE = {
     "object": "an object",
     "null": "null",
     "string": "a string",
     "number": "a number",
     "boolean": "a boolean",
+    "array": "an array",
 }
 
 
@@ -92,17 +93,33 @@ class FilterChain:
             return JqFilterError(text, f"must yield exactly one JSON array, yielded {detail} values")
         if kind == "type":
             return JqFilterError(text, f"must yield a JSON array, yielded {_ARTICLE.get(detail, detail)}")
+        if kind == "items":
+            position, _, kind_name = detail.partition(":")
+            shown = _ARTICLE.get(kind_name, kind_name)
+            return JqFilterError(text, f"must yield an array of flow objects; element {position} is {shown}")
         return JqFilterError(text, _one_line(detail.removesuffix(" (not a string)")))
 
 
-def compile_chain(filters: Sequence[str], tail: str | None = None) -> FilterChain:
-    """Compile every filter up front, so a typo fails before any request is made."""
+def _objects_guard(index: int) -> str:
+    # The flow commands read each element as a flow: `[1,2]` is an array but not a flow set.
+    return (
+        'if all(.[]; type == "object") then . else error('
+        f'"{_TAG}:items:{index}:" + (to_entries | map(select(.value | type != "object")) | .[0]'
+        r' | "\(.key):\(.value | type)")) end'
+    )
+
+
+def compile_chain(filters: Sequence[str], tail: str | None = None, *, require_objects: bool = False) -> FilterChain:
+    """Compile every filter up front, so a typo fails before any request is made.
+    `require_objects`: the last filter must yield flow objects (checked before `tail`)."""
     for text in filters:
         try:
             jq.compile(text)  # alone, so positions in errors match what the user typed
         except ValueError as e:
             raise JqFilterError(text, _one_line(str(e))) from e
     stages = [_guarded(i, text) for i, text in enumerate(filters)]
+    if require_objects and filters:
+        stages.append(_objects_guard(len(filters) - 1))
     if tail:
         stages.append(f"({tail})")
     if not stages:

@@ -38,6 +38,8 @@ UNROUTED = "ccproxy.unrouted"
 HOOK_TIMINGS = "ccproxy.hook_timings"
 # True once the telemetry addon exported the flow's span.
 SPAN_SENT = "ccproxy.span_sent"
+# MCP events (`POST /mcp/notify`) that inject_mcp_notifications put into this request.
+MCP_INJECTED = "ccproxy.mcp_injected"
 # Set on flows answered by ccproxy itself (control endpoints, routing errors): not stored.
 CONTROL = "ccproxy.control"
 # Hook pipeline: errors of hooks that were logged and skipped; per-request x-ccproxy-hooks overrides.
@@ -102,5 +104,6 @@ def summary(flow: http.HTTPFlow) -> dict[str, Any]:
         "client_wire": md.get(CLIENT_WIRE),
         "upstream_wire": md.get(UPSTREAM_WIRE),
         "transform": md.get(TRANSFORM),
+        "mcp_injected": md.get(MCP_INJECTED),
         "shape": md.get(SHAPE),
     }

@@ -69,8 +69,10 @@ class OfflineFlows:
 class FlowSource:
     """The daemon when it runs, else the database (read-only unless ``offline_writes``)."""
 
-    def __init__(self, base_url: str, db_path: Path | None, *, offline_writes: bool = False) -> None:
-        self._client = FlowClient(base_url)
+    def __init__(
+        self, base_url: str, db_path: Path | None, *, offline_writes: bool = False, token: str | None = None
+    ) -> None:
+        self._client = FlowClient(base_url, token=token)
         self._db_path = db_path
         self._offline_writes = offline_writes
         self._offline: OfflineFlows | None = None

@@ -1,10 +1,11 @@
 """Pushing the leading jq filters of a chain down into the store's query.
 
 The flow set's filters are jq programs; the common ones (the documented examples) select by
-host, path prefix, provider, session or model. When the chain *starts* with such filters, they
-become ``GET /flows`` parameters and leave the chain: the daemon then reads and sends only the
-matching rows. Only exact equivalents are pushed down, and only from the front of the chain
-(a later select may follow a slice or a map that changes what it sees).
+host, path prefix, provider or session. When the chain *starts* with such filters, they
+become ``GET /flows`` parameters: the daemon then reads and sends only the
+matching rows (jq still runs every filter: the push-down only narrows its input). Only exact
+equivalents are pushed down, and only from the front of the chain (a later select may follow
+a slice or a map that changes what it sees).
 """
 
 from __future__ import annotations

@@ -8,11 +8,9 @@ from typing import Any
 from mitmproxy import http
 
 from ccproxy.flows import meta
+from ccproxy.providers.redact import REDACTED, SECRET_HEADERS, redact_target
 
-SECRET_HEADERS = frozenset(
-    {"authorization", "x-api-key", "x-goog-api-key", "cookie", "set-cookie", "proxy-authorization"}
-)
-REDACTED = "<redacted>"
+__all__ = ["REDACTED", "SECRET_HEADERS", "flow_json", "headers_dict"]
 
 
 def headers_dict(
@@ -50,8 +48,8 @@ def request_json(
         "host": req.host,
         "pretty_host": req.pretty_host,
         "port": req.port,
-        "path": req.path,
-        "url": req.pretty_url,
+        "path": req.path if reveal else redact_target(req.path),
+        "url": req.pretty_url if reveal else redact_target(req.pretty_url),
         "http_version": req.http_version,
         "headers": headers_dict(req.headers, reveal=reveal, secret=secret),
         "timestamp_start": req.timestamp_start,

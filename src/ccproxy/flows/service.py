@@ -25,15 +25,16 @@ def resolve_flow_set(
     """GET /flows → filters (config defaults first, then the CLI's) → the final set.
 
     The leading filters that the store can answer (host, path prefix, provider, session) are
-    pushed down as query parameters; the rest run in jq.
+    also pushed down as query parameters, so the daemon sends only what they select; jq still
+    runs them all (a daemon that predates a parameter ignores it).
 
     ``projection`` (a jq ``map(...)``) trims each flow to what the caller reads, inside the
     same jq run, so a large set is not serialized again only to be parsed by Python.
     Without filters Python's own parser is faster than libjq's, so jq is skipped.
     """
-    compile_chain(filters)  # a typo fails before any request, pushed down or not
-    query, filters = push_down(filters)
-    chain = compile_chain(filters, tail=projection if filters else None)
+    # A typo fails before any request; every element must stay a flow object.
+    chain = compile_chain(filters, tail=projection if filters else None, require_objects=True)
+    query, _ = push_down(filters)
     text = client.list_text(bodies=bodies, reveal=reveal, query=query)
     result = chain.run(text) if filters else json.loads(text)
     if not isinstance(result, list):

@@ -68,6 +68,7 @@ ROW_OVERHEAD = 256
 _BATCH = 256
 _WARN_EVERY_S = 60.0
 _RECENT = 4096
+_CACHE_MAX_RECORD = 256 * 1024  # compressed bytes
 
 _COLUMNS = tuple(FlowColumns.__dataclass_fields__)
 _SCHEMA = f"""
@@ -367,14 +368,21 @@ class FlowStore:
     def _prepare(self, flow: http.HTTPFlow) -> _Prepared:
         # The writer only reads the flow: it is complete (its last hook ran), and whatever the
         # loop may still set on it (connection timestamps) is replaced whole, never torn.
+        # time.sleep(0) between the steps hands the GIL to the event loop if it is waiting:
+        # on a busy machine a thread can lose the CPU while holding the GIL, and the loop
+        # would wait for the scheduler instead of for the next switch interval.
         state = flow.get_state()
         at_rest = state if self.store_secrets else scrub_flow_state(state)
+        time.sleep(0)
+        data = mitmformat.pack_state(at_rest)
+        time.sleep(0)
         full = scrub_flow_dict(flow_json(flow, bodies=True, reveal=False))
         detail = zlib.compress(json.dumps(full, ensure_ascii=False).encode(), 1)
+        time.sleep(0)
         summary = json.dumps(without_bodies(full), ensure_ascii=False)
         columns = flow_columns(flow)
         columns.path = full["request"]["path"]
-        return _Prepared(columns, summary, mitmformat.pack_state(at_rest), detail)
+        return _Prepared(columns, summary, data, detail)
 
     def _insert(self, conn: sqlite3.Connection, p: _Prepared) -> None:
         row = p.columns.as_row()
@@ -542,14 +550,17 @@ class FlowStore:
 
     # --- reading (blocking: call off the event loop) ----------------------------------------
 
-    def rows(self, query: FlowQuery = ALL) -> list[StoredFlow]:
+    def _select(self, query: FlowQuery, cols: str) -> sqlite3.Cursor:
+        """A lazy cursor over the matching rows, oldest first (``limit``: the newest N)."""
         where, args = query.where()
-        cols = ", ".join(_ROW_FIELDS)
         sql = f"SELECT {cols} FROM flows{where} ORDER BY seq"
         if query.limit is not None:
             sql = f"SELECT * FROM (SELECT {cols} FROM flows{where} ORDER BY seq DESC LIMIT ?) ORDER BY seq"
             args = [*args, query.limit]
-        return [_stored_flow(r) for r in self._reader().execute(sql, args)]
+        return self._reader().execute(sql, args)
+
+    def rows(self, query: FlowQuery = ALL) -> list[StoredFlow]:
+        return [_stored_flow(r) for r in self._select(query, ", ".join(_ROW_FIELDS))]
 
     def _data(self, seq: int, column: str = "data") -> bytes | None:
         row = self._reader().execute(f"SELECT {column} FROM flow_data WHERE seq = ?", (seq,)).fetchone()
@@ -565,6 +576,8 @@ class FlowStore:
         if blob is None:
             return None
         flow = mitmformat.unpack_flow(blob)
+        if len(blob) > _CACHE_MAX_RECORD:
+            return flow  # the cache is for the many small flows a client looks at, not for big ones
         with self._cache_lock:
             self._cache[fid] = flow
             while len(self._cache) > self._cache_size:
@@ -625,7 +638,7 @@ class FlowStore:
         bodies: bool = False,
         reveal: bool = False,
         live: Iterable[http.HTTPFlow] = (),
-        max_bytes: int = 32 * 1024 * 1024,
+        max_bytes: int = 8 * 1024 * 1024,
     ) -> JsonPage:
         """One page of ``GET /flows``: a JSON array text of at most about ``max_bytes``.
 
@@ -635,24 +648,29 @@ class FlowStore:
         size = 0
         seen: set[str] = set()
         next_cursor: int | None = None
-        for row in self.rows(query):
+        # Only the columns the page needs, straight from the cursor: building row objects for
+        # thousands of flows would cost more than the query.
+        if bodies and not reveal:
+            cols = "seq, id, (SELECT detail FROM flow_data d WHERE d.seq = flows.seq)"
+        else:
+            cols = "seq, id, summary"
+        for seq, fid, value in self._select(query, cols):
             if size >= max_bytes:
-                next_cursor = row.seq - 1
+                next_cursor = seq - 1
                 break
             if reveal:  # secrets (if kept) are only in the mitmproxy record
-                flow = self._decoded(row.columns.id, row.seq)
+                flow = self._decoded(fid, seq)
                 if flow is None:
                     continue
                 text = json.dumps(flow_json(flow, bodies=bodies, reveal=reveal), ensure_ascii=False)
             elif bodies:
-                detail = self._data(row.seq, "detail")
-                if detail is None:
+                if value is None:
                     continue
-                text = zlib.decompress(detail).decode()
+                text = zlib.decompress(value).decode()
             else:
-                text = row.summary
+                text = value
             parts.append(text)
-            seen.add(row.columns.id)
+            seen.add(fid)
             size += len(text)
         if next_cursor is None:
             for f in live:

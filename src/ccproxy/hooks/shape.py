@@ -35,8 +35,12 @@ async def shape(ctx: Context) -> None:
     if found is None:
         return
     wire = library.wire_of(provider)
+    # Decide from the path and headers first: touching ctx.body exposes it, and an exposed
+    # body is serialised again after the hook (a cost a skipped request should not pay).
+    if wire is None or skip_reason(ctx.request, found, wire) is not None:
+        return
     body = ctx.body
-    if wire is None or not isinstance(body, dict) or skip_reason(ctx.request, found, wire) is not None:
+    if not isinstance(body, dict):
         return
     credential_header = ctx.flow.metadata.get(meta.CREDENTIAL_HEADER)
     new_body, headers, applied = apply_shape(

@@ -64,9 +64,27 @@ def run_doctor(spec: JailSpec, probe_host: str, blocked_port: int) -> list[Check
     except (ValueError, IndexError):
         checks.append(Check("probe", False, f"probe exited {rc}: {raw.strip()[-300:]}", "report this as a bug"))
         return checks
+    checks.extend(checks_from_report(report, probe_host))
+    return checks
+
+
+def checks_from_report(report: dict[str, Any], probe_host: str) -> list[Check]:
+    """The probe's JSON as checks with fixes (pure). A probe host that does not resolve is
+    named as the cause; the tunnel and TLS checks it prevented are not blamed on WireGuard."""
+    checks = []
     for name, res in report.items():
         ok = bool(res.get("ok"))
-        checks.append(Check(name, ok, str(res.get("detail", "")), "" if ok else FIXES.get(name, "")))
+        fix = "" if ok else FIXES.get(name, "")
+        if name == "dns" and res.get("unknown_name"):
+            fix = (
+                f"{probe_host} does not exist: pass --probe-host with a name that resolves,"
+                " or pin it with inspector.resolve"
+            )
+        elif name == "dns" and not ok:
+            fix += f"; or {probe_host} does not resolve from this machine: try --probe-host or inspector.resolve"
+        elif res.get("skipped"):
+            fix = f"fix the dns check first ({probe_host} must resolve for this probe to run)"
+        checks.append(Check(name, ok, str(res.get("detail", "")), fix))
     return checks
 
 

@@ -63,7 +63,7 @@ def missing_tools(kernel_wireguard: bool) -> list[str]:
 def check_platform(platform: str = sys.platform) -> None:
     if not platform.startswith("linux"):
         raise PreflightError(
-            f"ccproxy run --inspect needs Linux namespaces (platform: {platform}); "
+            f"the jail needs Linux namespaces (platform: {platform}); "
             "missing Linux-only tools: "
             + ", ".join((*REQUIRED_TOOLS, USERSPACE_WG))
             + ". Use the reverse proxy (ccproxy run without --inspect) or WSL2."
@@ -76,5 +76,6 @@ def preflight(kernel_wireguard: bool) -> None:
     missing = missing_tools(kernel_wireguard)
     if missing:
         raise PreflightError(
-            "ccproxy run --inspect: missing tools on PATH: " + ", ".join(missing) + "\n" + install_hint(missing)
+            # No "ccproxy run --inspect:" prefix: the caller that prints the error adds its own.
+            "missing tools on PATH: " + ", ".join(missing) + "\n" + install_hint(missing)
         )

@@ -19,7 +19,9 @@ def check_dns(host: str) -> dict[str, Any]:
     try:
         addrs = sorted({str(a[4][0]) for a in socket.getaddrinfo(host, 443, socket.AF_INET, socket.SOCK_STREAM)})
     except OSError as e:
-        return {"ok": False, "detail": f"lookup of {host} failed: {e}"}
+        # EAI_NONAME: a resolver answered that the name does not exist (the name is wrong, not DNS).
+        unknown = isinstance(e, socket.gaierror) and e.errno == socket.EAI_NONAME
+        return {"ok": False, "unknown_name": unknown, "detail": f"lookup of {host} failed: {e}"}
     return {"ok": bool(addrs), "detail": ", ".join(addrs)}
 
 
@@ -49,10 +51,17 @@ def check_blocked(addr: str, port: int) -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     host, blocked_port = argv[0], int(argv[1])
-    tls = check_tls(host)
+    dns = check_dns(host)
+    if dns["ok"]:
+        tls = check_tls(host)
+        tunnel = {"ok": bool(tls.get("tunnel")), "detail": "TCP through wg0 to the daemon"}
+    else:
+        # Without an address there is nothing to connect to: that says nothing about the tunnel.
+        tls = {"ok": False, "skipped": True, "detail": f"not probed: {host} did not resolve"}
+        tunnel = dict(tls)
     report = {
-        "dns": check_dns(host),
-        "tunnel": {"ok": bool(tls.get("tunnel")), "detail": "TCP through wg0 to the daemon"},
+        "dns": dns,
+        "tunnel": tunnel,
         "tls": tls,
         "killswitch_host_loopback": check_blocked("10.0.2.2", blocked_port),
         "killswitch_slirp_dns": check_blocked("10.0.2.3", 53),

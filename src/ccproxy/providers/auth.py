@@ -40,8 +40,10 @@ class AuthSource(ABC):
         """The credential to send now. `rejected` is a token upstream just refused:
         the source must not hand it out again without re-checking its origin."""
 
-    def error(self, message: str, status: int = 502) -> AuthConfigError:
-        return AuthConfigError(f"provider {self.provider!r}: {message}", provider=self.provider, status=status)
+    def error(self, message: str, status: int = 502, detail: str = "") -> AuthConfigError:
+        return AuthConfigError(
+            f"provider {self.provider!r}: {message}", provider=self.provider, status=status, detail=detail
+        )
 
 
 def first_line(data: bytes) -> str:
@@ -81,13 +83,15 @@ class CommandSource(AuthSource):
         except asyncio.CancelledError:
             _kill_group(proc)
             raise
+        # The command's stderr goes to the log only: it may echo what it was reading.
         if proc.returncode != 0:
             detail = first_line(err) or "no output on stderr"
-            raise self.error(f"auth command exited with status {proc.returncode}: {detail}")
+            raise self.error(f"auth command exited with status {proc.returncode} (its stderr is in the ccproxy log)",
+                             detail=f"stderr: {detail}")  # fmt: skip
         token = out.decode("utf-8", "replace").strip()
         if not token:
             detail = first_line(err)
-            raise self.error("auth command printed nothing" + (f" ({detail})" if detail else ""))
+            raise self.error("auth command printed nothing", detail=f"stderr: {detail}" if detail else "")
         return Credential(token)
 
 

@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+from urllib.parse import unquote
+
 from mitmproxy import http
 
 from ccproxy.providers.sentinel import PREFIX
 
 INTERNAL_HEADER_PREFIX = "x-ccproxy-"
+# Enough rounds to see through %252D (double encoding) and a little more.
+_DECODE_ROUNDS = 4
+
+
+def carries_sentinel(text: str) -> bool:
+    """Whether `text` holds a sentinel key as is or after percent-decoding (upstreams decode)."""
+    for _ in range(_DECODE_ROUNDS):
+        if PREFIX in text:
+            return True
+        decoded = unquote(text)
+        if decoded == text:
+            return False
+        text = decoded
+    return PREFIX in text
 
 
 def sanitize_request(request: http.Request) -> list[str]:
@@ -15,16 +31,19 @@ def sanitize_request(request: http.Request) -> list[str]:
     removed: list[str] = []
     for name in list(dict.fromkeys(k.lower() for k in request.headers)):
         values = request.headers.get_all(name)
-        if name.startswith(INTERNAL_HEADER_PREFIX) or any(PREFIX in v for v in values):
+        if name.startswith(INTERNAL_HEADER_PREFIX) or any(carries_sentinel(v) for v in values):
             del request.headers[name]
             removed.append(name)
     query = request.query
     for key in list(dict.fromkeys(query.keys())):
-        if any(PREFIX in v for v in query.get_all(key)):
+        if carries_sentinel(key) or any(carries_sentinel(v) for v in query.get_all(key)):
             del query[key]
             removed.append(f"?{key}")
-    # A sentinel smuggled anywhere else in the path (not a query value) is cut out too.
-    if PREFIX in request.path:
-        request.path = request.path.replace(PREFIX, "")
+    # A sentinel smuggled anywhere else in the path (a segment, maybe %-encoded) is cut out
+    # with its segment: the upstream would decode and log it.
+    path, sep, rest = request.path.partition("?")
+    if carries_sentinel(path):
+        segments = path.split("/")
+        request.path = "/".join(s for s in segments if not carries_sentinel(s)) + sep + rest
         removed.append("path")
     return removed

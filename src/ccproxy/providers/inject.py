@@ -73,7 +73,8 @@ async def inject_auth(flow: http.HTTPFlow, registry: CredentialRegistry) -> bool
     except AuthConfigError as e:
         strip_sentinels(flow.request)
         message = redact(f"ccproxy: {e}", registry.secrets())
-        raise AuthConfigError(message, provider=hit.provider, status=e.status) from e
+        detail = redact(e.detail, registry.secrets())
+        raise AuthConfigError(message, provider=hit.provider, status=e.status, detail=detail) from e
     wire = client_wire_of(flow)
     strip_sentinels(flow.request)
     apply_destination(flow.request, provider, rewrite_path(flow.request.path, wire, provider))
@@ -105,7 +106,7 @@ async def inject_for_route(flow: http.HTTPFlow, registry: CredentialRegistry, na
         cred = await registry.resolve(name)
     except AuthConfigError as e:
         message = redact(f"ccproxy: {e}", registry.secrets())
-        log.error("flow %s: auth for provider %r failed: %s", flow.id, name, message)
+        log.error("flow %s: auth for provider %r failed: %s", flow.id, name, redact(e.log_text, registry.secrets()))
         strip_sentinels(flow.request)
         flow.metadata[meta.ERROR] = message
         flow.response = error_response(client_wire_of(flow), e.status, message)

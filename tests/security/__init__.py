@@ -1,0 +1,1 @@
+"""Security regression tests (issue 13): local access, redaction, files and binds."""
