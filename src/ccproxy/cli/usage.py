@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import csv
-import datetime
 import io
 import json
-import re
 import sys
 import time
 from decimal import Decimal
@@ -19,27 +17,17 @@ from ccproxy.cli.common import fail, get_config
 from ccproxy.flows.jqchain import JqFilterError
 from ccproxy.flows.query import FlowQuery
 from ccproxy.usage.prices import Pricer
-from ccproxy.usage.report import GROUPS, GroupBy, Totals, UsageReport, build_report
+from ccproxy.usage.report import GROUPS, GroupBy, Totals, UsageReport, build_report, when
 
-_RELATIVE = re.compile(r"^(\d+)([smhdw])$")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 # The store's offline reader must never evict.
 _UNBOUNDED = 2**62
 
 
 def parse_when(option: str, value: str | None, now: float) -> float | None:
-    """`7d`, `12h`, `30m` (before now), or an ISO date/time (`2026-11-30`, `2026-11-30T12:00`;
-    local time unless it has an offset)."""
-    if value is None:
-        return None
-    match = _RELATIVE.match(value.strip())
-    if match:
-        return now - int(match.group(1)) * _UNIT_S[match.group(2)]
     try:
-        return datetime.datetime.fromisoformat(value.strip()).timestamp()
+        return when(value, now)
     except ValueError as e:
-        hint = f"{value!r}: use a duration (7d, 12h, 30m) or a date (2026-11-30)"
-        raise click.BadParameter(hint, param_hint=option) from e
+        raise click.BadParameter(str(e), param_hint=option) from e
 
 
 def _cost(t: Totals) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -67,6 +68,27 @@ class UsageReport:
     by: GroupBy
     groups: list[Totals]
     total: Totals
+
+    def as_json(self) -> dict[str, Any]:
+        return {"by": self.by, "groups": [g.as_json(self.by) for g in self.groups], "total": self.total.as_json("key")}
+
+
+_RELATIVE = re.compile(r"^(\d+)([smhdw])$")
+_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def when(value: str | None, now: float) -> float | None:
+    """`7d`, `12h`, `30m` (before now), or an ISO date/time (`2026-11-30`, `2026-11-30T12:00`;
+    local time unless it has an offset). Raises ValueError."""
+    if value is None:
+        return None
+    match = _RELATIVE.match(value.strip())
+    if match:
+        return now - int(match.group(1)) * _UNIT_S[match.group(2)]
+    try:
+        return datetime.datetime.fromisoformat(value.strip()).timestamp()
+    except ValueError as e:
+        raise ValueError(f"{value!r}: use a duration (7d, 12h, 30m) or a date (2026-11-30)") from e
 
 
 def _user_agent(summary: dict[str, Any]) -> str | None:
