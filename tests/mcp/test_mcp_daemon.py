@@ -28,6 +28,7 @@ MESSAGES = 'map(select(.request.path | startswith("/v1/messages")))'
 TOOLS = {
     "list_flows", "get_flow", "get_request_body", "get_response_body", "dump_har", "diff_flows", "compare_flow",
     "clear_flows", "list_conversations", "get_conversation", "list_models", "pipeline_status", "namespace_status",
+    "usage_summary",
 }  # fmt: skip
 
 
@@ -224,6 +225,17 @@ async def test_models_pipeline_namespace_status(daemon: DaemonProcess, traffic: 
     st = json.loads(text)
     assert st["ready"] and st["flows"] == len(daemon.flows())
     assert st["listeners"]["mcp"] == f"127.0.0.1:{daemon.config['ccproxy']['mcp']['port']}"
+
+
+async def test_usage_summary_is_ccproxy_usage(daemon: DaemonProcess, traffic: dict[str, str]) -> None:
+    for args in ([], ["--by", "provider", "--jq", 'map(select(.ccproxy.provider == "anthropic"))']):
+        cli = daemon.cli("usage", "--json", *args)
+        assert cli.returncode == 0, cli.stderr
+        tool_args: dict[str, Any] = {"by": "provider", "jq": [args[-1]]} if args else {}
+        assert await call(mcp_url(daemon), "usage_summary", tool_args) == json.loads(cli.stdout)
+    async with client(mcp_url(daemon)) as c:
+        with pytest.raises(ToolError, match="use a duration"):
+            await c.call_tool("usage_summary", {"since": "yesterday"})
 
 
 def test_foreign_host_and_origin_refused(daemon: DaemonProcess) -> None:

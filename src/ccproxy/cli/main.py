@@ -12,8 +12,10 @@ from ccproxy.cli.daemon_cmds import init, logs, start, status
 from ccproxy.cli.flows import flows
 from ccproxy.cli.mcp import mcp
 from ccproxy.cli.namespace import namespace
+from ccproxy.cli.replay import replay
 from ccproxy.cli.run import run
 from ccproxy.cli.shapes import shapes
+from ccproxy.cli.usage import usage
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -31,7 +33,7 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     ctx.ensure_object(dict)["config_path"] = config_path
 
 
-for command in (init, start, status, logs, flows, run, namespace, shapes, mcp):
+for command in (init, start, status, logs, flows, run, namespace, shapes, mcp, usage, replay):
     cli.add_command(command)
 
 

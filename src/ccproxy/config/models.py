@@ -32,9 +32,7 @@ HostPort = Annotated[str, AfterValidator(check_hostport)]
 
 # Config sections of features that are not built yet: enabling one is an error naming the key,
 # never a setting silently ignored. The engineer who lands a feature deletes its entry.
-UNBUILT_FEATURES: dict[str, str] = {
-    "otel": "OpenTelemetry spans",
-}
+UNBUILT_FEATURES: dict[str, str] = {}
 
 
 class Strict(BaseModel):
@@ -316,8 +314,30 @@ class Flows(Strict):
 
 class Otel(Strict):
     enabled: bool = False
-    endpoint: str = "http://127.0.0.1:4318"
+    # None: OTEL_EXPORTER_OTLP_TRACES_ENDPOINT / OTEL_EXPORTER_OTLP_ENDPOINT, else http://127.0.0.1:4318.
+    endpoint: str | None = None
+    # None: OTEL_EXPORTER_OTLP_TRACES_PROTOCOL / OTEL_EXPORTER_OTLP_PROTOCOL, else http/protobuf.
+    protocol: Literal["grpc", "http/protobuf"] | None = None
+    # Added to OTEL_EXPORTER_OTLP_HEADERS (these win on a clash).
+    headers: dict[str, str] = Field(default_factory=dict)
     service_name: str = "ccproxy"
+    # Prompt and response bodies on spans (credentials redacted); off: metadata and usage only.
+    capture_content: bool = False
+
+
+class UsagePrice(Strict):
+    """USD per million tokens, for a model genai-prices does not know (or priced privately)."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    # Default: the input price (what a provider without prompt caching charges).
+    cache_read: float | None = Field(default=None, ge=0)
+    cache_write: float | None = Field(default=None, ge=0)
+
+
+class UsageReport(Strict):
+    # model name (as the client sent it) -> price; wins over genai-prices.
+    prices: dict[str, UsagePrice] = Field(default_factory=dict)
 
 
 class Mcp(Strict):
@@ -435,6 +455,7 @@ class CcproxySection(Strict):
     inspector: Inspector = Field(default_factory=Inspector)
     flows: Flows = Field(default_factory=Flows)
     otel: Otel = Field(default_factory=Otel)
+    usage: UsageReport = Field(default_factory=UsageReport)
     mcp: Mcp = Field(default_factory=Mcp)
     shaping: Shaping = Field(default_factory=Shaping)
     gemini_capacity: GeminiCapacity = Field(default_factory=GeminiCapacity)

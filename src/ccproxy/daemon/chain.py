@@ -29,6 +29,7 @@ from ccproxy.addons.unrouted import UnroutedAddon
 from ccproxy.providers.code_assist import CodeAssistProjects
 from ccproxy.providers.inject import route_injector
 from ccproxy.shapes.store import ShapeLibrary
+from ccproxy.telemetry.addon import TelemetryAddon
 from ccproxy.transport.trust import UpstreamTrust
 
 
@@ -42,6 +43,8 @@ def build_chain(ctx: DaemonContext) -> list[object]:
     if ctx.config.ccproxy.shaping.enabled:
         services["shapes"] = ShapeLibrary(ctx.config)  # for the `shape` hook
     inbound, outbound = stage_addons(ctx.config.ccproxy.hooks, services=services)
+    otel = ctx.config.ccproxy.otel
+    telemetry = [TelemetryAddon(otel, ctx.credentials.secrets)] if otel.enabled else []
     return [
         # Connection limits (slow-loris, idle keep-alive, the cap) and every fault answered in the
         # client's format: first, they act at `client_connected`/`requestheaders`, before the rest.
@@ -70,4 +73,6 @@ def build_chain(ctx: DaemonContext) -> list[object]:
         StreamingAddon(idle_timeout=ctx.config.ccproxy.lightllm.stream_idle_timeout),
         EgressSanitizerAddon(),  # last on the request path: no sentinel, no x-ccproxy-* header leaves
         FlowRecorderAddon(ctx.store),  # last: records the flow as finally forwarded/answered
+        # one span per flow from its timestamps, once every addon has answered (telemetry/addon.py)
+        *telemetry,
     ]

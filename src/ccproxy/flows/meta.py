@@ -34,6 +34,10 @@ SHAPE = "ccproxy.shape"
 # Why no provider claimed the request (set by the inspector; answered as 404 unless a
 # sentinel key or a transform rule routes the flow later in the chain).
 UNROUTED = "ccproxy.unrouted"
+# [{"stage", "phase", "hook", "start", "end"}] wall-clock seconds of every hook run (telemetry child spans).
+HOOK_TIMINGS = "ccproxy.hook_timings"
+# True once the telemetry addon exported the flow's span.
+SPAN_SENT = "ccproxy.span_sent"
 # MCP events (`POST /mcp/notify`) that inject_mcp_notifications put into this request.
 MCP_INJECTED = "ccproxy.mcp_injected"
 # Set by the gemini_cli hook on flows it sent to Code Assist: {project, action, session_id};

@@ -46,6 +46,11 @@ def _documents(body: bytes) -> Iterator[Any]:
                     continue
 
 
+def body_documents(body: bytes) -> Iterator[Any]:
+    """The JSON documents of a body: the document itself, a JSON array's items, or SSE data events."""
+    return _documents(body)
+
+
 def _usage_objects(doc: Any) -> Iterator[dict[str, Any]]:
     if not isinstance(doc, dict):
         return

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -141,6 +142,7 @@ class Pipeline:
     def _call_sync(self, h: ConfiguredHook, ctx: Context, phase: Phase) -> None:
         handler = _handler(h, phase)
         assert handler is not None
+        started = time.time()
         try:
             handler.fn(ctx, *h.args, **h.kwargs)
         except HookAbort:
@@ -148,12 +150,14 @@ class Pipeline:
         except Exception as e:
             self._record(h, ctx, e, phase)
         finally:
+            self._timed(h, ctx, phase, started)
             for w in handler.writes:
                 ctx.mark_written(w)
 
     async def _call_async(self, h: ConfiguredHook, ctx: Context, phase: Phase) -> None:
         handler = _handler(h, phase)
         assert handler is not None
+        started = time.time()
         try:
             await handler.fn(ctx, *h.args, **h.kwargs)  # type: ignore[misc]
         except HookAbort:
@@ -161,8 +165,15 @@ class Pipeline:
         except Exception as e:
             self._record(h, ctx, e, phase)
         finally:
+            self._timed(h, ctx, phase, started)
             for w in handler.writes:
                 ctx.mark_written(w)
+
+    def _timed(self, h: ConfiguredHook, ctx: Context, phase: Phase, started: float) -> None:
+        """Wall-clock run of one hook, for the flow's telemetry span (child spans)."""
+        timings = ctx.flow.metadata.setdefault(meta.HOOK_TIMINGS, [])
+        if isinstance(timings, list):
+            timings.append({"stage": self.stage, "phase": phase, "hook": h.name, "start": started, "end": time.time()})
 
     def _record(self, h: ConfiguredHook, ctx: Context, exc: Exception, where: str) -> None:
         msg = f"{type(exc).__name__}: {exc}"

@@ -1,0 +1,1 @@
+"""`ccproxy replay`: recorded flows served back as a deterministic fake provider."""

@@ -1,0 +1,1 @@
+"""Token and cost reports over the flow store's usage columns (`ccproxy usage`)."""
