@@ -28,7 +28,7 @@ MESSAGES = 'map(select(.request.path | startswith("/v1/messages")))'
 TOOLS = {
     "list_flows", "get_flow", "get_request_body", "get_response_body", "dump_har", "diff_flows", "compare_flow",
     "clear_flows", "list_conversations", "get_conversation", "list_models", "pipeline_status", "namespace_status",
-    "usage_summary",
+    "usage_summary", "list_shapes", "capture_shape",
 }  # fmt: skip
 
 
@@ -227,6 +227,21 @@ async def test_models_pipeline_namespace_status(daemon: DaemonProcess, traffic: 
     assert st["listeners"]["mcp"] == f"127.0.0.1:{daemon.config['ccproxy']['mcp']['port']}"
 
 
+async def test_shape_tools(daemon: DaemonProcess, traffic: dict[str, str]) -> None:
+    url = mcp_url(daemon)
+    rows = {r["provider"]: r for r in (await call(url, "list_shapes"))["result"]}
+    assert rows["anthropic"]["source"] == "packaged"  # no local shape yet
+    saved = await call(url, "capture_shape", {"provider": "anthropic", "request_only": True})
+    assert saved["provider"] == "anthropic" and saved["path"].endswith("anthropic.mflow")
+    raw = (daemon.config_dir / "shapes" / "anthropic.mflow").read_bytes()
+    assert b"sk-ant-" not in raw
+    rows = {r["provider"]: r for r in (await call(url, "list_shapes"))["result"]}
+    assert rows["anthropic"]["source"] == "local"
+    async with client(url) as c:
+        with pytest.raises(ToolError, match="unknown provider 'nope'"):
+            await c.call_tool("capture_shape", {"provider": "nope"})
+
+
 async def test_usage_summary_is_ccproxy_usage(daemon: DaemonProcess, traffic: dict[str, str]) -> None:
     for args in ([], ["--by", "provider", "--jq", 'map(select(.ccproxy.provider == "anthropic"))']):
         cli = daemon.cli("usage", "--json", *args)
@@ -246,8 +261,10 @@ def test_foreign_host_and_origin_refused(daemon: DaemonProcess) -> None:
         for bad in ({"origin": "http://evil.example"}, {"origin": "null"}, {"host": "evil.example"}):
             r = httpx.post(url, json=init, headers={**accept, **bad}, timeout=10, trust_env=False)
             assert r.status_code == 403, (url, bad, r.text)
-        ok = httpx.post(url, json=init, headers={**accept, "origin": "http://localhost:3000"}, timeout=10,
-                        trust_env=False)  # fmt: skip
+        # A page of ccproxy's own origin passes; any other origin (another local port included) is a
+        # foreign page unless inspector.allow_origins lists it (docs/security.md).
+        own = url.removesuffix("/mcp")
+        ok = httpx.post(url, json=init, headers={**accept, "origin": own}, timeout=10, trust_env=False)
         assert ok.status_code == 200, ok.text
     assert httpx.get(daemon.url + "/mcp", timeout=10, trust_env=False).status_code == 405
 

@@ -133,7 +133,9 @@ def test_rendered_yaml_loads_with_ccproxys_loader(tmp_path: Path) -> None:
         {"x": 1},
         True,
     )
-    assert [o for o in c.hooks.outbound] == ["ccproxy.hooks.verbose_mode"]  # unset: the default
+    from ccproxy.config.models import Hooks
+
+    assert list(c.hooks.outbound) == Hooks().outbound  # unset: ccproxy's own default
     [rule] = c.lightllm.transforms
     assert (rule.match_model, rule.action, rule.dest_provider, rule.match_path) == (
         "gpt-.*",

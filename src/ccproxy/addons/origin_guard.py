@@ -46,7 +46,13 @@ class OriginGuardAddon:
         refusal = self.access.check_origin(req.headers, flow.client_conn.sockname[1])
         if refusal is None:
             return
-        log.warning("flow %s: refused %s %s: %s", flow.id, req.method, req.path.split("?", 1)[0], refusal.message)
+        path = req.path.split("?", 1)[0]
+        log.warning("flow %s: refused %s %s: %s", flow.id, req.method, path, refusal.message)
+        if path == "/mcp" or path.startswith("/mcp/"):
+            # ccproxy's own endpoints are never recorded, refused or not (POST /mcp/notify above all).
+            flow.metadata[meta.CONTROL] = True
+            flow.response = error_response(None, refusal.status, refusal.message)
+            return
         # Recorded like any flow (a refused page is worth seeing), as the client addressed it.
         flow.metadata[meta.CLIENT_REQUEST] = client_snapshot(flow).get_state()
         flow.metadata[meta.LISTENER] = listener_of(flow)
