@@ -56,7 +56,11 @@ def start_daemon(fake: FakeProvider, config_dir: Path) -> DaemonProcess:
 def _tool_use_message() -> dict[str, Any]:
     msg = anthropic_message()
     msg["content"] = [
-        {"type": "thinking", "thinking": "The user wants a summary; I should read README.md first.", "signature": "c2ln"},
+        {
+            "type": "thinking",
+            "thinking": "The user wants a summary; I should read README.md first.",
+            "signature": "c2ln",
+        },
         {"type": "tool_use", "id": "toolu_01readme", "name": "read_file", "input": {"path": "README.md"}},
     ]
     msg["stop_reason"] = "tool_use"
@@ -92,7 +96,9 @@ def anthropic_tool_loop(daemon: DaemonProcess, fake: FakeProvider) -> None:
     history.append(
         {
             "role": "user",
-            "content": [{"type": "tool_result", "tool_use_id": "toolu_01readme", "content": "# ccproxy\ncaptures LLM traffic"}],
+            "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_01readme", "content": "# ccproxy\ncaptures LLM traffic"}
+            ],
         }
     )
     fake.queue(Reply(events=anthropic_events(text=ANSWER)))
