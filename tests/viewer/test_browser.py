@@ -69,6 +69,12 @@ async def set_control(page: Page, element_id: str, value: str, event: str) -> No
     await page.evaluate(script + f" c.dispatchEvent(new Event({json.dumps(event)})); }})()")
 
 
+async def session_key_where(page: Page, condition: str) -> str:
+    """The key of the listed session whose row `r` satisfies the JS `condition`."""
+    rows = "[...document.querySelectorAll('tr.session')]"
+    return str(await page.evaluate(f"{rows}.find((r) => {condition}).dataset.key"))
+
+
 def session_hash(key: str) -> str:
     from urllib.parse import quote
 
@@ -165,9 +171,7 @@ async def test_captured_markup_renders_as_text_and_runs_nothing(daemon: DaemonPr
 async def test_converted_flow_shows_the_upstream_view_on_toggle(daemon: DaemonProcess, browser: Browser) -> None:
     page = await browser.new_page()
     await open_viewer(page, daemon)
-    key = await page.evaluate(
-        "[...document.querySelectorAll('tr.session')].find((r) => r.children[1].textContent === 'OpenAI/Python').dataset.key"
-    )
+    key = await session_key_where(page, "r.children[1].textContent === 'OpenAI/Python'")
     await page.evaluate(f"location.hash = {json.dumps(session_hash(key))}")
     await page.wait_for("document.querySelector('#turn-0 .upstream-toggle')")
     assert "openai → anthropic" in (await texts(page, "#turn-0 h3"))[0]
@@ -201,9 +205,7 @@ async def test_a_new_flow_appears_live(daemon: DaemonProcess, browser: Browser) 
 async def test_gemini_stream_turn(daemon: DaemonProcess, browser: Browser) -> None:
     page = await browser.new_page()
     await open_viewer(page, daemon)
-    key = await page.evaluate(
-        "[...document.querySelectorAll('tr.session')].find((r) => r.querySelector('.hint').textContent.includes('about streams')).dataset.key"
-    )
+    key = await session_key_where(page, "r.querySelector('.hint').textContent.includes('about streams')")
     await page.evaluate(f"location.hash = {json.dumps(session_hash(key))}")
     await page.wait_for("document.querySelector('#turn-0 .timeline')")
     assert "Hello from the fake provider." in "".join(await texts(page, "#turn-0 .response .text"))
