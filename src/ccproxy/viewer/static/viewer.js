@@ -235,8 +235,8 @@
         el("td", {}, s.providers.join(", ")),
         el("td", {}, s.models.join(", ")),
         el("td", { class: "n" }, s.turns),
-        el("td", {}, when(s.first)),
-        el("td", {}, when(s.last)),
+        el("td", { class: "t" }, when(s.first)),
+        el("td", { class: "t" }, when(s.last)),
         el("td", { class: "n" }, num(s.input_tokens)),
         el("td", { class: "n" }, num(s.output_tokens)),
         el("td", { class: "n" }, num(s.cache_read_tokens)),
@@ -304,7 +304,7 @@
         return el("div", { class: "part image" }, "[image " + (p.media_type || "") + " " + size(p.size) + (p.url ? " " + p.url : "") + "]");
       case "document":
       case "audio":
-        return el("div", { class: "part document" }, "📄 " + p.type + ": ", el("b", {}, p.name || "(unnamed)"), " " + (p.media_type || "") + " " + size(p.size) + (p.url ? " " + p.url : ""));
+        return el("div", { class: "part document" }, p.type + ": ", el("b", {}, p.name || "(unnamed)"), " " + (p.media_type || "") + " " + size(p.size) + (p.url ? " " + p.url : ""));
       default:
         return el("pre", { class: "part other wrap" }, pretty(p.data));
     }
@@ -465,8 +465,16 @@
       body.dataset.live = e.lastEventId;
       route();
     });
-    source.addEventListener("open", () => (statusEl.textContent = "● live"));
-    source.addEventListener("error", () => (statusEl.textContent = "○ reconnecting"));
+    // Every answer ends its connection, so an error followed by a prompt reopen is normal.
+    let lost = null;
+    source.addEventListener("open", () => {
+      clearTimeout(lost);
+      statusEl.textContent = "● live";
+    });
+    source.addEventListener("error", () => {
+      clearTimeout(lost);
+      lost = setTimeout(() => (statusEl.textContent = "○ reconnecting"), 3000);
+    });
   } else if (!live) {
     statusEl.textContent = "exported " + exported.exported_at;
   }
