@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -102,3 +104,42 @@ def test_flows_view_with_an_unknown_session_is_one_line(daemon: DaemonProcess, t
     assert r.returncode == 1
     assert r.stderr.startswith("ccproxy: error: --session 'no-such-session': no session")
     assert len(r.stderr.strip().splitlines()) == 1
+
+
+def test_an_open_page_does_not_hold_up_shutdown(shared_fake: FakeProvider, tmp_path: Path) -> None:
+    """SIGTERM drains in-flight requests for shutdown_grace; a page's waiting event request is
+    answered normally at once (a request still waiting when the grace ends gets an error)."""
+    d = DaemonProcess(tmp_path / "cfg", {"ccproxy": {"shutdown_grace": 120, "providers": {}}}).start()
+    try:
+        k = key(d)
+        cursor = get(d, "/ui/api/events", cookies={COOKIE: k}).text.split("id: ")[1].split()[0]
+        answered: list[httpx.Response] = []
+        waiting = threading.Thread(
+            target=lambda: answered.append(
+                get(d, "/ui/api/events", cookies={COOKIE: k}, headers={"last-event-id": cursor})
+            )
+        )
+        waiting.start()
+        # the request is in the daemon (its connection is open) before the signal
+        deadline_polls = 0
+        while not _held(d) and deadline_polls < 2000:
+            deadline_polls += 1
+            threading.Event().wait(0.01)
+        assert d.proc is not None
+        d.proc.terminate()
+        assert d.proc.wait(timeout=60) == 0
+        waiting.join(timeout=60)
+        assert answered and answered[0].status_code == 200
+        assert answered[0].headers["content-type"].startswith("text/event-stream")
+    finally:
+        d.stop()
+
+
+def _held(d: DaemonProcess) -> bool:
+    """Whether the daemon holds a client connection besides ours (ss lists the listener's peers)."""
+    import subprocess
+
+    out = subprocess.run(
+        ["ss", "-Htn", "state", "established", f"( sport = :{d.port} )"], capture_output=True, text=True
+    )
+    return bool(out.stdout.strip())

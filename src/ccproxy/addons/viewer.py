@@ -188,7 +188,7 @@ class ViewerAddon:
         if last is None or not last.strip().isdigit():
             events, cursor = [], self.feed.seq  # a new page starts from now
         else:
-            events = await self.feed.wait_after(int(last), HOLD_S)
+            events = await self.feed.wait_after(int(last), HOLD_S, alive=lambda: self.ctx.ready)
             cursor = int(last) if not events else events[-1].seq
         text = sse_text(events, RETRY_MS, cursor)
         return _answer(200, text.encode(), "text/event-stream; charset=utf-8")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -40,19 +41,24 @@ class LiveFeed:
             seq = 0
         return [e for e in self._recent if e.seq > seq]
 
-    async def wait_after(self, seq: int, timeout: float) -> list[FlowEvent]:
-        """The events after `seq`, waiting up to `timeout` seconds for one (empty on timeout)."""
-        ready = self.after(seq)
-        if ready:
-            return ready
-        if self._changed is None:
-            self._changed = asyncio.Event()
-        changed = self._changed
-        try:
-            await asyncio.wait_for(changed.wait(), timeout)
-        except TimeoutError:
-            return []
-        return self.after(seq)
+    async def wait_after(
+        self, seq: int, timeout: float, alive: Callable[[], bool] = lambda: True, tick: float = 0.5
+    ) -> list[FlowEvent]:
+        """The events after `seq`, waiting up to `timeout` seconds for one (empty on timeout).
+        `alive` is checked every `tick`: a draining daemon must not wait for an idle page."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            ready = self.after(seq)
+            left = deadline - loop.time()
+            if ready or left <= 0 or not alive():
+                return ready
+            if self._changed is None:
+                self._changed = asyncio.Event()
+            try:
+                await asyncio.wait_for(self._changed.wait(), min(tick, left))
+            except TimeoutError:
+                continue
 
 
 def sse_text(events: list[FlowEvent], retry_ms: int, cursor: int) -> str:

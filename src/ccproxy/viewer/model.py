@@ -164,15 +164,14 @@ def _timeline(flow: dict[str, Any], response: dict[str, Any] | None) -> dict[str
 
 
 def raw_view(flow: dict[str, Any]) -> dict[str, Any]:
-    """The redacted request/response as `/flows` shows them, bodies pretty-printed."""
+    """The redacted request/response as `/flows` shows them (bodies as sent: the page
+    pretty-prints JSON when the section is opened)."""
 
     def side(message: dict[str, Any] | None) -> dict[str, Any] | None:
         if not message:
             return None
-        body = body_json(message)
-        text = json.dumps(body, indent=2, ensure_ascii=False) if body is not None else (message.get("body") or "")
         head = {k: v for k, v in message.items() if k not in ("body", "body_encoding")}
-        return {"head": head, "body": text}
+        return {"head": head, "body": message.get("body") or "", "base64": message.get("body_encoding") == "base64"}
 
     out = {
         "client_request": side(client_request(flow)),
@@ -225,15 +224,18 @@ def build_turn(flow: dict[str, Any], index: int, *, raw: bool) -> dict[str, Any]
     return turn
 
 
-def _changes(turn: dict[str, Any], previous: dict[str, Any] | None) -> dict[str, Any]:
-    """What differs from the previous turn of the same thread (same opening message)."""
+def _changes(
+    turn: dict[str, Any], previous: dict[str, Any] | None, digests: dict[int, list[str]]
+) -> dict[str, Any]:
+    """What differs from the previous turn of the same thread (same opening message).
+    `digests`: message digests per turn index, filled here (each history is hashed once)."""
     req = turn["request"]
     msgs = req.get("messages") or []
+    new = digests[turn["index"]] = [_digest(x) for x in msgs]
     if previous is None:
         return {"first": True, "appended": len(msgs), "common": 0}
     prev = previous["request"]
-    old = [_digest(x) for x in prev.get("messages") or []]
-    new = [_digest(x) for x in msgs]
+    old = digests[previous["index"]]
     common = 0
     while common < min(len(old), len(new)) and old[common] == new[common]:
         common += 1
@@ -297,10 +299,11 @@ def conversation_view(conv: Conversation, *, raw: bool = False, price: Pricer | 
     turns = [build_turn(f, i, raw=raw) for i, f in enumerate(conv.flows)]
     _pair_tools(turns)
     last_of_thread: dict[str, dict[str, Any]] = {}
+    digests: dict[int, list[str]] = {}
     for t in turns:
         msgs = t["request"].get("messages") or []
         thread = _digest(msgs[0]) if msgs else f"flow:{t['flow_id']}"
-        t["changes"] = _changes(t, last_of_thread.get(thread))
+        t["changes"] = _changes(t, last_of_thread.get(thread), digests)
         last_of_thread[thread] = t
     # Only what is new is sent per turn; the page rebuilds the full history from the previous one.
     full = [list(t["request"].get("messages") or []) for t in turns]

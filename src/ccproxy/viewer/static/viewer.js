@@ -61,6 +61,14 @@
   function pretty(v) {
     return typeof v === "string" ? v : JSON.stringify(v, null, 2);
   }
+  function prettyBody(side) {
+    if (side.base64) return "(" + side.body.length + " bytes of base64: binary body)";
+    try {
+      return JSON.stringify(JSON.parse(side.body), null, 2);
+    } catch (e) {
+      return side.body; // an event stream or plain text
+    }
+  }
 
   // ---- safe markdown: a small subset, built as DOM nodes ------------------------------------
   const SAFE_URL = /^https?:\/\/[^\s]+$/i;
@@ -373,7 +381,7 @@
           holder.replaceChildren(
             ...Object.entries(raw)
               .filter(([, v]) => v)
-              .map(([k, v]) => el("div", { class: "raw-side" }, el("h4", {}, k), el("pre", {}, JSON.stringify(v.head, null, 2)), el("pre", { class: "wrap" }, v.body))),
+              .map(([k, v]) => el("div", { class: "raw-side" }, el("h4", {}, k), el("pre", {}, JSON.stringify(v.head, null, 2)), el("pre", { class: "wrap" }, prettyBody(v)))),
           ),
         (e) => holder.replaceChildren(el("span", { class: "err" }, String(e))),
       );
