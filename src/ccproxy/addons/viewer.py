@@ -93,6 +93,8 @@ class ViewerAddon:
         self.ctx = ctx
         self.feed = feed
         self.pricer = Pricer(ctx.config.ccproxy.usage.prices)
+        for name in STATIC_FILES:  # read from the package now, not on the event loop later
+            static(name)
 
     @property
     def access(self) -> LocalAccess:
