@@ -132,3 +132,19 @@ async def test_live_feed_wakes_waiters_and_survives_a_restart_id() -> None:
     assert await feed.wait_after(1, timeout=0.01) == []
     assert [e.seq for e in feed.after(99)] == [1]  # an id from an earlier daemon: all recent
     assert sse_text([], 250, 7) == "retry: 250\n\nid: 7\n\n"
+
+
+def test_cost_sums_priced_turns_and_stays_unknown_without_prices() -> None:
+    from decimal import Decimal
+
+    seen: list[tuple[object, ...]] = []
+
+    def price(*args: object) -> Decimal:
+        seen.append(args)
+        return Decimal("0.01")
+
+    (row,) = session_rows(loop(), price)
+    assert row["cost_usd"] == pytest.approx(0.03)
+    assert seen[0][:2] == ("claude-test", "anthropic") and seen[0][3] == (13, 5, 3, 0)
+    (unpriced,) = session_rows(loop(), lambda *a: None)
+    assert unpriced["cost_usd"] is None
