@@ -134,3 +134,15 @@ def make_all(daemon: DaemonProcess, fake: FakeProvider) -> None:
     anthropic_tool_loop(daemon, fake)
     openai_converted(daemon)
     gemini_stream(daemon)
+
+
+def anthropic_turn(daemon: DaemonProcess, session: str, messages: list[dict[str, Any]]) -> None:
+    """One plain turn in an explicit session (for the live-append test)."""
+    client = anthropic.Anthropic(api_key="sk-ant-test", base_url=daemon.url, max_retries=0)
+    client.messages.create(
+        model="claude-test",
+        max_tokens=64,
+        system=SYSTEM,
+        messages=messages,  # type: ignore[arg-type]
+        metadata={"user_id": f"user_test_account__session_{session}"},
+    )

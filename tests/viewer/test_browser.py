@@ -239,3 +239,25 @@ async def test_export_opens_from_disk_with_the_same_turns(
     await page.evaluate("location.hash = '#/'")
     await page.wait_for("document.querySelectorAll('tr.session').length")
     assert len(await texts(page, "tr.session")) == 1
+
+
+async def test_a_new_turn_is_appended_live_and_keeps_what_was_opened(daemon: DaemonProcess, browser: Browser) -> None:
+    first = [{"role": "user", "content": "Start a session that grows live."}]
+    await asyncio.to_thread(scenario.anthropic_turn, daemon, "live-append", first)
+    page = await browser.new_page()
+    await open_viewer(page, daemon, session_hash("live-append"))
+    await page.wait_for("document.getElementById('status').textContent.includes('live')")
+    assert len(await texts(page, "section.turn")) == 1
+    await page.evaluate("document.querySelector('#turn-0 details.system').open = true")
+    more = [*first, {"role": "assistant", "content": canned_text()}, {"role": "user", "content": "And now?"}]
+    await asyncio.to_thread(scenario.anthropic_turn, daemon, "live-append", more)
+    await page.wait_for("document.getElementById('turn-1')")
+    assert await page.evaluate("document.querySelector('#turn-0 details.system').open") is True
+    assert "+2 message(s) appended" in (await texts(page, "#turn-1 .changes"))[0]
+    assert "And now?" in "".join(await texts(page, "#turn-1 .msg.role-user"))
+
+
+def canned_text() -> str:
+    from tests.support.canned import TEXT
+
+    return TEXT

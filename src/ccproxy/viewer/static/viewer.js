@@ -256,8 +256,12 @@
     table.replaceChildren(el("thead", {}, head), el("tbody", {}, rows));
     document.getElementById("count").textContent = rows.length + " of " + state.sessions.length + " session(s)";
   }
-  async function showList() {
+  async function showList(refresh) {
     state.sessions = await loadSessions();
+    if (refresh && document.getElementById("sessions")) {
+      drawTable(); // a live update keeps the filters (and the caret in the text box) as they are
+      return;
+    }
     const text = el("input", { id: "filter-text", type: "search", placeholder: "filter text", value: state.text });
     text.addEventListener("input", () => {
       state.text = text.value;
@@ -426,13 +430,23 @@
     t.append(renderRaw(turn));
     return t;
   }
-  async function showSession(key) {
+  let shown = null; // {key, ids, holder, history}: the session on screen, for live appends
+  async function showSession(key, refresh) {
     const conv = await loadConversation(key);
     if (!conv) {
+      shown = null;
       app.replaceChildren(el("p", { class: "err" }, "no such session"));
       return;
     }
     const turns = conv.turns;
+    const ids = turns.map((t) => t.flow_id);
+    if (refresh && shown && shown.key === key && shown.ids.every((id, i) => ids[i] === id)) {
+      // a live update appends the new turns and leaves what the reader opened as it is
+      shown.turns.splice(0, shown.turns.length, ...turns);
+      for (const t of turns.slice(shown.ids.length)) shown.holder.append(renderTurn(t, shown.history));
+      shown.ids = ids;
+      return;
+    }
     const full = {};
     const history = (i) => {
       if (!(i in full)) {
@@ -449,13 +463,16 @@
       el("p", { class: "facts" }, s.turns + " turn(s) · " + s.clients.join(", ") + " · " + s.providers.join(", ") + " · " + s.models.join(", ") + " · in " + num(s.input_tokens) + " · out " + num(s.output_tokens)),
       el("div", { id: "turns" }, turns.map((t) => renderTurn(t, history))),
     );
+    shown = { key, ids, turns, history, holder: document.getElementById("turns") };
   }
 
   // ---- routing and live updates --------------------------------------------------------------------
   let drawing = Promise.resolve();
-  function route() {
+  function route(refresh) {
     const hash = location.hash || "#/";
-    const job = hash.startsWith("#/s/") ? () => showSession(decodeURIComponent(hash.slice(4))) : showList;
+    const job = hash.startsWith("#/s/")
+      ? () => showSession(decodeURIComponent(hash.slice(4)), refresh === true)
+      : () => showList(refresh === true);
     drawing = drawing
       .then(job)
       .catch((e) => app.replaceChildren(el("p", { class: "err" }, String(e))))
@@ -471,7 +488,7 @@
     const source = new EventSource("/ui/api/events");
     source.addEventListener("flow", (e) => {
       body.dataset.live = e.lastEventId;
-      route();
+      route(true);
     });
     // Every answer ends its connection, so an error followed by a prompt reopen is normal.
     let lost = null;
