@@ -143,3 +143,10 @@ def _held(d: DaemonProcess) -> bool:
         ["ss", "-Htn", "state", "established", f"( sport = :{d.port} )"], capture_output=True, text=True
     )
     return bool(out.stdout.strip())
+
+
+def test_ui_without_a_daemon_is_one_line(tmp_path: Path) -> None:
+    d = DaemonProcess(tmp_path / "cfg", {"ccproxy": {}})  # configured, never started
+    r = d.cli("ui", "--print")
+    assert r.returncode == 1
+    assert r.stderr.strip() == f"ccproxy: error: ccproxy is not running at {d.url} (start it with `ccproxy start`)"
