@@ -8,6 +8,10 @@ pairs), so request bodies grow as Claude Code's do. Variants (median of rounds, 
   sessions         read + model.session_rows (the /ui/api/sessions answer)
   conversation     read + model.conversation_view of the longest session (/ui/api/session)
   export           read + model.export_data + page.export_page (`flows view --html`, all sessions)
+  sessions, index cold   viewer.index.SessionIndex built from nothing (the first page load)
+  sessions, index warm   the same index refreshed with nothing new (an open page's refresh:
+                         what the daemon's /ui/api/sessions pays)
+  conv., index warm      the longest session through the warm index (only its bodies read)
 
 Run: .venv/bin/python bench/viewer_model.py [--sessions S] [--turns T] [--rounds R]
 Not a test; nothing is asserted.
@@ -29,10 +33,11 @@ from mitmproxy import http
 from mitmproxy.test import tflow
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from ccproxy.addons.viewer import stored_flow_dicts
 from ccproxy.flows import meta
 from ccproxy.flows.store import FlowStore
 from ccproxy.viewer import model
+from ccproxy.viewer.index import SessionIndex
+from ccproxy.viewer.index import flow_dicts as stored_flow_dicts
 from ccproxy.viewer.page import export_page
 
 SYSTEM = "You are a coding agent. " * 170  # ~4 KB
@@ -112,6 +117,20 @@ def main() -> None:
             assert conv is not None
             return json.dumps(model.conversation_view(conv))
 
+        warm = SessionIndex(store)
+        warm.session_rows()
+
+        def indexed_sessions() -> object:
+            return warm.session_rows()  # what an open page pays per refresh (the daemon's path)
+
+        def cold_sessions() -> object:
+            return SessionIndex(store).session_rows()  # the first page load after a start
+
+        def indexed_conversation() -> object:
+            conv = warm.conversation(key)
+            assert conv is not None
+            return json.dumps(model.conversation_view(conv))
+
         def export() -> object:
             return export_page(model.export_data(stored_flow_dicts(store)))
 
@@ -119,6 +138,9 @@ def main() -> None:
             "read": timed(lambda: stored_flow_dicts(store), args.rounds),
             "sessions": timed(sessions, args.rounds),
             "conversation": timed(conversation, args.rounds),
+            "sessions, index cold": timed(cold_sessions, args.rounds),
+            "sessions, index warm": timed(indexed_sessions, args.rounds),
+            "conv., index warm": timed(indexed_conversation, args.rounds),
             "export": timed(export, args.rounds),
         }
         conv_bytes = len(conversation())  # type: ignore[arg-type]
@@ -128,7 +150,7 @@ def main() -> None:
     print(f"{n} flows ({args.sessions} sessions x {args.turns} turns), {size / 1e6:.1f} MB of /flows JSON")
     base = results["read"]
     for name, ms in results.items():
-        print(f"  {name:13s} {ms:9.1f} ms   x{ms / base:5.2f} of read")
+        print(f"  {name:21s} {ms:9.1f} ms   x{ms / base:5.2f} of read")
     kb = f"{conv_bytes / 1e3:.0f} KB for {full_bytes / 1e3:.0f} KB"
     print(f"  one /ui/api/session answer: {kb} of its request bodies")
 

@@ -29,9 +29,9 @@ from ccproxy.addons.context import DaemonContext
 from ccproxy.addons.listener import is_reverse
 from ccproxy.flows import meta
 from ccproxy.flows.query import FlowQuery
-from ccproxy.flows.store import FlowStore
 from ccproxy.usage.prices import Pricer
 from ccproxy.viewer import model
+from ccproxy.viewer.index import SessionIndex
 from ccproxy.viewer.live import LiveFeed, sse_text
 from ccproxy.viewer.page import SECURITY_HEADERS, STATIC_FILES, served_page, static
 
@@ -76,23 +76,12 @@ def _refused(status: int, message: str) -> http.Response:
     return _answer(status, (message + "\n").encode(), "text/plain; charset=utf-8")
 
 
-def stored_flow_dicts(store: FlowStore) -> list[dict[str, Any]]:
-    """Every committed flow as `/flows?bodies=1` shows it (redacted), page by page. Blocking."""
-    out: list[dict[str, Any]] = []
-    query = FlowQuery()
-    while True:
-        page = store.json_page(query, bodies=True)
-        out += json.loads(page.text)
-        if page.next_cursor is None:
-            return out
-        query = FlowQuery(after=page.next_cursor)
-
-
 class ViewerAddon:
     def __init__(self, ctx: DaemonContext, feed: LiveFeed) -> None:
         self.ctx = ctx
         self.feed = feed
         self.pricer = Pricer(ctx.config.ccproxy.usage.prices)
+        self.index = SessionIndex(ctx.store)
         for name in STATIC_FILES:  # read from the package now, not on the event loop later
             static(name)
 
@@ -174,10 +163,10 @@ class ViewerAddon:
         return self.pricer.price(*args)
 
     def _sessions(self) -> list[dict[str, Any]]:
-        return model.session_rows(stored_flow_dicts(self.ctx.store), self._price)
+        return self.index.session_rows(self._price)
 
     def _conversation(self, key: str) -> dict[str, Any] | None:
-        conv = model.find_session(stored_flow_dicts(self.ctx.store), key)
+        conv = self.index.conversation(key)
         return model.conversation_view(conv, price=self._price) if conv is not None else None
 
     def _raw(self, fid: str) -> dict[str, Any] | None:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, cast, get_args
 
@@ -88,44 +89,70 @@ def _first_user_text(flow: dict[str, Any]) -> str:
     return ""
 
 
+@dataclass(frozen=True, slots=True)
+class FlowFacts:
+    """What a sessions-list row needs of one flow: small, so the daemon can keep one per flow."""
+
+    client: str
+    provider: str | None
+    model: str | None
+    wire: str | None
+    host: str | None
+    usage: tuple[int, int, int, int] | None
+    start: float | None
+    end: float
+    failed: bool
+    hint: str
+
+
+def flow_facts(flow: dict[str, Any]) -> FlowFacts:
+    m = _meta(flow)
+    return FlowFacts(
+        client=client_family(flow),
+        provider=str(m["provider"]) if m.get("provider") else None,
+        model=flow_model(flow),
+        wire=m.get("upstream_wire") or m.get("client_wire"),
+        host=(flow.get("request") or {}).get("host"),
+        usage=_usage(flow),
+        start=float(flow["timestamp_start"]) if flow.get("timestamp_start") is not None else None,
+        end=float(flow.get("timestamp_end") or flow.get("timestamp_start") or 0),
+        failed=_failed(flow),
+        hint=_first_user_text(flow),
+    )
+
+
 def session_row(conv: Conversation, price: Pricer | None = None) -> dict[str, Any]:
-    flows = conv.flows
+    return facts_row(conv.key, conv.source, [flow_facts(f) for f in conv.flows], price)
+
+
+def facts_row(key: str, source: str, facts: Sequence[FlowFacts], price: Pricer | None = None) -> dict[str, Any]:
     tokens = [0, 0, 0, 0]
     cost: Decimal | None = None
-    for f in flows:
-        usage = _usage(f)
-        if usage is None:
+    for f in facts:
+        if f.usage is None:
             continue
-        tokens = [a + b for a, b in zip(tokens, usage, strict=True)]
+        tokens = [a + b for a, b in zip(tokens, f.usage, strict=True)]
         if price is not None:
-            m = _meta(f)
-            one = price(
-                flow_model(f),
-                m.get("upstream_wire") or m.get("client_wire"),
-                (f.get("request") or {}).get("host"),
-                usage,
-                float(f.get("timestamp_start") or 0),
-            )
+            one = price(f.model, f.wire, f.host, f.usage, f.start or 0.0)
             if one is not None:
                 cost = (cost or Decimal(0)) + one
-    starts = [float(f["timestamp_start"]) for f in flows if f.get("timestamp_start") is not None]
-    ends = [float(f.get("timestamp_end") or f.get("timestamp_start") or 0) for f in flows]
+    starts = [f.start for f in facts if f.start is not None]
     return {
-        "key": conv.key,
-        "source": conv.source,
-        "clients": sorted({client_family(f) for f in flows}),
-        "providers": sorted({str(_meta(f).get("provider")) for f in flows if _meta(f).get("provider")}),
-        "models": sorted({m for m in (flow_model(f) for f in flows) if m}),
-        "turns": len(flows),
+        "key": key,
+        "source": source,
+        "clients": sorted({f.client for f in facts}),
+        "providers": sorted({f.provider for f in facts if f.provider}),
+        "models": sorted({f.model for f in facts if f.model}),
+        "turns": len(facts),
         "first": min(starts) if starts else None,
-        "last": max(ends) if ends else None,
+        "last": max(f.end for f in facts) if facts else None,
         "input_tokens": tokens[0],
         "output_tokens": tokens[1],
         "cache_read_tokens": tokens[2],
         "cache_write_tokens": tokens[3],
         "cost_usd": float(cost) if cost is not None else None,
-        "errors": sum(1 for f in flows if _failed(f)),
-        "hint": _first_user_text(flows[0]) if flows else "",
+        "errors": sum(1 for f in facts if f.failed),
+        "hint": facts[0].hint if facts else "",
     }
 
 
@@ -224,9 +251,7 @@ def build_turn(flow: dict[str, Any], index: int, *, raw: bool) -> dict[str, Any]
     return turn
 
 
-def _changes(
-    turn: dict[str, Any], previous: dict[str, Any] | None, digests: dict[int, list[str]]
-) -> dict[str, Any]:
+def _changes(turn: dict[str, Any], previous: dict[str, Any] | None, digests: dict[int, list[str]]) -> dict[str, Any]:
     """What differs from the previous turn of the same thread (same opening message).
     `digests`: message digests per turn index, filled here (each history is hashed once)."""
     req = turn["request"]
