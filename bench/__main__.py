@@ -43,6 +43,7 @@ def _args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--workloads", help="comma-separated keys: " + ", ".join(w.key for w in WORKLOADS))
     ap.add_argument("--rss-requests", type=int, help="requests of the RSS run (default 100000; smoke 400; 0 skips)")
     ap.add_argument("--no-litellm", action="store_true", help="leave LiteLLM out (smoke always does)")
+    ap.add_argument("--no-pin", action="store_true", help="do not pin fake and subjects to CPUs (taskset)")
     ap.add_argument("--no-netns", action="store_true", help="do not re-run inside unshare --net")
     return ap.parse_args(argv)
 
@@ -65,6 +66,7 @@ def _plan(a: argparse.Namespace) -> harness.Plan:
         litellm=not (smoke or a.no_litellm),
         micro_scale=0.05 if smoke else 1.0,
         workloads=keys,
+        pin=not a.no_pin,
     )
 
 

@@ -38,6 +38,7 @@ class Plan:
     rss_step: int
     litellm: bool
     micro_scale: float  # 1.0 full, small for smoke
+    pin: bool = True
     workloads: list[str] = field(default_factory=lambda: [w.key for w in WORKLOADS])
 
 
@@ -72,8 +73,10 @@ class Cell:
         }
 
 
-def cpu_plan() -> tuple[int | None, int | None, str]:
+def cpu_plan(pin: bool) -> tuple[int | None, int | None, str]:
     """(fake+driver CPU, subject CPU, how) — pinned only where taskset and two CPUs exist."""
+    if not pin:
+        return None, None, "not pinned (--no-pin)"
     cpus = sorted(os.sched_getaffinity(0))
     if shutil.which("taskset") and len(cpus) >= 2:
         return cpus[0], cpus[1], f"fake upstream + load driver on CPU {cpus[0]}, subject on CPU {cpus[1]} (taskset)"
@@ -113,7 +116,7 @@ def rss_run(sub: Subject, total: int, step: int, conc: int) -> list[dict[str, An
 
 
 def run(plan: Plan, workdir: Path) -> dict[str, Any]:
-    fake_cpu, sub_cpu, pinning = cpu_plan()
+    fake_cpu, sub_cpu, pinning = cpu_plan(plan.pin)
     if fake_cpu is not None:
         os.sched_setaffinity(0, {fake_cpu})  # the driver shares the fake's CPU, never the subject's
     notes = [pinning]
@@ -140,7 +143,7 @@ def run(plan: Plan, workdir: Path) -> dict[str, Any]:
         for sub in subjects:  # warm-up: first connections, lazy imports, caches
             for w in WORKLOADS:
                 if w.key in plan.workloads and sub.supports(w):
-                    drive("127.0.0.1", sub.port, sub.request(w), 4, count=plan.warmup)
+                    drive("127.0.0.1", sub.port, sub.request(w), 4, duration=5.0, count=plan.warmup)
 
         log("micro: CLI start-up")
         out["micro"]["cli"] = micro.cli_startup(ccproxy.daemon.config_dir, repeat=max(1, round(5 * plan.micro_scale)))
