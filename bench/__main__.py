@@ -67,6 +67,7 @@ def _plan(a: argparse.Namespace) -> harness.Plan:
         micro_scale=0.05 if smoke else 1.0,
         workloads=keys,
         pin=not a.no_pin,
+        profile_seconds=1.0 if smoke else 10.0,
     )
 
 

@@ -5,6 +5,7 @@ the subjects on the other (taskset), where the machine has two."""
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import time
@@ -12,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import micro
+from bench import micro, profile
 from bench.common import percentile
 from bench.load import LoadResult, drive
 from bench.procfs import PeakSampler, cpu_seconds, hwm_bytes, rss_bytes, tree
@@ -39,6 +40,7 @@ class Plan:
     litellm: bool
     micro_scale: float  # 1.0 full, small for smoke
     pin: bool = True
+    profile_seconds: float = 0.0  # py-spy each profiled cell this long (0: no profiles)
     workloads: list[str] = field(default_factory=lambda: [w.key for w in WORKLOADS])
 
 
@@ -115,6 +117,33 @@ def rss_run(sub: Subject, total: int, step: int, conc: int) -> list[dict[str, An
     return points
 
 
+PROFILED = [("ccproxy", "openai-json", 1), ("ccproxy", "anthropic-sse", 1), ("mitmdump (streaming)", "openai-json", 1)]
+
+
+def profiles(subjects: list[Subject], plan: Plan, notes: list[str]) -> dict[str, Any]:
+    """py-spy profiles of ccproxy under the goals' workloads, and of mitmdump as the baseline."""
+    out: dict[str, Any] = {}
+    by_name = {s.name: s for s in subjects}
+    for name, w_key, conc in PROFILED:
+        sub, w = by_name.get(name), next(x for x in WORKLOADS if x.key == w_key)
+        if sub is None or w_key not in plan.workloads:
+            continue
+        label = f"{name}: {w.label}, c={conc}"
+        log(f"profile: {label}")
+        req = sub.request(w)
+        result = profile.record(
+            sub.pid(),
+            plan.profile_seconds,
+            functools.partial(drive, "127.0.0.1", sub.port, req, conc, duration=plan.profile_seconds),
+        )
+        if isinstance(result, str):
+            notes.append(result)
+            log(result)
+            break
+        out[label] = result
+    return out
+
+
 def run(plan: Plan, workdir: Path) -> dict[str, Any]:
     fake_cpu, sub_cpu, pinning = cpu_plan(plan.pin)
     if fake_cpu is not None:
@@ -167,6 +196,8 @@ def run(plan: Plan, workdir: Path) -> dict[str, Any]:
                 log(f"{w.label}, c={conc}: req/s {line}")
         out["cells"] = [c.summary() for c in cells.values()]
         out["hwm_mb"] = {s.name: hwm_bytes(tree(s.pid())) / 2**20 for s in subjects}
+        if plan.profile_seconds:
+            out["profiles"] = profiles(subjects, plan, notes)
 
         if plan.rss_requests:
             log(f"RSS run: {plan.rss_requests} requests through ccproxy (defaults), concurrency 16")

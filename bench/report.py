@@ -170,6 +170,13 @@ def markdown(run: dict[str, Any]) -> str:
         if "hwm_mb_after_rss" in run:
             lines.append(f"\nPeak RSS (VmHWM) after the run: {run['hwm_mb_after_rss']:.0f} MB.")
         lines.append("")
+    for label, prof in run.get("profiles", {}).items():
+        lines += [f"## Profile: {label} ({prof['samples']} py-spy samples, % of busy samples)", ""]
+        lines += ["| self time: function | % |", "|---|---:|"]
+        lines += [f"| `{f}` | {p:.1f} |" for f, p in prof["self"]]
+        lines += ["", "| inclusive, ccproxy and mitmproxy functions | % |", "|---|---:|"]
+        lines += [f"| `{f}` | {p:.1f} |" for f, p in prof["inclusive"]]
+        lines.append("")
     mic = run.get("micro", {})
     if mic.get("cli"):
         lines += ["## CLI start-up (median wall time, daemon running)", "", "| command | s | |", "|---|---:|---|"]

@@ -79,6 +79,7 @@ def pinned(cpu: int | None, argv: list[str]) -> list[str]:
 
 
 def wait_http(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float = 180) -> None:
+    """Until `url` answers; a process that does not come up is stopped, never left behind."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -88,6 +89,7 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float
             return
         except httpx.HTTPError:
             time.sleep(0.1)
+    _terminate(proc)
     raise RuntimeError(f"{what} not ready after {timeout:.0f}s")
 
 
