@@ -112,8 +112,11 @@ def rss_run(sub: Subject, total: int, step: int, conc: int) -> list[dict[str, An
         res = drive("127.0.0.1", sub.port, req, conc, count=n)
         done += n
         rss = rss_bytes(tree(sub.pid())) / 2**20
-        points.append({"requests": done, "rss_mb": rss, "rps": res.rps, "errors": res.errors})
-        log(f"  {sub.name}: {done} requests, RSS {rss:.1f} MB, {res.rps:.0f} req/s, {res.errors} errors")
+        points.append({"requests": done, "rss_mb": rss, "rps": res.rps, "errors": res.errors, "error": res.first_error})
+        log(
+            f"  {sub.name}: {done} requests, RSS {rss:.1f} MB, {res.rps:.0f} req/s, {res.errors} errors"
+            + (f" ({res.first_error})" if res.errors else "")
+        )
     return points
 
 

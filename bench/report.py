@@ -166,7 +166,10 @@ def markdown(run: dict[str, Any]) -> str:
             "| requests | RSS MB | req/s in this step | errors |",
             "|---:|---:|---:|---:|",
         ]
-        lines += [f"| {p['requests']} | {p['rss_mb']:.1f} | {p['rps']:.0f} | {p['errors']} |" for p in pts]
+        lines += [
+            f"| {p['requests']} | {p['rss_mb']:.1f} | {p['rps']:.0f} | {p['errors']} {p.get('error', '')} |"
+            for p in pts
+        ]
         if "hwm_mb_after_rss" in run:
             lines.append(f"\nPeak RSS (VmHWM) after the run: {run['hwm_mb_after_rss']:.0f} MB.")
         lines.append("")
