@@ -16,6 +16,7 @@ from ccproxy.cli.replay import replay
 from ccproxy.cli.run import run
 from ccproxy.cli.shapes import shapes
 from ccproxy.cli.usage import usage
+from ccproxy.cli.viewer import ui
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,7 +34,7 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     ctx.ensure_object(dict)["config_path"] = config_path
 
 
-for command in (init, start, status, logs, flows, run, namespace, shapes, mcp, usage, replay):
+for command in (init, start, status, logs, flows, run, namespace, shapes, mcp, usage, replay, ui):
     cli.add_command(command)
 
 
