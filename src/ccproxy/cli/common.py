@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-import httpx
 
 from ccproxy.access.token import TOKEN_HEADER, read_token
-from ccproxy.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:  # both are heavy: imported where a command needs them
+    import httpx
+
+    from ccproxy.config import Config
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -21,6 +24,8 @@ def fail(message: str, code: int = 1) -> NoReturn:
 def get_config(ctx: click.Context, *, create: bool = False) -> Config:
     obj = ctx.ensure_object(dict)
     if "config" not in obj:
+        from ccproxy.config import ConfigError, load_config
+
         try:
             obj["config"] = load_config(obj.get("config_path"), create=create)
         except ConfigError as e:
@@ -54,6 +59,8 @@ def control_headers(config: Config) -> dict[str, str]:
 
 def daemon_request(config: Config, method: str, path: str, **kw: Any) -> httpx.Response:
     """Call a control endpoint; a daemon that is not running is a one-line error."""
+    import httpx
+
     url = daemon_url(config) + path
     headers = {**control_headers(config), **kw.pop("headers", {})}
     try:

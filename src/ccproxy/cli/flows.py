@@ -10,7 +10,6 @@ from dataclasses import replace
 from typing import Any
 
 import click
-from rich.console import Console
 
 from ccproxy.cli.common import fail, get_config
 from ccproxy.flows.client import DaemonUnavailable, FlowsSettings, settings_from_config
@@ -144,6 +143,8 @@ def diff_cmd(ctx: click.Context, jq_filters: tuple[str, ...]) -> None:
         text = render_diffs(flows_)
     except NotEnoughFlows as e:
         fail(str(e), 1)
+    from rich.console import Console
+
     console = Console(width=_terminal_width(), highlight=False)
     if console.is_terminal:
         from ccproxy.flows.render import diff_text
@@ -159,6 +160,8 @@ def diff_cmd(ctx: click.Context, jq_filters: tuple[str, ...]) -> None:
 @handle_errors
 def compare_cmd(ctx: click.Context, jq_filters: tuple[str, ...]) -> None:
     """Per flow: the client's request against the forwarded one (URL and body)."""
+    from rich.console import Console
+
     flows_ = _flow_set(ctx, jq_filters, bodies=True)
     if not flows_:
         click.echo("No flows in the set.")

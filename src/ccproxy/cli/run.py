@@ -14,13 +14,16 @@ import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import click
-import httpx
 
+from ccproxy.access import loopback
 from ccproxy.cli.common import control_headers, daemon_url, fail, get_config
-from ccproxy.config.models import Config
 from ccproxy.providers.sentinel import PREFIX
+
+if TYPE_CHECKING:
+    from ccproxy.config.models import Config
 
 BASE_URL_VARS = ("ANTHROPIC_BASE_URL", "GOOGLE_GEMINI_BASE_URL")
 OPENAI_URL_VARS = ("OPENAI_BASE_URL", "OPENAI_API_BASE")  # these two include /v1, as OpenAI SDKs expect
@@ -86,8 +89,8 @@ def _unblock_all() -> None:
 
 def daemon_running(url: str, headers: dict[str, str] | None = None) -> bool:
     try:
-        return httpx.get(url + "/health", timeout=3.0, trust_env=False, headers=headers).status_code == 200
-    except httpx.HTTPError:
+        return loopback.request(url, "GET", "/health", headers=headers, timeout=3.0).status_code == 200
+    except loopback.ControlError:
         return False
 
 

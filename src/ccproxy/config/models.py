@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from pydantic import (
     AfterValidator,
@@ -24,7 +24,9 @@ from pydantic import (
 
 from ccproxy.access.local import normalize_origin
 from ccproxy.config.addresses import check_hostport
-from ccproxy.lightllm.ir import Wire
+
+if TYPE_CHECKING:
+    from ccproxy.lightllm.ir import Wire
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 # "host[:port]", checked where it is read: a typo is a config error, not a hung request.
@@ -188,7 +190,7 @@ class Provider(Strict):
     @property
     def wire(self) -> Wire:
         """The wire format this provider speaks."""
-        return PROVIDER_WIRE[self.type] if self.type in PROVIDER_WIRE else cast(Wire, self.type)
+        return PROVIDER_WIRE[self.type] if self.type in PROVIDER_WIRE else cast("Wire", self.type)
 
     @property
     def uses_curl_cffi(self) -> bool:

@@ -6,13 +6,14 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
+from ccproxy.access import loopback
 from ccproxy.access.token import TOKEN_HEADER, read_token
-from ccproxy.config import Config
 from ccproxy.flows.query import ALL, NEXT_HEADER, FlowQuery, to_params
+
+if TYPE_CHECKING:
+    from ccproxy.config import Config
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4000
@@ -63,21 +64,13 @@ def settings_from_config(config: Config | None, port: int | None = None, host: s
 
 
 class FlowClient:
-    """Thin synchronous httpx wrapper; every failure becomes :class:`DaemonUnavailable`."""
+    """Thin synchronous client (standard library, see access.loopback); every failure becomes
+    :class:`DaemonUnavailable`."""
 
-    def __init__(
-        self,
-        base_url: str,
-        timeout: float = 30.0,
-        transport: httpx.BaseTransport | None = None,
-        token: str | None = None,
-    ):
+    def __init__(self, base_url: str, timeout: float = 30.0, token: str | None = None):
         self.base_url = base_url.rstrip("/")
-        headers = {TOKEN_HEADER: token} if token else {}
-        # trust_env=False: the daemon is local; a user's HTTP(S)_PROXY must not capture it.
-        self._http = httpx.Client(
-            base_url=self.base_url, timeout=timeout, transport=transport, trust_env=False, headers=headers
-        )
+        self._timeout = timeout
+        self._headers = {TOKEN_HEADER: token} if token else {}
 
     def __enter__(self) -> FlowClient:
         return self
@@ -86,14 +79,14 @@ class FlowClient:
         self.close()
 
     def close(self) -> None:
-        self._http.close()
+        pass  # one connection per request: nothing is held open
 
-    def _request(self, method: str, path: str, params: dict[str, str] | None = None) -> httpx.Response:
+    def _request(self, method: str, path: str, params: dict[str, str] | None = None) -> loopback.Reply:
         try:
-            response = self._http.request(method, path, params=params)
-        except httpx.ConnectError as e:
+            response = loopback.request(self.base_url, method, path, params, self._headers, self._timeout)
+        except loopback.NotListening as e:
             raise DaemonNotRunning(f"ccproxy is not running at {self.base_url} (start it with `ccproxy start`)") from e
-        except httpx.HTTPError as e:
+        except loopback.ControlError as e:
             raise DaemonUnavailable(f"ccproxy daemon at {self.base_url} failed: {e}") from e
         if response.status_code == 404 and path.startswith("/flows/"):
             return response

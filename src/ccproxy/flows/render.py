@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len, set_cell_size
-from rich.console import Console
-from rich.panel import Panel
-from rich.text import Text
 
-from ccproxy.flows.compare import FlowComparison
-from ccproxy.flows.conversations import Conversation
+if TYPE_CHECKING:  # rich's console and the flow models are for the diff/compare views only
+    from rich.console import Console
+    from rich.text import Text
+
+    from ccproxy.flows.compare import FlowComparison
+    from ccproxy.flows.conversations import Conversation
 
 ELLIPSIS = "…"
 FLOW_HEADERS = ("ID", "Method", "Code", "Host", "Path", "UA", "Time")
@@ -171,6 +172,8 @@ def render_flows(flows: Sequence[dict[str, Any]], max_width: int = 80, now: floa
 
 def diff_text(lines: Sequence[str]) -> Text:
     """Unified diff lines as rich Text, coloured the way `git diff` does."""
+    from rich.text import Text
+
     text = Text()
     for i, line in enumerate(lines):
         if i:
@@ -190,6 +193,9 @@ def diff_text(lines: Sequence[str]) -> Text:
 
 
 def print_comparisons(console: Console, comparisons: Sequence[FlowComparison]) -> None:
+    from rich.panel import Panel
+    from rich.text import Text
+
     for c in comparisons:
         if c.missing_snapshot:
             console.print(Text(f"{c.flow_id}: no client request snapshot recorded."))

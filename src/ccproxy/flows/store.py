@@ -47,15 +47,17 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mitmproxy import http
-
-from ccproxy.flows import mitmformat
-from ccproxy.flows.at_rest import scrub_flow_dict, scrub_flow_state
-from ccproxy.flows.columns import FlowColumns, flow_columns
+from ccproxy.flows.columns import FlowColumns
 from ccproxy.flows.query import ALL, FlowQuery
-from ccproxy.flows.serialize import flow_json, without_bodies
+
+if TYPE_CHECKING:
+    from mitmproxy import http
+
+# Reading the indexed columns and the stored JSON needs only sqlite3 and zlib: mitmproxy (its
+# flow format, the flow objects) is imported where a flow is written or decoded, so that
+# `ccproxy flows list` with the daemon stopped does not pay for it.
 
 log = logging.getLogger(__name__)
 
@@ -371,6 +373,11 @@ class FlowStore:
         # time.sleep(0) between the steps hands the GIL to the event loop if it is waiting:
         # on a busy machine a thread can lose the CPU while holding the GIL, and the loop
         # would wait for the scheduler instead of for the next switch interval.
+        from ccproxy.flows import mitmformat
+        from ccproxy.flows.at_rest import scrub_flow_dict, scrub_flow_state
+        from ccproxy.flows.columns import flow_columns
+        from ccproxy.flows.serialize import flow_json, without_bodies
+
         state = flow.get_state()
         at_rest = state if self.store_secrets else scrub_flow_state(state)
         time.sleep(0)
@@ -525,6 +532,8 @@ class FlowStore:
         legacy = self.path.with_name(LEGACY_FILE)
         if not self.persistent or not legacy.exists():
             return
+        from ccproxy.flows import mitmformat
+
         conn = self._wconn
         assert conn is not None
         imported = 0
@@ -572,6 +581,8 @@ class FlowStore:
             if hit is not None:
                 self._cache.move_to_end(fid)
                 return hit
+        from ccproxy.flows import mitmformat
+
         blob = self._data(seq)
         if blob is None:
             return None
@@ -626,6 +637,8 @@ class FlowStore:
 
     def raw_records(self, query: FlowQuery = ALL) -> Iterator[bytes]:
         """Stored flows in mitmproxy's file format, one record each, oldest first."""
+        from ccproxy.flows import mitmformat
+
         for row in self.rows(query):
             blob = self._data(row.seq)
             if blob is not None:
@@ -659,6 +672,8 @@ class FlowStore:
                 next_cursor = seq - 1
                 break
             if reveal:  # secrets (if kept) are only in the mitmproxy record
+                from ccproxy.flows.serialize import flow_json
+
                 flow = self._decoded(fid, seq)
                 if flow is None:
                     continue
@@ -672,7 +687,10 @@ class FlowStore:
             parts.append(text)
             seen.add(fid)
             size += len(text)
-        if next_cursor is None:
+        if next_cursor is None and live:
+            from ccproxy.flows.columns import flow_columns
+            from ccproxy.flows.serialize import flow_json
+
             for f in live:
                 if f.id in seen:
                     continue
