@@ -14,6 +14,7 @@ if TYPE_CHECKING:  # both are heavy: imported where a command needs them
     import httpx
 
     from ccproxy.config import Config
+    from ccproxy.config.cli_view import CliView
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -35,6 +36,18 @@ def get_config(ctx: click.Context, *, create: bool = False) -> Config:
     return config
 
 
+def cli_view(ctx: click.Context) -> CliView:
+    """The few keys the client commands read (without pydantic, see config.cli_view)."""
+    from ccproxy.config import ConfigError
+    from ccproxy.config.cli_view import read_cli_view
+
+    obj = ctx.ensure_object(dict)
+    try:
+        return read_cli_view(obj.get("config_path"))
+    except ConfigError as e:
+        fail(str(e))
+
+
 def add_user_hook_dir(config: Config) -> None:
     """`<config dir>/hooks/` holds the user's hook modules: importable without PYTHONPATH,
     for the daemon and for `ccproxy status` alike."""
@@ -43,14 +56,17 @@ def add_user_hook_dir(config: Config) -> None:
         sys.path.insert(0, hooks_dir)
 
 
-def daemon_url(config: Config) -> str:
-    host = config.ccproxy.host
+def daemon_url(config: Config | CliView) -> str:
+    from ccproxy.config.cli_view import CliView
+
+    view = config if isinstance(config, CliView) else CliView.from_config(config)
+    host = view.host
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
-    return f"http://{host}:{config.ccproxy.port}"
+    return f"http://{host}:{view.port}"
 
 
-def control_headers(config: Config) -> dict[str, str]:
+def control_headers(config: Config | CliView) -> dict[str, str]:
     """The local token for control requests (needed to reveal or delete, and for everything
     on a non-loopback bind); empty when this user cannot read it."""
     token = read_token(config.state_dir)

@@ -19,10 +19,11 @@ from typing import TYPE_CHECKING
 import click
 
 from ccproxy.access import loopback
-from ccproxy.cli.common import control_headers, daemon_url, fail, get_config
+from ccproxy.cli.common import cli_view, control_headers, daemon_url, fail, get_config
 from ccproxy.providers.sentinel import PREFIX
 
 if TYPE_CHECKING:
+    from ccproxy.config.cli_view import CliView
     from ccproxy.config.models import Config
 
 BASE_URL_VARS = ("ANTHROPIC_BASE_URL", "GOOGLE_GEMINI_BASE_URL")
@@ -35,12 +36,11 @@ FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signa
 SI_KERNEL = 0x80
 
 
-def listener_url(config: Config) -> str:
+def listener_url(view: CliView) -> str:
     """Where a client on this machine reaches the reverse listener (a wildcard bind is dialled on loopback)."""
-    host = config.ccproxy.host
-    if host in ("0.0.0.0", "::", ""):
-        return f"http://127.0.0.1:{config.ccproxy.port}"
-    return daemon_url(config)
+    if view.host in ("0.0.0.0", "::", ""):
+        return f"http://127.0.0.1:{view.port}"
+    return daemon_url(view)
 
 
 def run_env(base: Mapping[str, str], url: str, provider: str | None) -> dict[str, str]:
@@ -128,13 +128,19 @@ def run(ctx: click.Context, inspect: bool, provider: str | None, cmd: tuple[str,
     Sets ANTHROPIC_BASE_URL, OPENAI_BASE_URL, OPENAI_API_BASE and GOOGLE_GEMINI_BASE_URL to the
     listener; exits with CMD's exit code.
     """
-    config = get_config(ctx)
-    if provider is not None and provider not in config.ccproxy.providers:
-        known = ", ".join(sorted(config.ccproxy.providers)) or "none"
-        fail(f"--provider {provider}: no such provider in the config (configured: {known})")
-    if inspect:
-        sys.exit(run_inspect(cmd, config, provider))
-    url = listener_url(config)
-    if not daemon_running(url, control_headers(config)):
+    if inspect or provider is not None:  # the jail and the provider names need the whole config
+        from ccproxy.config.cli_view import CliView
+
+        config = get_config(ctx)
+        if provider is not None and provider not in config.ccproxy.providers:
+            known = ", ".join(sorted(config.ccproxy.providers)) or "none"
+            fail(f"--provider {provider}: no such provider in the config (configured: {known})")
+        if inspect:
+            sys.exit(run_inspect(cmd, config, provider))
+        view = CliView.from_config(config)
+    else:
+        view = cli_view(ctx)
+    url = listener_url(view)
+    if not daemon_running(url, control_headers(view)):
         fail(f"ccproxy is not running at {url} (start it with `ccproxy start`)")
     sys.exit(run_child(cmd, run_env(os.environ, url, provider)))

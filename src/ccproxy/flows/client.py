@@ -10,13 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from ccproxy.access import loopback
 from ccproxy.access.token import TOKEN_HEADER, read_token
+from ccproxy.config.cli_view import CliView
+from ccproxy.config.defaults import DEFAULT_HOST, DEFAULT_PORT
 from ccproxy.flows.query import ALL, NEXT_HEADER, FlowQuery, to_params
 
 if TYPE_CHECKING:
     from ccproxy.config import Config
-
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 4000
 
 
 class DaemonUnavailable(RuntimeError):
@@ -46,8 +45,11 @@ class FlowsSettings:
 
 
 def settings_from_config(config: Config | None, port: int | None = None, host: str | None = None) -> FlowsSettings:
+    return settings_from_view(CliView.from_config(config) if config is not None else None, port=port, host=host)
+
+
+def settings_from_view(view: CliView | None, port: int | None = None, host: str | None = None) -> FlowsSettings:
     """Where the daemon listens and the default filters: options, then env, then config."""
-    section = config.ccproxy if config is not None else None
     env_port = os.environ.get("CCPROXY_PORT")
     if port is None and env_port:
         try:
@@ -55,11 +57,11 @@ def settings_from_config(config: Config | None, port: int | None = None, host: s
         except ValueError as e:
             raise ValueError(f"CCPROXY_PORT: invalid port {env_port!r}") from e
     return FlowsSettings(
-        host=host or os.environ.get("CCPROXY_HOST") or (section.host if section else DEFAULT_HOST),
-        port=port if port is not None else (section.port if section else DEFAULT_PORT),
-        default_jq_filters=tuple(section.flows.default_jq_filters) if section else (),
-        token=read_token(config.state_dir) if config is not None else None,
-        db_path=config.state_dir / "flows.db" if config is not None and section and section.flows.persist else None,
+        host=host or os.environ.get("CCPROXY_HOST") or (view.host if view else DEFAULT_HOST),
+        port=port if port is not None else (view.port if view else DEFAULT_PORT),
+        default_jq_filters=view.default_jq_filters if view else (),
+        token=read_token(view.state_dir) if view is not None else None,
+        db_path=view.state_dir / "flows.db" if view is not None and view.persist else None,
     )
 
 
