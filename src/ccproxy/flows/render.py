@@ -125,7 +125,7 @@ def _header(message: dict[str, Any] | None, name: str) -> str:
     if value is None:
         # The contract lowercases names; tolerate a producer that did not.
         for key, val in headers.items():
-            if key.lower() == name:
+            if key.lower() == name and val is not None:  # the row projection yields null for a missing header
                 return str(val)
         return ""
     return str(value)
