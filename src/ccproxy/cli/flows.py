@@ -64,11 +64,12 @@ def _flow_set(
     bodies: bool = False,
     reveal: bool = False,
     projection: str | None = None,
+    rows: bool = False,
 ) -> list[dict[str, Any]]:
     settings = _settings(ctx)
     filters = [*settings.default_jq_filters, *jq_filters]
     with FlowSource(settings.base_url, settings.db_path, token=settings.token) as client:
-        return resolve_flow_set(client, filters, bodies=bodies, reveal=reveal, projection=projection)
+        return resolve_flow_set(client, filters, bodies=bodies, reveal=reveal, projection=projection, rows=rows)
 
 
 @click.group("flows")
@@ -101,7 +102,9 @@ def list_cmd(ctx: click.Context, jq_filters: tuple[str, ...], as_json: bool, gro
     """List the flow set as a table (or JSON)."""
     # Grouping needs request bodies (session metadata, message history) and response usage.
     table_only = not (as_json or group or bodies)
-    flows_ = _flow_set(ctx, jq_filters, bodies=bodies or group, projection=ROW_PROJECTION if table_only else None)
+    flows_ = _flow_set(
+        ctx, jq_filters, bodies=bodies or group, projection=ROW_PROJECTION if table_only else None, rows=table_only
+    )
     if group:
         conversations = group_conversations(flows_)
         if as_json:

@@ -103,7 +103,7 @@ class FlowClient:
             )
         return response
 
-    def list_text(self, bodies: bool = False, reveal: bool = False, query: FlowQuery = ALL) -> str:
+    def list_text(self, bodies: bool = False, reveal: bool = False, query: FlowQuery = ALL, rows: bool = False) -> str:
         """The flow array as the daemon's JSON text (cheapest input for the jq chain).
 
         The daemon answers in pages of bounded size (its memory must not grow with the store);
@@ -113,6 +113,8 @@ class FlowClient:
             params["bodies"] = "1"
         if reveal:
             params["reveal"] = "1"
+        if rows:  # table rows only (flows.rowview); a daemon that predates it sends whole flows
+            params["rows"] = "1"
         pages: list[str] = []
         while True:
             response = self._request("GET", "/flows", params)

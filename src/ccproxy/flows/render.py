@@ -13,6 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len, set_cell_size
 
+from ccproxy.flows.rowview import ROW_PROJECTION
+
+__all__ = ["ROW_PROJECTION", "flow_row", "render_flows", "render_table"]  # ROW_PROJECTION: flow_row's input
+
 if TYPE_CHECKING:  # rich's console and the flow models are for the diff/compare views only
     from rich.console import Console
     from rich.text import Text
@@ -129,16 +133,6 @@ def _header(message: dict[str, Any] | None, name: str) -> str:
                 return str(val)
         return ""
     return str(value)
-
-
-# What flow_row reads, as a jq projection: lets the jq run return small rows for big sets.
-ROW_PROJECTION = (
-    'def ua: {"user-agent": .headers["user-agent"]};'
-    " map({id, timestamp_start, error,"
-    " request: (.request | {method, pretty_host, host, path, headers: ua}),"
-    " client_request: (.client_request | if . then {headers: ua} else null end),"
-    " response: (.response | if . then {status_code} else null end)})"
-)
 
 
 def flow_row(flow: dict[str, Any], now: float) -> tuple[str, ...]:

@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 
 from ccproxy.flows.columns import FlowColumns
 from ccproxy.flows.query import ALL, FlowQuery
+from ccproxy.flows.rowview import ROW_SQL, row_view
 
 if TYPE_CHECKING:
     from mitmproxy import http
@@ -652,18 +653,23 @@ class FlowStore:
         reveal: bool = False,
         live: Iterable[http.HTTPFlow] = (),
         max_bytes: int = 8 * 1024 * 1024,
+        rows: bool = False,
     ) -> JsonPage:
         """One page of ``GET /flows``: a JSON array text of at most about ``max_bytes``.
 
         ``live`` (in-flight flows, snapshotted by the caller *before* this query) are appended
-        on the last page when the database does not hold them yet."""
+        on the last page when the database does not hold them yet. ``rows``: each flow as its
+        table row only (flows.rowview), computed by SQLite; ``bodies`` and ``reveal`` then do not apply."""
         parts: list[str] = []
         size = 0
         seen: set[str] = set()
         next_cursor: int | None = None
         # Only the columns the page needs, straight from the cursor: building row objects for
         # thousands of flows would cost more than the query.
-        if bodies and not reveal:
+        if rows:
+            bodies = reveal = False
+            cols = f"seq, id, {ROW_SQL}"
+        elif bodies and not reveal:
             cols = "seq, id, (SELECT detail FROM flow_data d WHERE d.seq = flows.seq)"
         else:
             cols = "seq, id, summary"
@@ -696,7 +702,8 @@ class FlowStore:
                     continue
                 try:  # an in-flight flow may change under us; it is shown on the next request
                     if query.matches(flow_columns(f)):
-                        parts.append(json.dumps(flow_json(f, bodies=bodies, reveal=reveal), ensure_ascii=False))
+                        doc = flow_json(f, bodies=bodies, reveal=reveal)
+                        parts.append(json.dumps(row_view(doc) if rows else doc, ensure_ascii=False))
                 except (RuntimeError, ValueError):
                     continue
             if query.limit is not None and len(parts) > query.limit:
