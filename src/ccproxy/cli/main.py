@@ -14,7 +14,7 @@ import click
 
 from ccproxy import __version__
 
-# name -> "module:attribute" of the click command; the order is the order of `--help`.
+# name -> "module:attribute" of the click command (`--help` lists them sorted, as click does).
 COMMANDS = {
     "init": "ccproxy.cli.daemon_cmds:init",
     "start": "ccproxy.cli.daemon_cmds:start",
@@ -38,7 +38,7 @@ class LazyGroup(click.Group):
         self.lazy = lazy
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return [*self.lazy, *(name for name in super().list_commands(ctx) if name not in self.lazy)]
+        return sorted({*self.lazy, *super().list_commands(ctx)})
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = self.lazy.get(cmd_name)
