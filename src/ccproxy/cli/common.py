@@ -36,18 +36,6 @@ def get_config(ctx: click.Context, *, create: bool = False) -> Config:
     return config
 
 
-def cli_view(ctx: click.Context) -> CliView:
-    """The few keys the client commands read (without pydantic, see config.cli_view)."""
-    from ccproxy.config import ConfigError
-    from ccproxy.config.cli_view import read_cli_view
-
-    obj = ctx.ensure_object(dict)
-    try:
-        return read_cli_view(obj.get("config_path"))
-    except ConfigError as e:
-        fail(str(e))
-
-
 def add_user_hook_dir(config: Config) -> None:
     """`<config dir>/hooks/` holds the user's hook modules: importable without PYTHONPATH,
     for the daemon and for `ccproxy status` alike."""

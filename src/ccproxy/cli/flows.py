@@ -11,8 +11,8 @@ from typing import Any
 
 import click
 
-from ccproxy.cli.common import cli_view, fail
-from ccproxy.flows.client import DaemonUnavailable, FlowsSettings, settings_from_view
+from ccproxy.cli.common import fail, get_config
+from ccproxy.flows.client import DaemonUnavailable, FlowsSettings, settings_from_config
 from ccproxy.flows.compare import compare_flows
 from ccproxy.flows.conversations import group_conversations
 from ccproxy.flows.diff import NotEnoughFlows, render_diffs
@@ -83,7 +83,7 @@ def flows(ctx: click.Context, port: int | None, host: str | None) -> None:
     settings = ctx.obj if isinstance(ctx.obj, FlowsSettings) else None
     if settings is None:
         try:
-            settings = settings_from_view(cli_view(ctx), port=port, host=host)
+            settings = settings_from_config(get_config(ctx), port=port, host=host)
         except ValueError as e:
             fail(str(e))
     elif port is not None or host is not None:

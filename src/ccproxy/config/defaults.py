@@ -1,4 +1,4 @@
-"""Defaults that light readers share with the models (``cli_view`` reads them without pydantic)."""
+"""Defaults shared by the models and the light views of a config (``cli_view``)."""
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 4000
