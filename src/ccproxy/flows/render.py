@@ -35,13 +35,15 @@ def _width(text: str) -> int:
 
 def _fit(text: str, width: int) -> str:
     """Pad or truncate ``text`` to exactly ``width`` cells."""
-    w = _width(text)
+    if text.isascii():  # one cell per character: the common case, kept cheap for 10k-row tables
+        if len(text) <= width:
+            return text.ljust(width)
+        return text[: width - 1] + ELLIPSIS if width > 1 else ELLIPSIS[:width]
+    w = cell_len(text)
     if w <= width:
         return text + " " * (width - w)
     if width <= 1:
         return ELLIPSIS[:width]
-    if text.isascii():
-        return text[: width - 1] + ELLIPSIS
     return set_cell_size(text, width - 1) + ELLIPSIS
 
 
@@ -49,11 +51,9 @@ def _column_widths(
     headers: Sequence[str], rows: Sequence[Sequence[str]], max_width: int, flex: Sequence[str]
 ) -> list[int]:
     widths = [_width(h) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row):
-            w = _width(cell)
-            if w > widths[i]:
-                widths[i] = w
+    if rows:
+        columns = zip(*rows, strict=True)
+        widths = [max(w, *map(_width, column)) for w, column in zip(widths, columns, strict=True)]
     # Each column costs its content plus "│ " and " ", and the row ends with "│".
     excess = sum(widths) + 3 * len(widths) + 1 - max_width
     if excess <= 0:
