@@ -195,6 +195,25 @@ def export_cmd(ctx: click.Context, jq_filters: tuple[str, ...], output: str) -> 
     click.echo(f"Exported {len(ids)} flow(s) to {output}.", err=True)
 
 
+@flows.command("view")
+@jq_option
+@click.option("--session", "session", default=None, metavar="ID", help="Only this session (key or unique prefix).")
+@click.option("--html", "html_file", required=True, type=click.Path(dir_okay=False), help="FILE.html to write.")
+@click.pass_context
+@handle_errors
+def view_cmd(ctx: click.Context, jq_filters: tuple[str, ...], session: str | None, html_file: str) -> None:
+    """Write the flow set's conversations as one self-contained HTML file (secrets redacted)."""
+    from ccproxy.viewer.export import ExportError, write_export
+
+    config = ctx.find_root().obj.get("config") if isinstance(ctx.find_root().obj, dict) else None
+    flows_ = _flow_set(ctx, jq_filters, bodies=True)
+    try:
+        count = write_export(flows_, html_file, session=session, config=config)
+    except ExportError as e:
+        fail(str(e))
+    click.echo(f"Wrote {count} session(s) to {html_file}.", err=True)
+
+
 @flows.command("clear")
 @jq_option
 @click.option("--all", "clear_all", is_flag=True, help="Clear every flow, ignoring all filters.")

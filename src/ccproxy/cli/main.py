@@ -27,6 +27,7 @@ COMMANDS = {
     "mcp": "ccproxy.cli.mcp:mcp",
     "usage": "ccproxy.cli.usage:usage",
     "replay": "ccproxy.cli.replay:replay",
+    "ui": "ccproxy.cli.viewer:ui",
 }
 
 

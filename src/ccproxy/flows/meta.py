@@ -118,4 +118,5 @@ def summary(flow: http.HTTPFlow) -> dict[str, Any]:
         "code_assist": md.get(CODE_ASSIST),
         "transport": md.get(TRANSPORT),
         "shape": md.get(SHAPE),
+        "stream": md.get(STREAM),  # the viewer's stream timeline (first byte, duration, events)
     }
