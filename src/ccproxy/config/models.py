@@ -463,7 +463,7 @@ class CcproxySection(Strict):
     shaping: Shaping = Field(default_factory=Shaping)
     gemini_capacity: GeminiCapacity = Field(default_factory=GeminiCapacity)
     # Reliability limits (docs/reliability.md). Seconds; 0 turns a timeout or limit off.
-    # Upstream TCP connect; then the request sent -> the response headers (a non-streamed answer
+    # Upstream TCP connect + TLS handshake; then the request sent -> the response headers (a non-streamed answer
     # arrives whole, so this bounds its generation time too). Both well under the SDKs' 600 s.
     upstream_connect_timeout: float = Field(default=10.0, ge=0)
     upstream_read_timeout: float = Field(default=300.0, ge=0)
