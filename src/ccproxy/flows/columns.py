@@ -82,10 +82,11 @@ def message_bytes(message: http.Message | None) -> int:
     return len(message.raw_content or b"") if message is not None else 0
 
 
-def flow_columns(flow: http.HTTPFlow) -> FlowColumns:
+def flow_columns(flow: http.HTTPFlow, client: http.Request | None = None) -> FlowColumns:
+    """`client`: the decoded client request when the caller already has it (decoding is costly)."""
     md = flow.metadata
     req = flow.request
-    client = meta.client_request(flow) or req
+    client = client if client is not None else meta.client_request(flow) or req
     body = _json_body(client)
     model = body.get("model") if isinstance(body, dict) and isinstance(body.get("model"), str) else None
     if model is None:

@@ -51,7 +51,7 @@ from typing import Any
 
 from mitmproxy import http
 
-from ccproxy.flows import mitmformat
+from ccproxy.flows import meta, mitmformat
 from ccproxy.flows.at_rest import scrub_flow_dict, scrub_flow_state
 from ccproxy.flows.columns import FlowColumns, flow_columns
 from ccproxy.flows.query import ALL, FlowQuery
@@ -376,11 +376,12 @@ class FlowStore:
         time.sleep(0)
         data = mitmformat.pack_state(at_rest)
         time.sleep(0)
-        full = scrub_flow_dict(flow_json(flow, bodies=True, reveal=False))
+        client = meta.client_request(flow)  # decoded once for the JSON and the columns
+        full = scrub_flow_dict(flow_json(flow, bodies=True, reveal=False, client=client))
         detail = zlib.compress(json.dumps(full, ensure_ascii=False).encode(), 1)
         time.sleep(0)
         summary = json.dumps(without_bodies(full), ensure_ascii=False)
-        columns = flow_columns(flow)
+        columns = flow_columns(flow, client)
         columns.path = full["request"]["path"]
         return _Prepared(columns, summary, data, detail)
 
