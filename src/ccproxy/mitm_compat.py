@@ -13,6 +13,7 @@ ccproxy embeds mitmproxy and needs a few things its addon API does not offer:
   streams in flight for the drain, and the listening sockets.
 - **web** — the pieces of mitmweb that `addons/web_inspector.py` assembles around our master.
 - **keylog** — the module-level TLS key logger of `mitmproxy.net.tls`.
+- **asgi** — `mitmproxy.addons.asgiapp.serve`, which answers one flow from an ASGI app (`/mcp`).
 
 `self_check()` probes each of them against the installed mitmproxy; the daemon disables what is
 missing with one warning instead of crashing mid-stream. pyproject pins the tested range
@@ -715,3 +716,11 @@ async def flush_and_close_clients(master: Any) -> None:
         except Exception:  # a connection that is already gone has nothing left to flush
             pass
         close_client(master, handler.client)
+
+
+async def serve_asgi(app: Any, flow: http.HTTPFlow) -> None:
+    """Answer `flow` from an ASGI app with mitmproxy's bridge: a module function of the asgiapp
+    addon, not part of the addon API (imported late: it pulls in the ASGI machinery)."""
+    from mitmproxy.addons import asgiapp
+
+    await asgiapp.serve(app, flow)

@@ -293,3 +293,39 @@ def test_json_pages_follow_the_cursor(store: FlowStore) -> None:
             break
         query = FlowQuery(after=page.next_cursor)
     assert seen == [f.id for f in flows]
+
+
+def test_routed_flow_records_the_forwarded_model(store: FlowStore) -> None:
+    routed = quick_flow("/v1/chat/completions", host="api.openai.com", request_body=b'{"model":"gpt-4o","messages":[]}')
+    client = quick_flow(request_body=b'{"model":"claude-sonnet-4","messages":[]}').request
+    routed.metadata["ccproxy.client_request"] = client.get_state()
+    plain = quick_flow(request_body=b'{"model":"claude-x","messages":[]}')
+    put(store, routed, plain)
+    a, b = (r.columns for r in store.rows())
+    assert (a.model, a.upstream_model) == ("claude-sonnet-4", "gpt-4o")
+    assert (b.model, b.upstream_model) == ("claude-x", "claude-x")
+
+
+def test_a_schema_1_store_reads_offline_and_migrates_on_open(tmp_path: Path) -> None:
+    """data/schema1-flows.db was written by the schema-1 store (one OpenAI flow, model gpt-x)."""
+    path = tmp_path / DB_FILE
+    shutil.copy(DATA / "schema1-flows.db", path)
+    offline = FlowStore(path, max_flows=100, max_bytes=10**9, readonly=True)
+    offline.open()
+    try:
+        (old,) = (r.columns for r in offline.rows())
+        assert (old.model, old.upstream_model, old.input_tokens) == ("gpt-x", None, 7)
+    finally:
+        offline.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 1, "a reader never migrates"
+    s = FlowStore(path, max_flows=100, max_bytes=10**9)
+    s.open()
+    try:
+        put(s, quick_flow(request_body=b'{"model":"claude-x","messages":[]}'))
+        assert [(r.columns.model, r.columns.upstream_model) for r in s.rows()] == [
+            ("gpt-x", None),
+            ("claude-x", "claude-x"),
+        ]
+    finally:
+        s.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2

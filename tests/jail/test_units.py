@@ -15,7 +15,8 @@ from mitmproxy.proxy import mode_specs
 from mitmproxy.proxy.server_hooks import ServerConnectionHookData
 from mitmproxy.test import tflow
 
-from ccproxy.addons.resolve import SYNTHETIC_NET, ResolveOverrides, parse_resolve, parse_target
+from ccproxy.addons.resolve import ResolveOverrides
+from ccproxy.config.resolve import SYNTHETIC_NET, parse_resolve, parse_target
 from ccproxy.jail.cabundle import CA_ENV_VARS, bundle_text, child_env
 from ccproxy.jail.keys import key_path, load_or_create_keys, parse_keys
 from ccproxy.jail.mode import RedactPrivateKeys, wg_keylog_text, wireguard_mode_spec

@@ -6,8 +6,9 @@ from typing import Any
 
 import pytest
 
+from ccproxy.access.local import is_loopback_bind, split_host
 from ccproxy.config.models import Mcp
-from ccproxy.mcp.guard import host_of, is_loopback, origin_allowed
+from ccproxy.mcp.guard import origin_allowed
 from ccproxy.mcp.inject import insert_before_final_user, render_pair
 from ccproxy.mcp.notify import McpEvent, NotificationBuffer
 from ccproxy.mcp.token import resolve_token
@@ -77,7 +78,7 @@ def test_insert_before_final_user(wire: Any, body: dict[str, Any], at: int | Non
      ("localhost.evil.example", False)],
 )  # fmt: skip
 def test_is_loopback(host: str, loopback: bool) -> None:
-    assert is_loopback(host) is loopback
+    assert is_loopback_bind(host) is loopback
 
 
 @pytest.mark.parametrize(
@@ -85,13 +86,14 @@ def test_is_loopback(host: str, loopback: bool) -> None:
     [("127.0.0.1:4030", "127.0.0.1"), ("[::1]:4030", "::1"), ("localhost", "localhost"), ("::1", "::1")],
 )
 def test_host_of(value: str, host: str) -> None:
-    assert host_of(value) == host
+    assert split_host(value)[0] == host
 
 
 @pytest.mark.parametrize(
     ("origin", "ok"),
     [("http://localhost:3000", True), ("https://127.0.0.1", True), ("http://evil.example", False),
-     ("http://127.0.0.1.evil.example", False), ("file://", False), ("vscode-webview://x", False)],
+     ("http://127.0.0.1.evil.example", False), ("file://", False), ("vscode-webview://x", False), ("null", False),
+     ("HTTP://LOCALHOST:6274", True)],
 )  # fmt: skip
 def test_origin_allowed(origin: str, ok: bool) -> None:
     assert origin_allowed(origin) is ok

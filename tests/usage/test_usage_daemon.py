@@ -69,6 +69,18 @@ def _anthropic_traffic(d: DaemonProcess, fake: FakeProvider, seen: Expected) -> 
     seen.setdefault((PRIVATE_MODEL, "anthropic"), []).append([m.usage.input_tokens, m.usage.output_tokens, 0, 0])
 
 
+ROUTED = {"claude-routed": "gpt-4o"}  # client model → the model a transform rule forwards
+
+
+def _routed_traffic(d: DaemonProcess, fake: FakeProvider, seen: Expected) -> None:
+    """An Anthropic client routed to OpenAI is billed as the OpenAI model it reached."""
+    c = anthropic.Anthropic(api_key="sk-ant-usage", base_url=d.url, max_retries=0)
+    fake.queue(Reply(json=openai_chat(model="gpt-4o")))
+    m = c.messages.create(model="claude-routed", max_tokens=8, messages=[{"role": "user", "content": "r"}])
+    assert fake.last().json["model"] == "gpt-4o"
+    seen.setdefault(("claude-routed", "openai"), []).append([m.usage.input_tokens, m.usage.output_tokens, 0, 0])
+
+
 def _openai_traffic(d: DaemonProcess, fake: FakeProvider, seen: Expected) -> None:
     c = openai.OpenAI(api_key="sk-usage", base_url=d.url + "/v1", max_retries=0)
     body = openai_chat(model="gpt-4o")
@@ -121,6 +133,12 @@ def recorded(
         "ccproxy": {
             "providers": {w: provider_entry(shared_fake.hostport, w) for w in WIRES},
             "usage": {"prices": {PRIVATE_MODEL: PRIVATE_PRICE}},
+            "lightllm": {
+                "transforms": [
+                    {"match_model": f"^{m}$", "action": "transform", "dest_provider": "openai", "dest_model": to}
+                    for m, to in ROUTED.items()
+                ]
+            },
         }
     }
     d = DaemonProcess(tmp_path_factory.mktemp("usage"), config).start()
@@ -129,6 +147,7 @@ def recorded(
         _anthropic_traffic(d, shared_fake, seen)
         _openai_traffic(d, shared_fake, seen)
         _gemini_traffic(d, shared_fake, seen)
+        _routed_traffic(d, shared_fake, seen)
     finally:
         d.stop()  # usage reads flows.db with the daemon down
     yield d, seen
@@ -165,7 +184,8 @@ def test_token_totals_and_prices_by_model(recorded: tuple[DaemonProcess, Expecte
             ((i, o, _, _),) = requests
             assert Decimal(str(g["cost_usd"])) == (i * Decimal("2.0") + o * Decimal("8.0")) / 1_000_000
         else:
-            assert Decimal(str(g["cost_usd"])) == _expected_cost(model, provider, requests)
+            billed = ROUTED.get(model, model)
+            assert Decimal(str(g["cost_usd"])) == _expected_cost(billed, provider, requests)
     everything = [r for reqs in seen.values() for r in reqs]
     t = report["total"]
     assert t["input_tokens"] == sum(r[0] for r in everything)
@@ -197,7 +217,7 @@ def test_table_csv_and_groupings(recorded: tuple[DaemonProcess, Expected]) -> No
     assert json.loads(_usage(d, "--json", "--since", "1d"))["total"]["requests"] == len(everything)
     assert json.loads(_usage(d, "--json", "--until", "2000-01-01"))["total"]["requests"] == 0
     clients = {g["client"]: g["requests"] for g in json.loads(_usage(d, "--json", "--by", "client"))["groups"]}
-    assert clients.get("Anthropic/Python") == 4 and clients.get("OpenAI/Python") == 2, clients
+    assert clients.get("Anthropic/Python") == 5 and clients.get("OpenAI/Python") == 2, clients
     assert sum(clients.values()) == len(everything)
     sessions = json.loads(_usage(d, "--json", "--by", "session"))
     assert sum(g["requests"] for g in sessions["groups"]) == len(everything)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 
 from mitmproxy import http
-from mitmproxy.addons.asgiapp import serve
 
 from ccproxy.addons.context import DaemonContext
 from ccproxy.addons.control import json_response
@@ -21,6 +20,7 @@ from ccproxy.addons.listener import is_reverse
 from ccproxy.flows import meta
 from ccproxy.mcp.guard import origin_allowed
 from ccproxy.mcp.notify import parse_event
+from ccproxy.mitm_compat import serve_asgi
 
 log = logging.getLogger(__name__)
 
@@ -69,4 +69,4 @@ class McpEndpointAddon:
                 {"content-type": "application/json", "allow": "POST, DELETE"},
             )
         else:
-            await serve(app, flow)
+            await serve_asgi(app, flow)

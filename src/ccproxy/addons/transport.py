@@ -13,8 +13,8 @@ from typing import Any
 
 from mitmproxy import http
 
-from ccproxy.addons.resolve import parse_resolve
 from ccproxy.config.models import Config
+from ccproxy.config.resolve import parse_resolve
 from ccproxy.flows import meta
 from ccproxy.transport.relay import CurlRelay, Target
 from ccproxy.transport.trust import UpstreamTrust

@@ -35,7 +35,8 @@ class FlowColumns:
     provider: str | None
     client_wire: str | None
     upstream_wire: str | None
-    model: str | None
+    model: str | None  # as the client asked
+    upstream_model: str | None  # as forwarded (a transform rule may rename it): what is billed
     session_id: str | None
     conversation_key: str | None
     stream: bool
@@ -78,6 +79,13 @@ def _conversation_key(flow: http.HTTPFlow, client: http.Request, body: Any) -> s
     return None
 
 
+def _model(request: http.Request, body: Any) -> str | None:
+    if isinstance(body, dict) and isinstance(body.get("model"), str):
+        return str(body["model"])
+    match = _GEMINI_MODEL.search(request.path)  # Gemini puts the model in the path
+    return match.group(1) if match else None
+
+
 def message_bytes(message: http.Message | None) -> int:
     return len(message.raw_content or b"") if message is not None else 0
 
@@ -88,10 +96,8 @@ def flow_columns(flow: http.HTTPFlow, client: http.Request | None = None) -> Flo
     req = flow.request
     client = client if client is not None else meta.client_request(flow) or req
     body = _json_body(client)
-    model = body.get("model") if isinstance(body, dict) and isinstance(body.get("model"), str) else None
-    if model is None:
-        match = _GEMINI_MODEL.search(client.path)  # Gemini puts the model in the path
-        model = match.group(1) if match else None
+    model = _model(client, body)
+    upstream_model = model if client is req else _model(req, _json_body(req))
     upstream = meta.upstream_response(flow)
     upstream_wire = md.get(meta.UPSTREAM_WIRE) or md.get(meta.CLIENT_WIRE)
     usage = body_usage(upstream.raw_content if upstream is not None else None, upstream_wire)
@@ -113,6 +119,7 @@ def flow_columns(flow: http.HTTPFlow, client: http.Request | None = None) -> Flo
         client_wire=md.get(meta.CLIENT_WIRE),
         upstream_wire=upstream_wire,
         model=model,
+        upstream_model=upstream_model,
         session_id=md.get(meta.SESSION_ID),
         conversation_key=_conversation_key(flow, client, body),
         stream=meta.STREAM in md or ctype.startswith("text/event-stream"),

@@ -62,7 +62,7 @@ log = logging.getLogger(__name__)
 DB_FILE = "flows.db"
 LEGACY_FILE = "flows.mitm"
 APPLICATION_ID = 0x43435058  # "CCPX": tells our database from any other SQLite file
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: upstream_model
 # Per-row bookkeeping (index entries, row header) counted against max_bytes.
 ROW_OVERHEAD = 256
 _BATCH = 256
@@ -78,7 +78,7 @@ CREATE TABLE IF NOT EXISTS flows (
     ts_start REAL NOT NULL, ts_end REAL,
     listener TEXT, method TEXT, scheme TEXT, host TEXT, path TEXT,
     status INTEGER, error TEXT,
-    provider TEXT, client_wire TEXT, upstream_wire TEXT, model TEXT,
+    provider TEXT, client_wire TEXT, upstream_wire TEXT, model TEXT, upstream_model TEXT,
     session_id TEXT, conversation_key TEXT, stream INTEGER NOT NULL DEFAULT 0,
     input_tokens INTEGER, output_tokens INTEGER, cache_read_tokens INTEGER, cache_write_tokens INTEGER,
     request_bytes INTEGER NOT NULL DEFAULT 0, response_bytes INTEGER NOT NULL DEFAULT 0,
@@ -99,6 +99,14 @@ PRAGMA application_id = {APPLICATION_ID};
 PRAGMA user_version = {SCHEMA_VERSION};
 """
 _ROW_FIELDS = ("seq", *_COLUMNS, "stored_bytes", "summary")
+
+
+def _read_old_schema(conn: sqlite3.Connection) -> None:
+    """A store of schema 1 read without the daemon (which migrates it on open): a temporary view,
+    which shadows the table for this connection only, adds the newer columns as NULL."""
+    present = {r[1] for r in conn.execute("PRAGMA table_info(flows)")}
+    if present and "upstream_model" not in present:
+        conn.execute("CREATE TEMP VIEW flows AS SELECT *, NULL AS upstream_model FROM main.flows")
 
 
 class ForeignDatabase(sqlite3.DatabaseError):
@@ -275,6 +283,8 @@ class FlowStore:
                 )
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+            if "flows" in tables and version < 2:
+                conn.execute("ALTER TABLE flows ADD COLUMN upstream_model TEXT")
             conn.executescript(_SCHEMA)
             conn.execute("SELECT count(*) FROM flows").fetchone()  # a damaged table fails here
         except sqlite3.DatabaseError:
@@ -291,6 +301,7 @@ class FlowStore:
         if conn is None:
             if self.readonly:
                 conn = sqlite3.connect(f"{self.path.resolve().as_uri()}?mode=ro", uri=True, check_same_thread=False)
+                _read_old_schema(conn)
             else:
                 conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
                 conn.execute("PRAGMA query_only = 1")

@@ -7,43 +7,28 @@ user's browser can otherwise reach 127.0.0.1 through a name that resolves there.
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from typing import Any
 from urllib.parse import urlsplit
+
+from ccproxy.access.local import is_loopback_bind, is_loopback_host, normalize_origin, split_host
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
-
-
-def is_loopback(host: str) -> bool:
-    host = host.strip("[]").lower()
-    if host in LOOPBACK_NAMES or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def host_of(authority: str) -> str:
-    """`name:port`, `[v6]:port` or `name` -> the name."""
-    authority = authority.strip()
-    if authority.startswith("["):
-        return authority[1 : authority.find("]")] if "]" in authority else authority
-    return authority.rsplit(":", 1)[0] if authority.count(":") == 1 else authority
-
 
 def origin_allowed(origin: str, extra_hosts: Iterable[str] = ()) -> bool:
-    parts = urlsplit(origin)
+    """A loopback page on any port (MCP inspectors run on their own), or an extra mcp.host."""
+    try:
+        parts = urlsplit(normalize_origin(origin))
+    except ValueError:
+        return False  # "null" (sandboxed frames, file:) and garbage
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return False
-    return is_loopback(parts.hostname) or parts.hostname in set(extra_hosts)
+    return is_loopback_host(parts.hostname) or parts.hostname in set(extra_hosts)
 
 
 class LocalGuard:
@@ -51,18 +36,16 @@ class LocalGuard:
         self.app = app
         self.token = token
         # A non-loopback mcp.host (with a token) is a name clients may legitimately use.
-        self.extra_hosts = frozenset(h.lower() for h in extra_hosts if h and not is_loopback(h))
+        self.extra_hosts = frozenset(h.lower() for h in extra_hosts if h and not is_loopback_bind(h))
 
     def _refusal(self, scope: Scope) -> tuple[int, str] | None:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
-        host = host_of(headers.get("host", "")).lower()
-        if not host or not (is_loopback(host) or host in self.extra_hosts):
+        host = split_host(headers.get("host", ""))[0]
+        if not host or not (is_loopback_host(host) or host in self.extra_hosts):
             return 403, f"Host {headers.get('host', '')!r} is not a loopback name"
         origin = headers.get("origin")
-        if origin is not None and origin != "null" and not origin_allowed(origin, self.extra_hosts):
+        if origin is not None and not origin_allowed(origin, self.extra_hosts):
             return 403, f"Origin {origin!r} is not allowed"
-        if origin == "null":
-            return 403, "Origin 'null' is not allowed"
         if self.token is not None:
             scheme, _, value = headers.get("authorization", "").partition(" ")
             if scheme.lower() != "bearer" or not hmac.compare_digest(value.strip().encode(), self.token.encode()):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ccproxy.access.local import is_loopback_bind
 from ccproxy.config.models import Mcp
-from ccproxy.mcp.guard import is_loopback
 
 
 def resolve_token(mcp: Mcp) -> str | None:
@@ -22,7 +22,7 @@ def resolve_token(mcp: Mcp) -> str | None:
     if mcp.auth_token is not None and not mcp.auth_token.strip():
         raise ValueError("mcp.auth_token: empty")
     token = mcp.auth_token.strip() if mcp.auth_token else None
-    if token is None and not is_loopback(mcp.host):
+    if token is None and not is_loopback_bind(mcp.host):
         raise ValueError(
             f"mcp.host is {mcp.host!r}, not a loopback address: set mcp.auth_token (or mcp.auth_token_file)"
         )

@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from ccproxy.addons.resolve import Override
+from ccproxy.config.resolve import Override
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 from mitmproxy import http
 
-from ccproxy.addons.resolve import Override, parse_resolve
+from ccproxy.config.resolve import Override, parse_resolve
 from ccproxy.transport.trust import UpstreamTrust
 
 # Hop-by-hop and framing headers: httpx computes its own.

@@ -132,10 +132,11 @@ def build_report(rows: Iterable[Any], by: GroupBy, pricer: Pricer, jq_filters: S
         )
         tokens = (one.input_tokens, one.output_tokens, one.cache_read_tokens, one.cache_write_tokens)
         # Priced per request: tiered prices (long prompts) depend on each request's size.
-        price = pricer.price(c.model, c.upstream_wire, c.host, tokens, c.ts_start)
+        billed = c.upstream_model or c.model  # a routed request is billed by the model it reached
+        price = pricer.price(billed, c.upstream_wire, c.host, tokens, c.ts_start)
         if price is None:
             one.unpriced = 1
-            one.unpriced_models = {c.model or "(unknown)"}
+            one.unpriced_models = {billed or "(unknown)"}
         else:
             one.cost = price
         groups.setdefault(key, Totals(key=key)).add(one)

@@ -25,6 +25,7 @@ from ccproxy.lightllm.stream.events import (
     ToolCallStart,
     UsageUpdate,
 )
+from ccproxy.lightllm.stream.held_calls import HeldCalls
 from ccproxy.lightllm.vocab import anthropic as vocab
 
 
@@ -157,18 +158,6 @@ def _event(name: str, payload: dict[str, Any]) -> bytes:
     return encode_sse(dumps(payload), name)
 
 
-class _PendingCall:
-    """A tool call that started while another call's block was open: Anthropic blocks cannot
-    interleave, so it waits (with its argument pieces) until the open block closes."""
-
-    __slots__ = ("args", "ended", "id", "name")
-
-    def __init__(self, call_id: str, name: str) -> None:
-        self.id, self.name = call_id, name
-        self.args: list[str] = []
-        self.ended = False
-
-
 class AnthropicRenderer(Renderer):
     def __init__(self, ctx: RequestContext) -> None:
         super().__init__()
@@ -177,7 +166,7 @@ class AnthropicRenderer(Renderer):
         self._index = -1
         self._open: str | None = None  # kind of the open content block
         self._open_tool = -1
-        self._pending: dict[int, _PendingCall] = {}  # tool ordinal → call waiting for its block
+        self._pending: HeldCalls[tuple[str, str]] = HeldCalls()  # (id, name) of calls waiting for a block
         self._closed_tools: set[int] = set()
         self._usage: Usage | None = None
         self._text: list[str] = []  # the answer's text, for cited_text of offset citations
@@ -230,19 +219,12 @@ class AnthropicRenderer(Renderer):
         return out
 
     def _flush_pending(self, everything: bool = False) -> bytes:
-        """Stream the waiting calls in order; one still receiving arguments stays open (unless
-        `everything`: text, thinking or the end is next, so every call is complete)."""
-        out = b""
-        while self._pending:
-            ordinal = next(iter(self._pending))
-            call = self._pending.pop(ordinal)
-            out += self._open_tool_block(ordinal, call.id, call.name)
-            if call.args:
-                out += self._delta({"type": "input_json_delta", "partial_json": "".join(call.args)})
-            if not call.ended and not everything:
-                return out
-            out += self._close_block()
-        return out
+        return self._pending.flush(
+            lambda ordinal, call: self._open_tool_block(ordinal, *call),
+            lambda _call, args: self._delta({"type": "input_json_delta", "partial_json": args}),
+            self._close_block,
+            everything,
+        )
 
     def _leave_tools(self) -> bytes:
         """Before a block of another kind: the open call and every waiting one are done."""
@@ -282,7 +264,7 @@ class AnthropicRenderer(Renderer):
                 return out + self._close_block()
             case ToolCallStart(index=index, id=call_id, name=name):
                 if self._open == "tool_use" or self._pending:
-                    self._pending[index] = _PendingCall(call_id, name)
+                    self._pending.hold(index, (call_id, name))
                     return pre
                 return pre + self._open_tool_block(index, call_id, name)
             case ToolCallDelta(index=index, arguments=args):
@@ -291,15 +273,14 @@ class AnthropicRenderer(Renderer):
                 if self._open == "tool_use" and self._open_tool == index:
                     return pre + self._delta({"type": "input_json_delta", "partial_json": args})
                 if index in self._pending:
-                    self._pending[index].args.append(args)
+                    self._pending.add_args(index, args)
                     return pre
                 # only a call whose block was closed by text in between gets here
                 raise ConversionError(f"tool call {index} arguments arrived after its block closed")
             case ToolCallEnd(index=index):
                 if self._open == "tool_use" and self._open_tool == index:
                     return pre + self._close_block() + self._flush_pending()
-                if index in self._pending:
-                    self._pending[index].ended = True
+                self._pending.end(index)
                 return pre
             case CitationAdded(citation=c):
                 return pre + self._citation(c)

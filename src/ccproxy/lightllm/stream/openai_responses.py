@@ -26,6 +26,7 @@ from ccproxy.lightllm.stream.events import (
     ToolCallStart,
     UsageUpdate,
 )
+from ccproxy.lightllm.stream.held_calls import HeldCalls
 from ccproxy.lightllm.vocab import openai_responses as vocab
 
 
@@ -153,9 +154,7 @@ class OpenAIResponsesRenderer(Renderer):
         self._open_kind = ""
         self._text = ""  # accumulated text of the open message / reasoning item
         self._tools: dict[int, dict[str, Any]] = {}  # IR ordinal → function_call item
-        # calls that started while another call's item was open (items cannot interleave):
-        # ordinal → (item, argument pieces, ended)
-        self._pending: dict[int, tuple[dict[str, Any], list[str], list[bool]]] = {}
+        self._pending: HeldCalls[dict[str, Any]] = HeldCalls()  # function_call items waiting their turn
         self._chars = 0  # answer text characters so far: where citations point
         self._text_start = 0  # first character of the open message item
         self._annotations: list[dict[str, Any]] = []
@@ -311,19 +310,7 @@ class OpenAIResponsesRenderer(Renderer):
         return self._delta_ev("response.function_call_arguments.delta", item["id"], "", args)
 
     def _flush_pending(self, everything: bool = False) -> bytes:
-        """Stream the waiting calls in order; one still receiving arguments stays open (unless
-        `everything`: something else comes next, so every call is complete)."""
-        out = b""
-        while self._pending:
-            index = next(iter(self._pending))
-            item, args, ended = self._pending.pop(index)
-            out += self._open_call(index, item)
-            if args:
-                out += self._call_delta(item, "".join(args))
-            if not ended[0] and not everything:
-                return out
-            out += self._close()
-        return out
+        return self._pending.flush(self._open_call, self._call_delta, self._close, everything)
 
     def _leave_tools(self) -> bytes:
         if self._open_kind != "function_call" and not self._pending:
@@ -374,7 +361,7 @@ class OpenAIResponsesRenderer(Renderer):
                     "status": "in_progress",
                 }
                 if (self._open_kind == "function_call" and self._open is not None) or self._pending:
-                    self._pending[index] = (call, [], [False])
+                    self._pending.hold(index, call)
                     return pre
                 return pre + self._open_call(index, call)
             case ToolCallDelta(index=index, arguments=args):
@@ -384,14 +371,13 @@ class OpenAIResponsesRenderer(Renderer):
                 if item is not None and item is self._open:
                     return pre + self._call_delta(item, args)
                 if index in self._pending:
-                    self._pending[index][1].append(args)
+                    self._pending.add_args(index, args)
                     return pre
                 raise ConversionError(f"tool call {index} arguments arrived after its item closed")
             case ToolCallEnd(index=index):
                 if self._open is not None and self._open is self._tools.get(index):
                     return pre + self._close() + self._flush_pending()
-                if index in self._pending:
-                    self._pending[index][2][0] = True
+                self._pending.end(index)
                 return pre
             case CitationAdded(citation=c):
                 return pre + self._citation(c)
