@@ -140,7 +140,7 @@ def pinned(cpu: int, argv: list[str]) -> list[str]:
     return argv
 
 
-def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> None:
+def wait_port(port: int, proc: subprocess.Popen[bytes], timeout: float = 240) -> None:
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
