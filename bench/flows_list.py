@@ -19,9 +19,11 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "flows"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from flowkit import make_flow, to_contract
 
+from bench.common import timed
 from ccproxy.flows.client import FlowClient
 from ccproxy.flows.jqchain import apply_filters, apply_filters_text
 from ccproxy.flows.render import FLOW_HEADERS, ROW_PROJECTION, flow_row, render_flows
@@ -47,15 +49,6 @@ def build(n: int) -> list[dict[str, Any]]:
         flow["id"] = f"{i:08x}-0000-4000-8000-000000000000"
         out.append(flow)
     return out
-
-
-def timed(fn: Any, repeat: int = 3) -> tuple[float, Any]:
-    best, result = float("inf"), None
-    for _ in range(repeat):
-        t = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - t)
-    return best, result
 
 
 def serve(text: str) -> ThreadingHTTPServer:

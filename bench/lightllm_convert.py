@@ -1,46 +1,43 @@
 """Conversion cost of lightllm on the recorded corpus, next to a JSON decode+encode baseline
 (what forwarding an unconverted body costs at least). Prints µs per body and the ratio.
 
-    .venv/bin/python bench/lightllm_convert.py [--corpus PATH] [--repeat N]
+    .venv/bin/python bench/lightllm_convert.py [--corpus PATH] [--repeat N]   (corpus: tests/corpus)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import time
+import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import corpus_dir, timed
 from ccproxy.lightllm import convert as cv
 from ccproxy.lightllm.ir import WIRES
 
 DIRS = {"anthropic": "anthropic", "openai": "openai_chat", "openai_responses": "openai_responses", "gemini": "gemini"}
 
 
-def _corpus(arg: str | None) -> Path:
-    if arg:
-        return Path(arg)
-    for base in Path(__file__).resolve().parents:
-        if (base / "shared" / "corpus").is_dir():
-            return base / "shared" / "corpus"
-    raise SystemExit("bench: corpus not found (pass --corpus)")
-
-
 def _time(fn: Any, repeat: int) -> float:
-    start = time.perf_counter()
-    for _ in range(repeat):
-        fn()
-    return (time.perf_counter() - start) / repeat * 1e6
+    return timed(fn, repeat)[0] * 1e6
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--corpus")
-    ap.add_argument("--repeat", type=int, default=20)
-    args = ap.parse_args()
-    corpus = _corpus(args.corpus)
-    print(f"{'src wire':18} {'kind':9} {'bodies':>6} {'json µs':>9} {'same µs':>9} {'cross µs':>9} {'cross/json':>10}")
+@dataclass
+class Row:
+    wire: str
+    kind: str  # request | response
+    bodies: int
+    json_us: float  # decode + encode, the floor
+    same_us: float  # parse + render into the same wire
+    cross_us: float  # convert into each other wire (mean per target)
+
+
+def measure(corpus: Path, repeat: int) -> list[Row]:
+    rows = []
     for wire, d in DIRS.items():
         reqs: list[tuple[bytes, str]] = []
         resps: list[bytes] = []
@@ -78,10 +75,24 @@ def main() -> None:
                             json.dumps(cv.convert_response(json.loads(it), wire, dst))  # type: ignore[arg-type]
 
             n = len(items)
-            b = _time(baseline, args.repeat) / n
-            s = _time(same, args.repeat) / n
-            c = _time(cross, args.repeat) / n / len(others)
-            print(f"{wire:18} {kind:9} {n:6d} {b:9.1f} {s:9.1f} {c:9.1f} {c / b:10.1f}")
+            b = _time(baseline, repeat) / n
+            s = _time(same, repeat) / n
+            c = _time(cross, repeat) / n / len(others)
+            rows.append(Row(wire, kind, n, b, s, c))
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--corpus")
+    ap.add_argument("--repeat", type=int, default=20)
+    args = ap.parse_args()
+    print(f"{'src wire':18} {'kind':9} {'bodies':>6} {'json µs':>9} {'same µs':>9} {'cross µs':>9} {'cross/json':>10}")
+    for r in measure(corpus_dir(args.corpus), args.repeat):
+        print(
+            f"{r.wire:18} {r.kind:9} {r.bodies:6d} {r.json_us:9.1f} {r.same_us:9.1f} {r.cross_us:9.1f} "
+            f"{r.cross_us / r.json_us:10.1f}"
+        )
 
 
 if __name__ == "__main__":

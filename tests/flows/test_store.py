@@ -295,6 +295,32 @@ def test_json_pages_follow_the_cursor(store: FlowStore) -> None:
     assert seen == [f.id for f in flows]
 
 
+def test_table_rows_are_the_row_projection_of_the_stored_flows(
+    store: FlowStore, mixed_flows: list[http.HTTPFlow]
+) -> None:
+    """`GET /flows?rows=1` (SQLite's projection) is what jq's ROW_PROJECTION makes of the full
+    page, flow for flow, for stored flows and in-flight ones alike; the table is the same."""
+    from ccproxy.flows.jqchain import compile_chain
+    from ccproxy.flows.render import ROW_PROJECTION, render_flows
+
+    agent = quick_flow(request_headers={"user-agent": "claude-cli/2.0 (ünïcode)"})
+    in_flight = quick_flow("/v1/messages/in-flight")
+    in_flight.response = None
+    put(store, *mixed_flows, agent)
+    full = store.json_page(live=[in_flight]).text
+    rows = store.json_page(live=[in_flight], rows=True).text
+    expected = compile_chain([], tail=ROW_PROJECTION).run(full)
+    assert json.loads(rows) == expected
+    assert len(expected) == len(mixed_flows) + 2
+    assert any(r["response"] is None and r["error"] for r in expected)  # the failed flow keeps its error
+    assert expected[-1]["response"] is None and not expected[-1]["error"]  # in flight
+    now = time.time()
+    assert render_flows(json.loads(rows), 160, now) == render_flows(json.loads(full), 160, now)
+    # Push-downs still apply, and rows ignore bodies/reveal (they print neither).
+    only = store.json_page(FlowQuery(path_prefix="/v1/models"), rows=True, bodies=True, reveal=True).text
+    assert [r["request"]["path"] for r in json.loads(only)] == ["/v1/models"]
+
+
 def test_routed_flow_records_the_forwarded_model(store: FlowStore) -> None:
     routed = quick_flow("/v1/chat/completions", host="api.openai.com", request_body=b'{"model":"gpt-4o","messages":[]}')
     client = quick_flow(request_body=b'{"model":"claude-sonnet-4","messages":[]}').request

@@ -137,3 +137,43 @@ class Blackhole:
         for s in self.fillers:
             s.close()
         self.sock.close()
+
+
+class Staller:
+    """Accepts TCP, reads whatever arrives and never sends a byte: pointed at by an https
+    provider, it receives mitmproxy's ClientHello and leaves the TLS handshake hanging."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.port = self.sock.getsockname()[1]
+        self.first_bytes: list[bytes] = []  # what each connection sent first (0x16: a TLS handshake)
+        self.stopping = threading.Event()
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._hold, args=(conn,), daemon=True).start()
+
+    def _hold(self, conn: socket.socket) -> None:
+        with conn:
+            first = True
+            while True:
+                try:
+                    chunk = conn.recv(65536)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                if first:
+                    self.first_bytes.append(chunk[:1])
+                    first = False
+
+    def close(self) -> None:
+        self.stopping.set()
+        self.sock.close()

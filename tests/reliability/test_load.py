@@ -78,6 +78,17 @@ def stream_reply(rec: Recorded) -> Reply:
     return Reply(events=upstream_events(rec.headers.get("x-test-fake-wire", "anthropic"), SCENARIOS["parallel_tools"]))
 
 
+def failure_report(failed: list[tuple[int, BaseException]], daemon: DaemonProcess) -> str:
+    """Which of the streams failed and how, with what the daemon logged above INFO: one failure
+    aborting the gather would hide whether it was one reset or all of them, and why."""
+    kinds: dict[str, int] = {}
+    for _, exc in failed:
+        kinds[type(exc).__name__] = kinds.get(type(exc).__name__, 0) + 1
+    examples = "; ".join(f"#{i}: {type(e).__name__}: {e}" for i, e in failed[:3])
+    noted = [ln for ln in daemon.logs().splitlines() if " INFO " not in ln][-20:]
+    return f"{len(failed)} of 500 streams failed {kinds} (e.g. {examples}); daemon log: {noted}"
+
+
 async def test_500_concurrent_streams_exact_events(daemon: DaemonProcess, fake: FakeProvider) -> None:
     """250 anthropic->anthropic (relayed) and 250 openai client -> anthropic upstream (converted),
     all at once: every client receives exactly the event sequence a lone request receives."""
@@ -101,7 +112,10 @@ async def test_500_concurrent_streams_exact_events(daemon: DaemonProcess, fake: 
             b"[DONE]" in reference[("openai", "anthropic")] and b"message_stop" in reference[("anthropic", "anthropic")]
         )
         fake.queue(*([stream_reply] * len(cases)))
-        bodies = await asyncio.gather(*(one(*case) for case in cases))
+        results = await asyncio.gather(*(one(*case) for case in cases), return_exceptions=True)
+    failed = [(i, r) for i, r in enumerate(results) if isinstance(r, BaseException)]
+    assert not failed, failure_report(failed, daemon)
+    bodies = [r for r in results if isinstance(r, bytes)]
     mismatched = [i for i, (case, body) in enumerate(zip(cases, bodies, strict=True)) if body != reference[case]]
     assert not mismatched, f"{len(mismatched)} of 500 streams differ, e.g. #{mismatched[0]}"
 

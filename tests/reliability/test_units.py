@@ -7,11 +7,15 @@ import errno
 import logging
 
 import pytest
+from mitmproxy import flow as mflow
 from mitmproxy import http
+from mitmproxy.test import tflow
 
 from ccproxy.addons.connections import fd_cap
 from ccproxy.addons.faults import invalid_header
+from ccproxy.addons.flow_recorder import describe
 from ccproxy.daemon.master import AcceptErrorLog
+from ccproxy.flows import meta
 from ccproxy.lightllm.errors import fault
 from ccproxy.lightllm.jsonlimits import MAX_JSON_DEPTH, nesting_depth, too_deep
 
@@ -95,3 +99,19 @@ def test_accept_errors_are_one_warning_per_period(caplog: pytest.LogCaptureFixtu
         assert handler.suppressed == 999
     finally:
         loop.close()
+
+
+def test_log_line_gives_the_status_the_client_got() -> None:
+    """A body cut short after the upstream's 200: the client got ccproxy's 502, the line says so."""
+    f = tflow.tflow(resp=True)
+    assert f.response is not None and f.response.status_code == 200
+    assert " -> 200" in describe(f)
+    f.error = mflow.Error("ccproxy: upstream 127.0.0.1:9 failed before answering: cut")
+    f.metadata[meta.CLIENT_RESPONSE] = http.Response.make(502, b"{}").get_state()
+    line = describe(f)
+    assert " -> 502 error: ccproxy: upstream 127.0.0.1:9 failed before answering" in line, line
+    assert "-> 200" not in line
+    # no response at all (refused connect): the error alone, as before
+    g = tflow.tflow()
+    g.error = mflow.Error("unreachable")
+    assert describe(g).split(" -> ", 1)[1].startswith("error: unreachable")

@@ -15,7 +15,7 @@ import pytest
 from ccproxy.lightllm.ir import WIRES
 from tests.support.daemon import DaemonProcess, provider_entry
 
-from .faultserver import Blackhole, FaultServer, dead_port
+from .faultserver import Blackhole, FaultServer, Staller, dead_port
 from .sdk_errors import CLIENT_TIMEOUT, call, error_fields
 
 pytestmark = pytest.mark.timeout(300)
@@ -40,10 +40,22 @@ def hole() -> Iterator[Blackhole]:
 
 
 @pytest.fixture(scope="module")
-def daemon(faults: FaultServer, hole: Blackhole, tmp_path_factory: pytest.TempPathFactory) -> Iterator[DaemonProcess]:
+def staller() -> Iterator[Staller]:
+    s = Staller()
+    yield s
+    s.close()
+
+
+@pytest.fixture(scope="module")
+def daemon(
+    faults: FaultServer, hole: Blackhole, staller: Staller, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[DaemonProcess]:
     providers: dict[str, Any] = {w: provider_entry(faults.hostport, w) for w in WIRES}
     providers["dead"] = provider_entry(f"127.0.0.1:{dead_port()}", "anthropic")
     providers["hole"] = provider_entry(f"127.0.0.1:{hole.port}", "anthropic")
+    # https, so mitmproxy starts a TLS handshake the staller never answers (upstream trust as
+    # configured: verification stays on, the handshake never gets as far as a certificate)
+    providers["tls_stall"] = provider_entry(f"127.0.0.1:{staller.port}", "anthropic", scheme="https")
     config: dict[str, Any] = {
         "ccproxy": {
             "providers": providers,
@@ -51,6 +63,7 @@ def daemon(faults: FaultServer, hole: Blackhole, tmp_path_factory: pytest.TempPa
                 "transforms": [
                     {"match_model": "^refused", "dest_provider": "dead", "action": "transform"},
                     {"match_model": "^blackhole", "dest_provider": "hole", "action": "transform"},
+                    {"match_model": "^tlsstall", "dest_provider": "tls_stall", "action": "transform"},
                 ]
             },
             "upstream_read_timeout": READ_TIMEOUT,
@@ -67,6 +80,13 @@ def daemon(faults: FaultServer, hole: Blackhole, tmp_path_factory: pytest.TempPa
 FAULTS: dict[str, tuple[str, str, str, int, str]] = {
     "refused": ("refused", "", "upstream_unreachable", 502, "unreachable"),
     "connect_timeout": ("blackhole", "", "upstream_connect_timeout", 504, "did not accept the connection"),
+    "tls_handshake_stall": (
+        "tlsstall",
+        "",
+        "upstream_connect_timeout",
+        504,
+        f"did not complete the TLS handshake within {CONNECT_TIMEOUT:g}s",
+    ),
     "closed": ("", "close", "upstream_failed", 502, "failed before answering"),
     "reset": ("", "reset", "upstream_failed", 502, "failed before answering"),
     "partial_headers": ("", "partial", "upstream_failed", 502, "failed before answering"),
@@ -97,7 +117,7 @@ def expected_stable(wire: str, kind: str) -> str:
 @pytest.mark.parametrize("fault", list(FAULTS))
 @pytest.mark.parametrize("wire", WIRES)
 def test_upstream_fault_in_the_clients_format(
-    daemon: DaemonProcess, faults: FaultServer, hole: Blackhole, wire: str, fault: str
+    daemon: DaemonProcess, faults: FaultServer, hole: Blackhole, staller: Staller, wire: str, fault: str
 ) -> None:
     prefix, how, kind, status, cause = FAULTS[fault]
     if fault == "connect_timeout" and not hole.hangs(0.5):
@@ -113,6 +133,9 @@ def test_upstream_fault_in_the_clients_format(
     assert "mitmproxy" not in err.text.lower() and "<html" not in err.text.lower()
     # ccproxy's timeout answered, not the SDK's own (which would raise APITimeoutError instead)
     assert err.elapsed < CLIENT_TIMEOUT
+    if fault == "tls_handshake_stall":
+        # TLS was attempted: the stalled connection received a handshake record (0x16)
+        assert b"\x16" in staller.first_bytes, staller.first_bytes
 
 
 def test_faults_are_recorded_and_logged_without_tracebacks(daemon: DaemonProcess) -> None:
@@ -122,4 +145,12 @@ def test_faults_are_recorded_and_logged_without_tracebacks(daemon: DaemonProcess
     for f in failed:
         assert f["client_response"]["headers"]["x-ccproxy-error"].startswith("upstream_")
     log = daemon.logs()
+    # each flow's log line gives the status the client got: the short body's 502, not the
+    # upstream's 200 that preceded it
+    short = [f for f in failed if (f.get("response") or {}).get("status_code") == 200]
+    assert short, "no short-body flow (upstream 200, then a cut body) was recorded"
+    for f in failed:
+        line = next((ln for ln in log.splitlines() if f" {f['id'][:8]} " in f" {ln} "), None)
+        assert line is not None, f"no log line for flow {f['id']}"
+        assert f"-> {f['client_response']['status_code']} error: ccproxy: upstream" in line, line
     assert "Traceback" not in log and "mitmproxy has crashed" not in log

@@ -81,7 +81,34 @@ def files_at_rest(d: DaemonProcess) -> Iterator[Output]:
                          path.read_bytes().decode("latin-1"))  # fmt: skip
 
 
-COLLECTORS: tuple[Collector, ...] = (flows_endpoint, flows_cli, logs, files_at_rest)
+def viewer_pages(d: DaemonProcess) -> Iterator[Output]:
+    """The conversation viewer's API as the page reads it: sessions, every turn, every raw view."""
+    from ccproxy.addons.viewer import COOKIE, viewer_key
+
+    token = d.token_headers()["x-ccproxy-token"]
+    with httpx.Client(base_url=d.url, trust_env=False, timeout=30, cookies={COOKIE: viewer_key(token)}) as ui:
+        sessions = ui.get("/ui/api/sessions")
+        yield Output("GET /ui/api/sessions", sessions.text)
+        for row in sessions.json():
+            conv = ui.get("/ui/api/session", params={"key": row["key"]})
+            yield Output(f"GET /ui/api/session?key={row['key']}", conv.text)
+            for turn in conv.json()["turns"]:
+                yield Output(
+                    f"GET /ui/api/raw?id={turn['flow_id'][:8]}",
+                    ui.get("/ui/api/raw", params={"id": turn["flow_id"]}).text,
+                )
+
+
+def viewer_export(d: DaemonProcess) -> Iterator[Output]:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "export.html"
+        _cli(d, "flows", "view", "--html", str(out))
+        yield Output("flows view --html", out.read_text())
+
+
+COLLECTORS: tuple[Collector, ...] = (flows_endpoint, flows_cli, logs, files_at_rest, viewer_pages, viewer_export)
 
 
 def forms(secret: str) -> set[str]:

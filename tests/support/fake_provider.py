@@ -152,7 +152,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 class _Server(ThreadingHTTPServer):
     # The stdlib's listen backlog of 5 drops connections when tests fire 20 requests at once.
-    request_queue_size = 128
+    # 1024: with 128, the 500-stream load test's connects beyond 129 waited on SYN retransmits
+    # (1, 3, 7, 15 s) for this one accepting thread, and on a loaded machine outlasted the
+    # daemon's upstream_connect_timeout (10 s): 504s from the harness, not from ccproxy.
+    request_queue_size = 1024
     daemon_threads = True
     allow_reuse_address = True
     fake: FakeProvider

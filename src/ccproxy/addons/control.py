@@ -93,7 +93,12 @@ class ControlAddon:
                     return json_response(400, {"error": str(e)})
                 live = store.live_flows()  # snapshotted before the query: see FlowStore.json_page
                 page = await asyncio.to_thread(
-                    store.json_page, query, bodies=_flag(req, "bodies"), reveal=_flag(req, "reveal"), live=live
+                    store.json_page,
+                    query,
+                    bodies=_flag(req, "bodies"),
+                    reveal=_flag(req, "reveal"),
+                    live=live,
+                    rows=_flag(req, "rows"),
                 )
                 headers = {"content-type": "application/json"}
                 if page.next_cursor is not None:

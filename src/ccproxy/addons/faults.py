@@ -3,8 +3,9 @@
 First in the chain. On `requestheaders` it gives the flow's HTTP stream ccproxy's behaviour
 (mitm_compat.CcproxyHttpStream) and refuses, before a byte of the body is read or forwarded,
 requests with invalid header bytes (RFC 9112: bare CR, NUL, obs-fold, ...) and bodies larger
-than `max_body_bytes`. On `server_connect` it arms the connect timeout. What a client sees for
-each fault is in docs/reliability.md.
+than `max_body_bytes`. On `server_connect` it arms the connect timeout, which covers the TCP
+connect and, for TLS upstreams, the handshake. What a client sees for each fault is in
+docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -126,10 +127,20 @@ class FaultsAddon:
 
     def _connect_expired(self, task: asyncio.Task[Any], data: server_hooks.ServerConnectionHookData) -> None:
         srv = data.server
-        if task.done() or srv.timestamp_tcp_setup is not None or srv.error:
+        if task.done() or srv.error:
+            return
+        if srv.timestamp_tcp_setup is None:
+            what = "did not accept the connection"
+        elif srv.tls and srv.timestamp_tls_setup is None:
+            # accepted TCP, then never finished the handshake: the read timer only starts once the
+            # request is sent, so without this mitmproxy's inactivity timeout (600 s) is the bound
+            what = "did not complete the TLS handshake"
+        else:
             return
         address = f"{srv.address[0]}:{srv.address[1]}" if srv.address else "?"
         self._policy().connect_timeouts[data.client.id] = (
-            f"ccproxy: upstream {address} did not accept the connection within {self.connect_timeout:g}s"
+            f"ccproxy: upstream {address} {what} within {self.connect_timeout:g}s"
         )
+        # the connection's task: awaiting the TCP connect, or reading the handshake (mitmproxy
+        # then reports the closed connection to the TLS layer as a failed connect)
         task.cancel()

@@ -21,7 +21,12 @@ COMMIT_WAIT_S = 2.0
 
 def describe(flow: http.HTTPFlow) -> str:
     req = flow.request
-    outcome = str(flow.response.status_code) if flow.response else f"error: {flow.error.msg if flow.error else '?'}"
+    # what the client got: for a body cut short after the upstream's 200, ccproxy's 502
+    status = meta.client_status(flow)
+    if flow.error:
+        outcome = f"{status} error: {flow.error.msg}" if status is not None else f"error: {flow.error.msg}"
+    else:
+        outcome = str(status) if status is not None else "error: ?"
     took = ""
     if flow.response and flow.response.timestamp_end and req.timestamp_start:
         took = f" {(flow.response.timestamp_end - req.timestamp_start) * 1000:.0f} ms"

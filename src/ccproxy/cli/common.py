@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import click
-import httpx
 
 from ccproxy.access.token import TOKEN_HEADER, read_token
-from ccproxy.config import Config, ConfigError, load_config
+
+if TYPE_CHECKING:  # both are heavy: imported where a command needs them
+    import httpx
+
+    from ccproxy.config import Config
+    from ccproxy.config.cli_view import CliView
 
 
 def fail(message: str, code: int = 1) -> NoReturn:
@@ -21,6 +25,8 @@ def fail(message: str, code: int = 1) -> NoReturn:
 def get_config(ctx: click.Context, *, create: bool = False) -> Config:
     obj = ctx.ensure_object(dict)
     if "config" not in obj:
+        from ccproxy.config import ConfigError, load_config
+
         try:
             obj["config"] = load_config(obj.get("config_path"), create=create)
         except ConfigError as e:
@@ -38,14 +44,17 @@ def add_user_hook_dir(config: Config) -> None:
         sys.path.insert(0, hooks_dir)
 
 
-def daemon_url(config: Config) -> str:
-    host = config.ccproxy.host
+def daemon_url(config: Config | CliView) -> str:
+    from ccproxy.config.cli_view import CliView
+
+    view = config if isinstance(config, CliView) else CliView.from_config(config)
+    host = view.host
     if ":" in host and not host.startswith("["):
         host = f"[{host}]"
-    return f"http://{host}:{config.ccproxy.port}"
+    return f"http://{host}:{view.port}"
 
 
-def control_headers(config: Config) -> dict[str, str]:
+def control_headers(config: Config | CliView) -> dict[str, str]:
     """The local token for control requests (needed to reveal or delete, and for everything
     on a non-loopback bind); empty when this user cannot read it."""
     token = read_token(config.state_dir)
@@ -54,6 +63,8 @@ def control_headers(config: Config) -> dict[str, str]:
 
 def daemon_request(config: Config, method: str, path: str, **kw: Any) -> httpx.Response:
     """Call a control endpoint; a daemon that is not running is a one-line error."""
+    import httpx
+
     url = daemon_url(config) + path
     headers = {**control_headers(config), **kw.pop("headers", {})}
     try:

@@ -15,6 +15,7 @@ import httpx
 from rich.console import Console
 from rich.table import Table
 
+from ccproxy.access.token import read_token
 from ccproxy.cli.common import control_headers, daemon_url, fail, get_config
 from ccproxy.config import discover_config_path
 from ccproxy.config.template import write_template
@@ -133,6 +134,11 @@ def status(
         web_file = config.state_dir / "web-inspector.url"
         if "web" in listeners and web_file.exists():
             console.print(f"inspector web UI: {web_file.read_text().strip()}")
+        token = read_token(config.state_dir) if health else None
+        if token:
+            from ccproxy.addons.viewer import viewer_url
+
+            console.print(f"conversation viewer: {viewer_url(url, token)}", soft_wrap=True)
         print_pipelines(console, pipelines)
     ctx.exit(code)
 

@@ -10,7 +10,6 @@ from dataclasses import replace
 from typing import Any
 
 import click
-from rich.console import Console
 
 from ccproxy.cli.common import fail, get_config
 from ccproxy.flows.client import DaemonUnavailable, FlowsSettings, settings_from_config
@@ -65,11 +64,12 @@ def _flow_set(
     bodies: bool = False,
     reveal: bool = False,
     projection: str | None = None,
+    rows: bool = False,
 ) -> list[dict[str, Any]]:
     settings = _settings(ctx)
     filters = [*settings.default_jq_filters, *jq_filters]
     with FlowSource(settings.base_url, settings.db_path, token=settings.token) as client:
-        return resolve_flow_set(client, filters, bodies=bodies, reveal=reveal, projection=projection)
+        return resolve_flow_set(client, filters, bodies=bodies, reveal=reveal, projection=projection, rows=rows)
 
 
 @click.group("flows")
@@ -102,7 +102,9 @@ def list_cmd(ctx: click.Context, jq_filters: tuple[str, ...], as_json: bool, gro
     """List the flow set as a table (or JSON)."""
     # Grouping needs request bodies (session metadata, message history) and response usage.
     table_only = not (as_json or group or bodies)
-    flows_ = _flow_set(ctx, jq_filters, bodies=bodies or group, projection=ROW_PROJECTION if table_only else None)
+    flows_ = _flow_set(
+        ctx, jq_filters, bodies=bodies or group, projection=ROW_PROJECTION if table_only else None, rows=table_only
+    )
     if group:
         conversations = group_conversations(flows_)
         if as_json:
@@ -144,6 +146,8 @@ def diff_cmd(ctx: click.Context, jq_filters: tuple[str, ...]) -> None:
         text = render_diffs(flows_)
     except NotEnoughFlows as e:
         fail(str(e), 1)
+    from rich.console import Console
+
     console = Console(width=_terminal_width(), highlight=False)
     if console.is_terminal:
         from ccproxy.flows.render import diff_text
@@ -159,6 +163,8 @@ def diff_cmd(ctx: click.Context, jq_filters: tuple[str, ...]) -> None:
 @handle_errors
 def compare_cmd(ctx: click.Context, jq_filters: tuple[str, ...]) -> None:
     """Per flow: the client's request against the forwarded one (URL and body)."""
+    from rich.console import Console
+
     flows_ = _flow_set(ctx, jq_filters, bodies=True)
     if not flows_:
         click.echo("No flows in the set.")
@@ -187,6 +193,25 @@ def export_cmd(ctx: click.Context, jq_filters: tuple[str, ...], output: str) -> 
     except OSError as e:
         fail(f"cannot write {output}: {e.strerror}")
     click.echo(f"Exported {len(ids)} flow(s) to {output}.", err=True)
+
+
+@flows.command("view")
+@jq_option
+@click.option("--session", "session", default=None, metavar="ID", help="Only this session (key or unique prefix).")
+@click.option("--html", "html_file", required=True, type=click.Path(dir_okay=False), help="FILE.html to write.")
+@click.pass_context
+@handle_errors
+def view_cmd(ctx: click.Context, jq_filters: tuple[str, ...], session: str | None, html_file: str) -> None:
+    """Write the flow set's conversations as one self-contained HTML file (secrets redacted)."""
+    from ccproxy.viewer.export import ExportError, write_export
+
+    config = ctx.find_root().obj.get("config") if isinstance(ctx.find_root().obj, dict) else None
+    flows_ = _flow_set(ctx, jq_filters, bodies=True)
+    try:
+        count = write_export(flows_, html_file, session=session, config=config)
+    except ExportError as e:
+        fail(str(e))
+    click.echo(f"Wrote {count} session(s) to {html_file}.", err=True)
 
 
 @flows.command("clear")

@@ -14,13 +14,17 @@ import signal
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import click
-import httpx
 
+from ccproxy.access import loopback
 from ccproxy.cli.common import control_headers, daemon_url, fail, get_config
-from ccproxy.config.models import Config
 from ccproxy.providers.sentinel import PREFIX
+
+if TYPE_CHECKING:
+    from ccproxy.config.cli_view import CliView
+    from ccproxy.config.models import Config
 
 BASE_URL_VARS = ("ANTHROPIC_BASE_URL", "GOOGLE_GEMINI_BASE_URL")
 OPENAI_URL_VARS = ("OPENAI_BASE_URL", "OPENAI_API_BASE")  # these two include /v1, as OpenAI SDKs expect
@@ -32,12 +36,11 @@ FORWARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT, signa
 SI_KERNEL = 0x80
 
 
-def listener_url(config: Config) -> str:
+def listener_url(view: CliView) -> str:
     """Where a client on this machine reaches the reverse listener (a wildcard bind is dialled on loopback)."""
-    host = config.ccproxy.host
-    if host in ("0.0.0.0", "::", ""):
-        return f"http://127.0.0.1:{config.ccproxy.port}"
-    return daemon_url(config)
+    if view.host in ("0.0.0.0", "::", ""):
+        return f"http://127.0.0.1:{view.port}"
+    return daemon_url(view)
 
 
 def run_env(base: Mapping[str, str], url: str, provider: str | None) -> dict[str, str]:
@@ -86,8 +89,8 @@ def _unblock_all() -> None:
 
 def daemon_running(url: str, headers: dict[str, str] | None = None) -> bool:
     try:
-        return httpx.get(url + "/health", timeout=3.0, trust_env=False, headers=headers).status_code == 200
-    except httpx.HTTPError:
+        return loopback.request(url, "GET", "/health", headers=headers, timeout=3.0).status_code == 200
+    except loopback.ControlError:
         return False
 
 
@@ -125,13 +128,16 @@ def run(ctx: click.Context, inspect: bool, provider: str | None, cmd: tuple[str,
     Sets ANTHROPIC_BASE_URL, OPENAI_BASE_URL, OPENAI_API_BASE and GOOGLE_GEMINI_BASE_URL to the
     listener; exits with CMD's exit code.
     """
-    config = get_config(ctx)
+    from ccproxy.config.cli_view import CliView
+
+    config = get_config(ctx)  # validated whole, like `start` (tests/security/test_config_errors.py)
     if provider is not None and provider not in config.ccproxy.providers:
         known = ", ".join(sorted(config.ccproxy.providers)) or "none"
         fail(f"--provider {provider}: no such provider in the config (configured: {known})")
     if inspect:
         sys.exit(run_inspect(cmd, config, provider))
-    url = listener_url(config)
-    if not daemon_running(url, control_headers(config)):
+    view = CliView.from_config(config)
+    url = listener_url(view)
+    if not daemon_running(url, control_headers(view)):
         fail(f"ccproxy is not running at {url} (start it with `ccproxy start`)")
     sys.exit(run_child(cmd, run_env(os.environ, url, provider)))

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import ValidationError
 
-from ccproxy.config.models import Config
+if TYPE_CHECKING:  # pydantic and the models load with the first parse (see config.client)
+    from pydantic import ValidationError
+
+    from ccproxy.config.models import Config
 
 CONFIG_NAME = "ccproxy.yaml"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class ConfigError(Exception):
@@ -120,6 +123,10 @@ def parse_config(data: Any, config_dir: Path) -> Config:
         data = {}
     if not isinstance(data, dict):
         raise ConfigError("config must be a mapping with a top-level `ccproxy:` key")
+    from pydantic import ValidationError
+
+    from ccproxy.config.models import Config
+
     try:
         config = Config.model_validate(data)
     except ValidationError as e:
@@ -130,6 +137,16 @@ def parse_config(data: Any, config_dir: Path) -> Config:
 
 def load_config(explicit: str | os.PathLike[str] | None = None, *, create: bool = False) -> Config:
     """Load the discovered config; with create=True a missing file is initialised from the template."""
+    path, data = read_config_data(explicit, create=create)
+    try:
+        config = parse_config(data, path.parent)
+    except ConfigError as e:
+        raise ConfigError(f"{path}: {e}" if path.exists() else str(e)) from e
+    return apply_env(config)
+
+
+def read_config_data(explicit: str | os.PathLike[str] | None = None, *, create: bool = False) -> tuple[Path, Any]:
+    """(the discovered path, its YAML document; None for a missing file), without validating it."""
     path = discover_config_path(explicit)
     if not path.exists():
         if explicit and not create:
@@ -142,7 +159,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None, *, create: bool 
             except OSError as e:
                 raise ConfigError(f"cannot create config {path}: {e.strerror or e}") from e
         else:
-            return apply_env(parse_config({}, path.parent))
+            return path, None
     try:
         raw = path.read_bytes()
     except OSError as e:
@@ -157,19 +174,23 @@ def load_config(explicit: str | os.PathLike[str] | None = None, *, create: bool 
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}{where}: invalid YAML: {getattr(e, 'problem', e)}") from e
-    try:
-        config = parse_config(data, path.parent)
-    except ConfigError as e:
-        raise ConfigError(f"{path}: {e}") from e
-    return apply_env(config)
+    return path, data
+
+
+def env_log_level() -> str | None:
+    """$LOG_LEVEL (upper-cased), checked: it beats ccproxy.log_level."""
+    level = os.environ.get("LOG_LEVEL")
+    if not level:
+        return None
+    level = level.upper()
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL: invalid value {level!r} (valid: {', '.join(LOG_LEVELS)})")
+    return level
 
 
 def apply_env(config: Config) -> Config:
     """Environment overrides: LOG_LEVEL beats ccproxy.log_level."""
-    level = os.environ.get("LOG_LEVEL")
+    level = env_log_level()
     if level:
-        level = level.upper()
-        if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-            raise ConfigError(f"LOG_LEVEL: invalid value {level!r} (valid: DEBUG, INFO, WARNING, ERROR, CRITICAL)")
         config.ccproxy.log_level = level  # type: ignore[assignment]
     return config

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, cast
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from pydantic import (
     AfterValidator,
@@ -24,7 +24,10 @@ from pydantic import (
 
 from ccproxy.access.local import normalize_origin
 from ccproxy.config.addresses import check_hostport
-from ccproxy.lightllm.ir import Wire
+from ccproxy.config.defaults import DEFAULT_HOST, DEFAULT_PERSIST, DEFAULT_PORT
+
+if TYPE_CHECKING:
+    from ccproxy.lightllm.ir import Wire
 
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 # "host[:port]", checked where it is read: a typo is a config error, not a hung request.
@@ -188,7 +191,7 @@ class Provider(Strict):
     @property
     def wire(self) -> Wire:
         """The wire format this provider speaks."""
-        return PROVIDER_WIRE[self.type] if self.type in PROVIDER_WIRE else cast(Wire, self.type)
+        return PROVIDER_WIRE[self.type] if self.type in PROVIDER_WIRE else cast("Wire", self.type)
 
     @property
     def uses_curl_cffi(self) -> bool:
@@ -307,7 +310,7 @@ class Flows(Strict):
     default_jq_filters: list[str] = Field(default_factory=list)
     max_flows: int = Field(default=5000, ge=1)
     max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
-    persist: bool = True
+    persist: bool = DEFAULT_PERSIST
     # Keep credential headers, cookies and ?key= in flows.db (default: markers at rest).
     store_secrets: bool = False
 
@@ -443,8 +446,8 @@ class GeminiCapacity(Strict):
 
 
 class CcproxySection(Strict):
-    host: str = "127.0.0.1"
-    port: int = Field(default=4000, ge=0, le=65535)
+    host: str = DEFAULT_HOST
+    port: int = Field(default=DEFAULT_PORT, ge=0, le=65535)
     log_level: LogLevel = "INFO"
     log_file: str | None = None
     # Flows file, WireGuard keys, keylogs; default: the config directory.
@@ -460,7 +463,7 @@ class CcproxySection(Strict):
     shaping: Shaping = Field(default_factory=Shaping)
     gemini_capacity: GeminiCapacity = Field(default_factory=GeminiCapacity)
     # Reliability limits (docs/reliability.md). Seconds; 0 turns a timeout or limit off.
-    # Upstream TCP connect; then the request sent -> the response headers (a non-streamed answer
+    # Upstream TCP connect + TLS handshake; then the request sent -> the response headers (a non-streamed answer
     # arrives whole, so this bounds its generation time too). Both well under the SDKs' 600 s.
     upstream_connect_timeout: float = Field(default=10.0, ge=0)
     upstream_read_timeout: float = Field(default=300.0, ge=0)

@@ -26,11 +26,13 @@ from ccproxy.addons.streaming import StreamingAddon
 from ccproxy.addons.transform import TransformAddon
 from ccproxy.addons.transport import TransportAddon
 from ccproxy.addons.unrouted import UnroutedAddon
+from ccproxy.addons.viewer import ViewerAddon, ViewerFeedAddon
 from ccproxy.providers.code_assist import CodeAssistProjects
 from ccproxy.providers.inject import route_injector
 from ccproxy.shapes.store import ShapeLibrary
 from ccproxy.telemetry.addon import TelemetryAddon
 from ccproxy.transport.trust import UpstreamTrust
+from ccproxy.viewer.live import LiveFeed
 
 
 def build_chain(ctx: DaemonContext) -> list[object]:
@@ -45,12 +47,14 @@ def build_chain(ctx: DaemonContext) -> list[object]:
     inbound, outbound = stage_addons(ctx.config.ccproxy.hooks, services=services)
     otel = ctx.config.ccproxy.otel
     telemetry = [TelemetryAddon(otel, ctx.credentials.secrets)] if otel.enabled else []
+    viewer_feed = LiveFeed()  # completed flows, for the viewer's open pages
     return [
         # Connection limits (slow-loris, idle keep-alive, the cap) and every fault answered in the
         # client's format: first, they act at `client_connected`/`requestheaders`, before the rest.
         ConnectionGuardAddon(ctx.config, enabled="connections" not in ctx.disabled),
         FaultsAddon(ctx.config, enabled="faults" not in ctx.disabled),
         ControlAddon(ctx),  # /health, /flows: answered here, never proxied or recorded
+        ViewerAddon(ctx, viewer_feed),  # /ui/ (the conversation viewer): answered here, never recorded
         OriginGuardAddon(ctx.access),  # a foreign Origin (a web page) is refused before routing or injection
         McpEndpointAddon(ctx),  # /mcp (the MCP server) and POST /mcp/notify: answered here, never recorded
         ModelsEndpointAddon(ctx.config),  # GET /v1/models: synthetic list, answered here
@@ -73,6 +77,7 @@ def build_chain(ctx: DaemonContext) -> list[object]:
         StreamingAddon(idle_timeout=ctx.config.ccproxy.lightllm.stream_idle_timeout),
         EgressSanitizerAddon(),  # last on the request path: no sentinel, no x-ccproxy-* header leaves
         FlowRecorderAddon(ctx.store),  # last: records the flow as finally forwarded/answered
+        ViewerFeedAddon(viewer_feed),  # after the commit: the viewer's pages hear of the flow
         # one span per flow from its timestamps, once every addon has answered (telemetry/addon.py)
         *telemetry,
     ]

@@ -295,6 +295,7 @@ class Daemon:
         await master.running()
         self.ctx.ready = True
         log.info("ccproxy listening on %s", ", ".join(f"{k}={v}" for k, v in self.ctx.listeners.items()))
+        self._print_viewer_url()
         try:
             await master.should_exit.wait()
         finally:
@@ -348,6 +349,14 @@ class Daemon:
             fh.write(web.url + "\n")
         self.ctx.listeners["web"] = f"{web.host}:{web.port}"
         print(f"ccproxy: inspector web UI: {web.url}", file=sys.stderr, flush=True)
+
+    def _print_viewer_url(self) -> None:
+        # Like the web inspector's URL: the key is in it, so stderr only, never the log.
+        from ccproxy.addons.viewer import viewer_url
+        from ccproxy.cli.common import daemon_url
+
+        url = viewer_url(daemon_url(self.config), self.ctx.access.token)
+        print(f"ccproxy: conversation viewer: {url}", file=sys.stderr, flush=True)
 
     def _startup_failure(self, ps: proxyserver.Proxyserver) -> str:
         for instance in ps.servers:

@@ -6,16 +6,16 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import httpx
-
+from ccproxy.access import loopback
 from ccproxy.access.token import TOKEN_HEADER, read_token
-from ccproxy.config import Config
+from ccproxy.config.cli_view import CliView
+from ccproxy.config.defaults import DEFAULT_HOST, DEFAULT_PORT
 from ccproxy.flows.query import ALL, NEXT_HEADER, FlowQuery, to_params
 
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 4000
+if TYPE_CHECKING:
+    from ccproxy.config import Config
 
 
 class DaemonUnavailable(RuntimeError):
@@ -45,8 +45,11 @@ class FlowsSettings:
 
 
 def settings_from_config(config: Config | None, port: int | None = None, host: str | None = None) -> FlowsSettings:
+    return settings_from_view(CliView.from_config(config) if config is not None else None, port=port, host=host)
+
+
+def settings_from_view(view: CliView | None, port: int | None = None, host: str | None = None) -> FlowsSettings:
     """Where the daemon listens and the default filters: options, then env, then config."""
-    section = config.ccproxy if config is not None else None
     env_port = os.environ.get("CCPROXY_PORT")
     if port is None and env_port:
         try:
@@ -54,30 +57,22 @@ def settings_from_config(config: Config | None, port: int | None = None, host: s
         except ValueError as e:
             raise ValueError(f"CCPROXY_PORT: invalid port {env_port!r}") from e
     return FlowsSettings(
-        host=host or os.environ.get("CCPROXY_HOST") or (section.host if section else DEFAULT_HOST),
-        port=port if port is not None else (section.port if section else DEFAULT_PORT),
-        default_jq_filters=tuple(section.flows.default_jq_filters) if section else (),
-        token=read_token(config.state_dir) if config is not None else None,
-        db_path=config.state_dir / "flows.db" if config is not None and section and section.flows.persist else None,
+        host=host or os.environ.get("CCPROXY_HOST") or (view.host if view else DEFAULT_HOST),
+        port=port if port is not None else (view.port if view else DEFAULT_PORT),
+        default_jq_filters=view.default_jq_filters if view else (),
+        token=read_token(view.state_dir) if view is not None else None,
+        db_path=view.state_dir / "flows.db" if view is not None and view.persist else None,
     )
 
 
 class FlowClient:
-    """Thin synchronous httpx wrapper; every failure becomes :class:`DaemonUnavailable`."""
+    """Thin synchronous client (standard library, see access.loopback); every failure becomes
+    :class:`DaemonUnavailable`."""
 
-    def __init__(
-        self,
-        base_url: str,
-        timeout: float = 30.0,
-        transport: httpx.BaseTransport | None = None,
-        token: str | None = None,
-    ):
+    def __init__(self, base_url: str, timeout: float = 30.0, token: str | None = None):
         self.base_url = base_url.rstrip("/")
-        headers = {TOKEN_HEADER: token} if token else {}
-        # trust_env=False: the daemon is local; a user's HTTP(S)_PROXY must not capture it.
-        self._http = httpx.Client(
-            base_url=self.base_url, timeout=timeout, transport=transport, trust_env=False, headers=headers
-        )
+        self._timeout = timeout
+        self._headers = {TOKEN_HEADER: token} if token else {}
 
     def __enter__(self) -> FlowClient:
         return self
@@ -86,14 +81,14 @@ class FlowClient:
         self.close()
 
     def close(self) -> None:
-        self._http.close()
+        pass  # one connection per request: nothing is held open
 
-    def _request(self, method: str, path: str, params: dict[str, str] | None = None) -> httpx.Response:
+    def _request(self, method: str, path: str, params: dict[str, str] | None = None) -> loopback.Reply:
         try:
-            response = self._http.request(method, path, params=params)
-        except httpx.ConnectError as e:
+            response = loopback.request(self.base_url, method, path, params, self._headers, self._timeout)
+        except loopback.NotListening as e:
             raise DaemonNotRunning(f"ccproxy is not running at {self.base_url} (start it with `ccproxy start`)") from e
-        except httpx.HTTPError as e:
+        except loopback.ControlError as e:
             raise DaemonUnavailable(f"ccproxy daemon at {self.base_url} failed: {e}") from e
         if response.status_code == 404 and path.startswith("/flows/"):
             return response
@@ -108,7 +103,7 @@ class FlowClient:
             )
         return response
 
-    def list_text(self, bodies: bool = False, reveal: bool = False, query: FlowQuery = ALL) -> str:
+    def list_text(self, bodies: bool = False, reveal: bool = False, query: FlowQuery = ALL, rows: bool = False) -> str:
         """The flow array as the daemon's JSON text (cheapest input for the jq chain).
 
         The daemon answers in pages of bounded size (its memory must not grow with the store);
@@ -118,6 +113,8 @@ class FlowClient:
             params["bodies"] = "1"
         if reveal:
             params["reveal"] = "1"
+        if rows:  # table rows only (flows.rowview); a daemon that predates it sends whole flows
+            params["rows"] = "1"
         pages: list[str] = []
         while True:
             response = self._request("GET", "/flows", params)

@@ -6,13 +6,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mitmproxy import http
-
-from ccproxy.flows import meta
 from ccproxy.flows.conversations import SESSION_HEADERS, session_from_user_id
-from ccproxy.flows.tokens import body_usage
+
+if TYPE_CHECKING:
+    from mitmproxy import http
 
 # Bodies larger than this are not parsed for the model and session (a huge prompt costs
 # the writer thread time for one string).
@@ -64,6 +63,8 @@ def _json_body(message: http.Message | None) -> Any:
 
 def _conversation_key(flow: http.HTTPFlow, client: http.Request, body: Any) -> str | None:
     """Same precedence as `flows list --group` (conversations.explicit_key), from the flow object."""
+    from ccproxy.flows import meta
+
     session = flow.metadata.get(meta.SESSION_ID)
     if session:
         return str(session)
@@ -92,6 +93,10 @@ def message_bytes(message: http.Message | None) -> int:
 
 def flow_columns(flow: http.HTTPFlow, client: http.Request | None = None) -> FlowColumns:
     """`client`: the decoded client request when the caller already has it (decoding is costly)."""
+    # Imported here: FlowColumns alone (the store's read path) needs neither mitmproxy nor lightllm.
+    from ccproxy.flows import meta
+    from ccproxy.flows.tokens import body_usage
+
     md = flow.metadata
     req = flow.request
     client = client if client is not None else meta.client_request(flow) or req
@@ -134,6 +139,8 @@ def flow_columns(flow: http.HTTPFlow, client: http.Request | None = None) -> Flo
 
 def _response_bytes(flow: http.HTTPFlow, upstream: http.Response | None) -> int:
     """Every response body the flow holds: upstream's, and the client's copy when it differs."""
+    from ccproxy.flows import meta
+
     md = flow.metadata
     size = message_bytes(upstream)
     if md.get(meta.CLIENT_RESPONSE):

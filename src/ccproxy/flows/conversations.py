@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -214,49 +215,73 @@ def flow_usage(flow: dict[str, Any]) -> Usage:
     return Usage(input_tokens, output_tokens)
 
 
-def _longest_prefix(candidates: list[tuple[Conversation, list[str]]], prints: list[str]) -> int | None:
+def _longest_prefix(candidates: Sequence[tuple[Any, Sequence[str]]], prints: Sequence[str]) -> int | None:
     """Index of the candidate whose latest history is the longest prefix of ``prints``."""
     best: int | None = None
-    for index, (_conversation, history) in enumerate(candidates):
-        fits = len(history) <= len(prints) and prints[: len(history)] == history
+    for index, (_thread, history) in enumerate(candidates):
+        fits = len(history) <= len(prints) and tuple(prints[: len(history)]) == tuple(history)
         if fits and (best is None or len(history) > len(candidates[best][1])):
             best = index
     return best
 
 
+@dataclass(frozen=True, slots=True)
+class ThreadKey:
+    """What grouping needs of one flow: its explicit key, else its history's digests."""
+
+    explicit: tuple[str, str] | None
+    prints: tuple[str, ...]
+
+
+def thread_key(flow: dict[str, Any]) -> ThreadKey:
+    explicit = explicit_key(flow)
+    if explicit is not None:
+        return ThreadKey(explicit, ())
+    # interned: every later turn of a thread repeats the same digests (the viewer keeps these)
+    return ThreadKey(None, tuple(sys.intern(p) for p in message_fingerprints(flow)))
+
+
+def assign_threads(keys: Iterable[ThreadKey]) -> tuple[list[int], list[tuple[str, str]]]:
+    """The thread of each flow, in order (an explicit key; else the thread whose latest history
+    is the longest prefix of the flow's; else a new one), and each thread's (key, source).
+    Two prefix threads may share a key (same first message, then diverged): ids tell them apart."""
+    of_flow: list[int] = []
+    threads: list[tuple[str, str]] = []
+    by_explicit: dict[tuple[str, str], int] = {}
+    # prefix threads by their first message digest, with their latest history
+    by_first: dict[str, list[tuple[int, tuple[str, ...]]]] = {}
+    other: int | None = None
+    for k in keys:
+        if k.explicit is not None:
+            tid = by_explicit.get(k.explicit)
+            if tid is None:
+                tid = by_explicit[k.explicit] = len(threads)
+                threads.append(k.explicit)
+        elif k.prints:
+            candidates = by_first.setdefault(k.prints[0], [])
+            best = _longest_prefix(candidates, k.prints)
+            if best is None:
+                tid = len(threads)
+                threads.append((f"prefix:{k.prints[0][:12]}", "prefix"))
+                candidates.append((tid, k.prints))
+            else:
+                tid = candidates[best][0]
+                candidates[best] = (tid, k.prints)
+        else:
+            if other is None:
+                other = len(threads)
+                threads.append(("-", "other"))
+            tid = other
+        of_flow.append(tid)
+    return of_flow, threads
+
+
 def group_conversations(flows: Sequence[dict[str, Any]]) -> list[Conversation]:
     """Conversations in order of their first flow; flows keep their order inside each."""
-    conversations: list[Conversation] = []
-    by_key: dict[tuple[str, str], Conversation] = {}
-    # Prefix-matched conversations indexed by their first message, with their latest history.
-    by_first: dict[str, list[tuple[Conversation, list[str]]]] = {}
-    other: Conversation | None = None
-
-    for flow in flows:
-        explicit = explicit_key(flow)
-        conversation: Conversation | None = None
-        if explicit is not None:
-            conversation = by_key.get(explicit)
-            if conversation is None:
-                conversation = by_key[explicit] = Conversation(explicit[0], explicit[1])
-                conversations.append(conversation)
-        else:
-            prints = message_fingerprints(flow)
-            if prints:
-                candidates = by_first.setdefault(prints[0], [])
-                best = _longest_prefix(candidates, prints)
-                if best is None:
-                    conversation = Conversation(f"prefix:{prints[0][:12]}", "prefix")
-                    conversations.append(conversation)
-                    candidates.append((conversation, prints))
-                else:
-                    conversation = candidates[best][0]
-                    candidates[best] = (conversation, prints)
-            else:
-                if other is None:
-                    other = Conversation("-", "other")
-                    conversations.append(other)
-                conversation = other
+    of_flow, threads = assign_threads(thread_key(f) for f in flows)
+    conversations = [Conversation(key, source) for key, source in threads]
+    for flow, tid in zip(flows, of_flow, strict=True):
+        conversation = conversations[tid]
         conversation.flows.append(flow)
         conversation.usage = conversation.usage + flow_usage(flow)
         conversation.model = _model(flow) or conversation.model

@@ -14,8 +14,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import jq
-
 
 class JqFilterError(ValueError):
     """A filter that does not compile, fails at run time, or does not yield one array."""
@@ -112,6 +110,10 @@ def _objects_guard(index: int) -> str:
 def compile_chain(filters: Sequence[str], tail: str | None = None, *, require_objects: bool = False) -> FilterChain:
     """Compile every filter up front, so a typo fails before any request is made.
     `require_objects`: the last filter must yield flow objects (checked before `tail`)."""
+    if not filters and not tail:
+        return FilterChain(tuple(filters), None)
+    import jq  # only a command with filters loads libjq
+
     for text in filters:
         try:
             jq.compile(text)  # alone, so positions in errors match what the user typed

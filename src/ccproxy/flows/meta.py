@@ -105,6 +105,14 @@ def client_response(flow: http.HTTPFlow) -> http.Response | None:
     return flow.response
 
 
+def client_status(flow: http.HTTPFlow) -> int | None:
+    """The status the client received (ccproxy's own answer to a fault, not the upstream's 200)."""
+    state = flow.metadata.get(CLIENT_RESPONSE)
+    if state and isinstance(state.get("status_code"), int):
+        return int(state["status_code"])
+    return flow.response.status_code if flow.response else None
+
+
 def summary(flow: http.HTTPFlow) -> dict[str, Any]:
     md = flow.metadata
     return {
@@ -118,4 +126,5 @@ def summary(flow: http.HTTPFlow) -> dict[str, Any]:
         "code_assist": md.get(CODE_ASSIST),
         "transport": md.get(TRANSPORT),
         "shape": md.get(SHAPE),
+        "stream": md.get(STREAM),  # the viewer's stream timeline (first byte, duration, events)
     }

@@ -38,10 +38,10 @@ class OfflineFlows:
     def close(self) -> None:
         self._store.close()
 
-    def list_text(self, bodies: bool = False, reveal: bool = False, query: FlowQuery = ALL) -> str:
+    def list_text(self, bodies: bool = False, reveal: bool = False, query: FlowQuery = ALL, rows: bool = False) -> str:
         pages: list[str] = []
         while True:
-            page = self._store.json_page(query, bodies=bodies, reveal=reveal)
+            page = self._store.json_page(query, bodies=bodies, reveal=reveal, rows=rows)
             pages.append(page.text)
             if page.next_cursor is None:
                 return join_pages(pages)
@@ -108,8 +108,8 @@ class FlowSource:
                 self._offline = self._open_offline(e)
         return getattr(self._offline, name)(*args, **kwargs)
 
-    def list_text(self, bodies: bool = False, reveal: bool = False, query: FlowQuery = ALL) -> str:
-        result: str = self._call("list_text", bodies=bodies, reveal=reveal, query=query)
+    def list_text(self, bodies: bool = False, reveal: bool = False, query: FlowQuery = ALL, rows: bool = False) -> str:
+        result: str = self._call("list_text", bodies=bodies, reveal=reveal, query=query, rows=rows)
         return result
 
     def list_flows(self, bodies: bool = False, reveal: bool = False) -> list[dict[str, Any]]:

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.cells import cell_len, set_cell_size
-from rich.console import Console
-from rich.panel import Panel
-from rich.text import Text
 
-from ccproxy.flows.compare import FlowComparison
-from ccproxy.flows.conversations import Conversation
+# What flow_row reads (re-exported: the CLI and the benches take it from here).
+from ccproxy.flows.rowview import ROW_PROJECTION as ROW_PROJECTION
+
+if TYPE_CHECKING:  # rich's console and the flow models are for the diff/compare views only
+    from rich.console import Console
+    from rich.text import Text
+
+    from ccproxy.flows.compare import FlowComparison
+    from ccproxy.flows.conversations import Conversation
 
 ELLIPSIS = "…"
 FLOW_HEADERS = ("ID", "Method", "Code", "Host", "Path", "UA", "Time")
@@ -31,13 +35,15 @@ def _width(text: str) -> int:
 
 def _fit(text: str, width: int) -> str:
     """Pad or truncate ``text`` to exactly ``width`` cells."""
-    w = _width(text)
+    if text.isascii():  # one cell per character: the common case, kept cheap for 10k-row tables
+        if len(text) <= width:
+            return text.ljust(width)
+        return text[: width - 1] + ELLIPSIS if width > 1 else ELLIPSIS[:width]
+    w = cell_len(text)
     if w <= width:
         return text + " " * (width - w)
     if width <= 1:
         return ELLIPSIS[:width]
-    if text.isascii():
-        return text[: width - 1] + ELLIPSIS
     return set_cell_size(text, width - 1) + ELLIPSIS
 
 
@@ -45,11 +51,9 @@ def _column_widths(
     headers: Sequence[str], rows: Sequence[Sequence[str]], max_width: int, flex: Sequence[str]
 ) -> list[int]:
     widths = [_width(h) for h in headers]
-    for row in rows:
-        for i, cell in enumerate(row):
-            w = _width(cell)
-            if w > widths[i]:
-                widths[i] = w
+    if rows:
+        columns = zip(*rows, strict=True)
+        widths = [max(w, *map(_width, column)) for w, column in zip(widths, columns, strict=True)]
     # Each column costs its content plus "│ " and " ", and the row ends with "│".
     excess = sum(widths) + 3 * len(widths) + 1 - max_width
     if excess <= 0:
@@ -124,20 +128,10 @@ def _header(message: dict[str, Any] | None, name: str) -> str:
     if value is None:
         # The contract lowercases names; tolerate a producer that did not.
         for key, val in headers.items():
-            if key.lower() == name:
+            if key.lower() == name and val is not None:  # the row projection yields null for a missing header
                 return str(val)
         return ""
     return str(value)
-
-
-# What flow_row reads, as a jq projection: lets the jq run return small rows for big sets.
-ROW_PROJECTION = (
-    'def ua: {"user-agent": .headers["user-agent"]};'
-    " map({id, timestamp_start, error,"
-    " request: (.request | {method, pretty_host, host, path, headers: ua}),"
-    " client_request: (.client_request | if . then {headers: ua} else null end),"
-    " response: (.response | if . then {status_code} else null end)})"
-)
 
 
 def flow_row(flow: dict[str, Any], now: float) -> tuple[str, ...]:
@@ -171,6 +165,8 @@ def render_flows(flows: Sequence[dict[str, Any]], max_width: int = 80, now: floa
 
 def diff_text(lines: Sequence[str]) -> Text:
     """Unified diff lines as rich Text, coloured the way `git diff` does."""
+    from rich.text import Text
+
     text = Text()
     for i, line in enumerate(lines):
         if i:
@@ -190,6 +186,9 @@ def diff_text(lines: Sequence[str]) -> Text:
 
 
 def print_comparisons(console: Console, comparisons: Sequence[FlowComparison]) -> None:
+    from rich.panel import Panel
+    from rich.text import Text
+
     for c in comparisons:
         if c.missing_snapshot:
             console.print(Text(f"{c.flow_id}: no client request snapshot recorded."))

@@ -12,7 +12,9 @@ from ccproxy.flows.query import FlowQuery
 
 
 class FlowLister(Protocol):
-    def list_text(self, bodies: bool = False, reveal: bool = False, query: FlowQuery = ...) -> str: ...
+    def list_text(
+        self, bodies: bool = False, reveal: bool = False, query: FlowQuery = ..., rows: bool = False
+    ) -> str: ...
 
 
 def resolve_flow_set(
@@ -21,6 +23,7 @@ def resolve_flow_set(
     bodies: bool = False,
     reveal: bool = False,
     projection: str | None = None,
+    rows: bool = False,
 ) -> list[dict[str, Any]]:
     """GET /flows → filters (config defaults first, then the CLI's) → the final set.
 
@@ -30,12 +33,16 @@ def resolve_flow_set(
 
     ``projection`` (a jq ``map(...)``) trims each flow to what the caller reads, inside the
     same jq run, so a large set is not serialized again only to be parsed by Python.
-    Without filters Python's own parser is faster than libjq's, so jq is skipped.
+    Without filters Python's own parser is faster than libjq's, so jq is skipped; ``rows``
+    (the table, with ``projection`` = rowview.ROW_PROJECTION) then asks the store for its rows.
     """
     # A typo fails before any request; every element must stay a flow object.
     chain = compile_chain(filters, tail=projection if filters else None, require_objects=True)
     query, _ = push_down(filters)
-    text = client.list_text(bodies=bodies, reveal=reveal, query=query)
+    if rows and not filters:
+        text = client.list_text(bodies=bodies, reveal=reveal, query=query, rows=True)
+    else:
+        text = client.list_text(bodies=bodies, reveal=reveal, query=query)
     result = chain.run(text) if filters else json.loads(text)
     if not isinstance(result, list):
         raise ValueError("/flows did not return a JSON array")

@@ -47,15 +47,18 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mitmproxy import http
-
-from ccproxy.flows import meta, mitmformat
-from ccproxy.flows.at_rest import scrub_flow_dict, scrub_flow_state
-from ccproxy.flows.columns import FlowColumns, flow_columns
+from ccproxy.flows.columns import FlowColumns
 from ccproxy.flows.query import ALL, FlowQuery
-from ccproxy.flows.serialize import flow_json, without_bodies
+from ccproxy.flows.rowview import ROW_SQL, row_view
+
+if TYPE_CHECKING:
+    from mitmproxy import http
+
+# Reading the indexed columns and the stored JSON needs only sqlite3 and zlib: mitmproxy (its
+# flow format, the flow objects) is imported where a flow is written or decoded, so that
+# `ccproxy flows list` with the daemon stopped does not pay for it.
 
 log = logging.getLogger(__name__)
 
@@ -388,6 +391,11 @@ class FlowStore:
         # would wait for the scheduler instead of for the next switch interval. With no other
         # flow in flight the loop has nothing to do but wait for this commit, and each sleep(0)
         # would only give the CPU away (on a loaded machine, for a whole time slice).
+        from ccproxy.flows import meta, mitmformat
+        from ccproxy.flows.at_rest import scrub_flow_dict, scrub_flow_state
+        from ccproxy.flows.columns import flow_columns
+        from ccproxy.flows.serialize import flow_json, without_bodies
+
         pause = time.sleep if others_in_flight else _no_pause
         state = flow.get_state()
         at_rest = state if self.store_secrets else scrub_flow_state(state)
@@ -546,6 +554,8 @@ class FlowStore:
         legacy = self.path.with_name(LEGACY_FILE)
         if not self.persistent or not legacy.exists():
             return
+        from ccproxy.flows import mitmformat
+
         conn = self._wconn
         assert conn is not None
         imported = 0
@@ -593,6 +603,8 @@ class FlowStore:
             if hit is not None:
                 self._cache.move_to_end(fid)
                 return hit
+        from ccproxy.flows import mitmformat
+
         blob = self._data(seq)
         if blob is None:
             return None
@@ -647,6 +659,8 @@ class FlowStore:
 
     def raw_records(self, query: FlowQuery = ALL) -> Iterator[bytes]:
         """Stored flows in mitmproxy's file format, one record each, oldest first."""
+        from ccproxy.flows import mitmformat
+
         for row in self.rows(query):
             blob = self._data(row.seq)
             if blob is not None:
@@ -660,18 +674,23 @@ class FlowStore:
         reveal: bool = False,
         live: Iterable[http.HTTPFlow] = (),
         max_bytes: int = 8 * 1024 * 1024,
+        rows: bool = False,
     ) -> JsonPage:
         """One page of ``GET /flows``: a JSON array text of at most about ``max_bytes``.
 
         ``live`` (in-flight flows, snapshotted by the caller *before* this query) are appended
-        on the last page when the database does not hold them yet."""
+        on the last page when the database does not hold them yet. ``rows``: each flow as its
+        table row only (flows.rowview), computed by SQLite; ``bodies`` and ``reveal`` then do not apply."""
         parts: list[str] = []
         size = 0
         seen: set[str] = set()
         next_cursor: int | None = None
         # Only the columns the page needs, straight from the cursor: building row objects for
         # thousands of flows would cost more than the query.
-        if bodies and not reveal:
+        if rows:
+            bodies = reveal = False
+            cols = f"seq, id, {ROW_SQL}"
+        elif bodies and not reveal:
             cols = "seq, id, (SELECT detail FROM flow_data d WHERE d.seq = flows.seq)"
         else:
             cols = "seq, id, summary"
@@ -680,6 +699,8 @@ class FlowStore:
                 next_cursor = seq - 1
                 break
             if reveal:  # secrets (if kept) are only in the mitmproxy record
+                from ccproxy.flows.serialize import flow_json
+
                 flow = self._decoded(fid, seq)
                 if flow is None:
                     continue
@@ -693,13 +714,17 @@ class FlowStore:
             parts.append(text)
             seen.add(fid)
             size += len(text)
-        if next_cursor is None:
+        if next_cursor is None and live:
+            from ccproxy.flows.columns import flow_columns
+            from ccproxy.flows.serialize import flow_json
+
             for f in live:
                 if f.id in seen:
                     continue
                 try:  # an in-flight flow may change under us; it is shown on the next request
                     if query.matches(flow_columns(f)):
-                        parts.append(json.dumps(flow_json(f, bodies=bodies, reveal=reveal), ensure_ascii=False))
+                        doc = flow_json(f, bodies=bodies, reveal=reveal)
+                        parts.append(json.dumps(row_view(doc) if rows else doc, ensure_ascii=False))
                 except (RuntimeError, ValueError):
                     continue
             if query.limit is not None and len(parts) > query.limit:

@@ -34,10 +34,10 @@ class StoreLister:
     store: FlowStore
     live: list[http.HTTPFlow]
 
-    def list_text(self, bodies: bool = False, reveal: bool = False, query: FlowQuery = ALL) -> str:
+    def list_text(self, bodies: bool = False, reveal: bool = False, query: FlowQuery = ALL, rows: bool = False) -> str:
         pages: list[str] = []
         while True:
-            page = self.store.json_page(query, bodies=bodies, reveal=reveal, live=self.live)
+            page = self.store.json_page(query, bodies=bodies, reveal=reveal, live=self.live, rows=rows)
             pages.append(page.text)
             if page.next_cursor is None:
                 return join_pages(pages)

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from mitmproxy import http
+if TYPE_CHECKING:  # annotations only: `ccproxy run` reads PREFIX without loading mitmproxy
+    from mitmproxy import http
 
-from ccproxy.lightllm.ir import Wire
+    from ccproxy.lightllm.ir import Wire
 
 PREFIX = "sk-ant-oat-ccproxy-"
 _NAME = re.compile(re.escape(PREFIX) + r"([^\s,;&\"']+)")
