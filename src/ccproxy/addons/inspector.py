@@ -10,6 +10,7 @@ path, once everything that could route it had its turn.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from mitmproxy import http
 
@@ -26,15 +27,16 @@ from ccproxy.providers.destination import apply_destination, provider_for_wire, 
 log = logging.getLogger(__name__)
 
 
-def client_snapshot(flow: http.HTTPFlow) -> http.Request:
-    """The request as the client addressed it. In reverse mode mitmproxy has already
-    pointed host/port at the placeholder upstream; the client talked to our listener."""
-    snap = flow.request.copy()
+def client_snapshot(flow: http.HTTPFlow) -> dict[str, Any]:
+    """The state of the request as the client addressed it. In reverse mode mitmproxy has already
+    pointed host/port at the placeholder upstream; the client talked to our listener.
+    Patched in the state (a fresh dict) rather than on a copied Request: no second Request
+    is built per flow."""
+    state: dict[str, Any] = flow.request.get_state()
     if is_reverse(flow):
-        host, port = flow.client_conn.sockname[:2]
-        snap.data.host, snap.data.port = host, port
-        snap.scheme = "https" if flow.client_conn.tls else "http"
-    return snap
+        state["host"], state["port"] = flow.client_conn.sockname[:2]
+        state["scheme"] = b"https" if flow.client_conn.tls else b"http"
+    return state
 
 
 def _json_like(req: http.Request) -> bool:
@@ -57,7 +59,7 @@ class InspectorAddon:
             flow.metadata[meta.ERROR] = message
             flow.response = fault_response(flow, "invalid_request", message)
             return
-        flow.metadata[meta.CLIENT_REQUEST] = client_snapshot(flow).get_state()
+        flow.metadata[meta.CLIENT_REQUEST] = client_snapshot(flow)
         flow.metadata[meta.LISTENER] = listener_of(flow)
         wire = routing_wire(flow.request.method, flow.request.path, flow.request.headers)
         if wire is not None:

@@ -54,7 +54,7 @@ class OriginGuardAddon:
             flow.response = error_response(None, refusal.status, refusal.message)
             return
         # Recorded like any flow (a refused page is worth seeing), as the client addressed it.
-        flow.metadata[meta.CLIENT_REQUEST] = client_snapshot(flow).get_state()
+        flow.metadata[meta.CLIENT_REQUEST] = client_snapshot(flow)
         flow.metadata[meta.LISTENER] = listener_of(flow)
         flow.metadata[meta.ERROR] = refusal.message
         flow.response = error_response(routing_wire(req.method, req.path, req.headers), refusal.status, refusal.message)

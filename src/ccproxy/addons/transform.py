@@ -131,8 +131,9 @@ class TransformAddon:
         if ep is None or ep.kind == "models":
             return
         client_wire: Wire = flow.metadata.get(meta.CLIENT_WIRE) or ep.wire
-        model = model_of(snap.content, snap.path, ep.wire)
-        hit = self._match(snap, model)
+        # Lazy body parsing: with no rule to match, only a conversion reads the model.
+        model = model_of(snap.content, snap.path, ep.wire) if self.rules else None
+        hit = self._match(snap, model) if self.rules else None
         dest_wire: Wire = flow.metadata.get(meta.UPSTREAM_WIRE) or client_wire
         provider = self.providers.get(flow.metadata.get(meta.PROVIDER) or "")
         dest_model: str | None = None
@@ -156,8 +157,11 @@ class TransformAddon:
         if dest_wire == client_wire:
             if dest_model:
                 self._replace_model(flow, ep, dest_model)
-        elif not self._convert(flow, snap, client_wire, dest_wire, provider, dest_model, model):
-            return
+        else:
+            if not self.rules:
+                model = model_of(snap.content, snap.path, ep.wire)
+            if not self._convert(flow, snap, client_wire, dest_wire, provider, dest_model, model):
+                return
         name = flow.metadata.get(meta.PROVIDER)
         if hit is not None and self.credentials is not None and provider is not None and name:
             result = self.credentials(flow, name, provider)

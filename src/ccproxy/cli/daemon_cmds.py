@@ -44,14 +44,14 @@ def init(ctx: click.Context, force: bool) -> None:
 def start(ctx: click.Context) -> None:
     """Run the daemon in the foreground (Ctrl-C stops it)."""
     from ccproxy.daemon.logs import LogFileError, setup_logging
-    from ccproxy.daemon.master import Daemon, StartupError
+    from ccproxy.daemon.master import Daemon, StartupError, event_loop_factory
 
     config = get_config(ctx, create=True)
     code = 0
     try:
         setup_logging(config)
         daemon = Daemon(config)
-        asyncio.run(daemon.run())
+        asyncio.run(daemon.run(), loop_factory=event_loop_factory())
     except (StartupError, LogFileError) as e:
         click.echo(f"ccproxy: error: {e}", err=True)
         code = 1

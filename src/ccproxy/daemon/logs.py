@@ -38,12 +38,18 @@ def scrub(text: str) -> str:
     return _SECRET.sub(repl, text)
 
 
+_SCRUBBED = "_ccproxy_scrubbed"
+
+
 class ScrubFilter(logging.Filter):
+    """Scrubs each record once: the file and console handlers share the record, and the
+    message is left formatted (args dropped), so neither handler formats or scrubs it again."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = scrub(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
+        if getattr(record, _SCRUBBED, False):
+            return True
+        record.msg, record.args = scrub(record.getMessage()), None
+        setattr(record, _SCRUBBED, True)
         return True
 
 

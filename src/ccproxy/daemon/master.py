@@ -9,6 +9,7 @@ import os
 import signal
 import sqlite3
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -63,6 +64,16 @@ class AcceptErrorLog:
                 self.suppressed += 1
             return
         loop.default_exception_handler(context)
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop]:
+    """uvloop when it is installed (a dependency): mitmproxy's per-event callbacks, timers and
+    socket writes are cheaper on libuv (bench/hotpath.py); otherwise asyncio's own loop."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.new_event_loop
+    return uvloop.new_event_loop
 
 
 class StartupError(Exception):

@@ -91,14 +91,15 @@ def message_bytes(message: http.Message | None) -> int:
     return len(message.raw_content or b"") if message is not None else 0
 
 
-def flow_columns(flow: http.HTTPFlow) -> FlowColumns:
+def flow_columns(flow: http.HTTPFlow, client: http.Request | None = None) -> FlowColumns:
+    """`client`: the decoded client request when the caller already has it (decoding is costly)."""
     # Imported here: FlowColumns alone (the store's read path) needs neither mitmproxy nor lightllm.
     from ccproxy.flows import meta
     from ccproxy.flows.tokens import body_usage
 
     md = flow.metadata
     req = flow.request
-    client = meta.client_request(flow) or req
+    client = client if client is not None else meta.client_request(flow) or req
     body = _json_body(client)
     model = _model(client, body)
     upstream_model = model if client is req else _model(req, _json_body(req))

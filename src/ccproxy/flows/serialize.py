@@ -74,8 +74,11 @@ def response_json(resp: http.Response | None, *, bodies: bool, reveal: bool) -> 
     }
 
 
-def flow_json(flow: http.HTTPFlow, *, bodies: bool = False, reveal: bool = False) -> dict[str, Any]:
-    client_req = meta.client_request(flow) or flow.request
+def flow_json(
+    flow: http.HTTPFlow, *, bodies: bool = False, reveal: bool = False, client: http.Request | None = None
+) -> dict[str, Any]:
+    """`client`: the decoded client request when the caller already has it (decoding is costly)."""
+    client_req = client if client is not None else meta.client_request(flow) or flow.request
     client_resp_state = flow.metadata.get(meta.CLIENT_RESPONSE)
     client_resp = http.Response.from_state(client_resp_state) if client_resp_state else None
     injected = flow.metadata.get(meta.CREDENTIAL_HEADER)

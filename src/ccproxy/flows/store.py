@@ -152,6 +152,10 @@ class _Job:
     future: concurrent.futures.Future[Any] = field(default_factory=concurrent.futures.Future)
 
 
+def _no_pause(_seconds: float) -> None:
+    return None
+
+
 def _resolve(future: concurrent.futures.Future[Any], value: Any) -> None:
     if not future.done():
         future.set_result(value)
@@ -379,27 +383,31 @@ class FlowStore:
                 elif job.kind == "stop":
                     _resolve(job.future, None)
 
-    def _prepare(self, flow: http.HTTPFlow) -> _Prepared:
+    def _prepare(self, flow: http.HTTPFlow, others_in_flight: bool = True) -> _Prepared:
         # The writer only reads the flow: it is complete (its last hook ran), and whatever the
         # loop may still set on it (connection timestamps) is replaced whole, never torn.
         # time.sleep(0) between the steps hands the GIL to the event loop if it is waiting:
         # on a busy machine a thread can lose the CPU while holding the GIL, and the loop
-        # would wait for the scheduler instead of for the next switch interval.
-        from ccproxy.flows import mitmformat
+        # would wait for the scheduler instead of for the next switch interval. With no other
+        # flow in flight the loop has nothing to do but wait for this commit, and each sleep(0)
+        # would only give the CPU away (on a loaded machine, for a whole time slice).
+        from ccproxy.flows import meta, mitmformat
         from ccproxy.flows.at_rest import scrub_flow_dict, scrub_flow_state
         from ccproxy.flows.columns import flow_columns
         from ccproxy.flows.serialize import flow_json, without_bodies
 
+        pause = time.sleep if others_in_flight else _no_pause
         state = flow.get_state()
         at_rest = state if self.store_secrets else scrub_flow_state(state)
-        time.sleep(0)
+        pause(0)
         data = mitmformat.pack_state(at_rest)
-        time.sleep(0)
-        full = scrub_flow_dict(flow_json(flow, bodies=True, reveal=False))
+        pause(0)
+        client = meta.client_request(flow)  # decoded once for the JSON and the columns
+        full = scrub_flow_dict(flow_json(flow, bodies=True, reveal=False, client=client))
         detail = zlib.compress(json.dumps(full, ensure_ascii=False).encode(), 1)
-        time.sleep(0)
+        pause(0)
         summary = json.dumps(without_bodies(full), ensure_ascii=False)
-        columns = flow_columns(flow)
+        columns = flow_columns(flow, client)
         columns.path = full["request"]["path"]
         return _Prepared(columns, summary, data, detail)
 
@@ -423,10 +431,12 @@ class FlowStore:
 
     def _write_puts(self, conn: sqlite3.Connection, jobs: Sequence[_Job]) -> None:
         prepared: list[tuple[_Job, _Prepared]] = []
+        # Flows in flight besides this batch (each stays in _live until settled): the loop has work.
+        others_in_flight = len(self._live) > len(jobs)
         for job in jobs:
             assert job.flow is not None
             try:
-                prepared.append((job, self._prepare(job.flow)))
+                prepared.append((job, self._prepare(job.flow, others_in_flight)))
             except Exception as e:  # one unserialisable flow must not stop recording
                 self._warn("flow %s could not be recorded: %s", job.flow.id, e)
                 self._settle(job, committed=False)

@@ -11,6 +11,8 @@ from ccproxy.providers.sentinel import PREFIX
 INTERNAL_HEADER_PREFIX = "x-ccproxy-"
 # Enough rounds to see through %252D (double encoding) and a little more.
 _DECODE_ROUNDS = 4
+_PREFIX_BYTES = PREFIX.encode()
+_INTERNAL_BYTES = INTERNAL_HEADER_PREFIX.encode()
 
 
 def carries_sentinel(text: str) -> bool:
@@ -25,9 +27,19 @@ def carries_sentinel(text: str) -> bool:
     return PREFIX in text
 
 
+def _clean_head(request: http.Request) -> bool:
+    """True when no header, query or path can carry anything to strip: no sentinel, no
+    x-ccproxy- anywhere, and no %-escape that could hide one. One scan of the raw request
+    head instead of a header-by-header walk; anything doubtful takes the full walk."""
+    head = b"\n".join(b"%s:%s" % field for field in request.headers.fields) + b"\n" + request.data.path
+    return _PREFIX_BYTES not in head and b"%" not in head and _INTERNAL_BYTES not in head.lower()
+
+
 def sanitize_request(request: http.Request) -> list[str]:
     """Strip internal headers and any header or query parameter carrying a sentinel key.
     Returns what was removed (names only, never values)."""
+    if _clean_head(request):
+        return []
     removed: list[str] = []
     for name in list(dict.fromkeys(k.lower() for k in request.headers)):
         values = request.headers.get_all(name)
