@@ -25,6 +25,7 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -242,16 +243,39 @@ def refuse_client(master: Any, client: Any, raw: bytes) -> None:
     client.error = "refused: too many connections"  # mitmproxy closes a client with an error after the hook
 
 
-def stop_accepting(master: Any) -> None:
-    """Close the listening sockets now; connections already accepted go on."""
+# asyncio listens with a backlog of 100: 500 clients connecting at once while the loop is busy
+# overflow it, and the kernel then drops handshakes it already completed for the client, which
+# sees its request reset (httpx ReadError). listen() again on a listening socket resizes it.
+LISTEN_BACKLOG = 1024
+
+
+def _listening_servers(master: Any) -> Iterator[Any]:
     ps = master.addons.get("proxyserver")
     for instance in list(getattr(ps, "servers", ())):
-        # TCP modes keep a list of asyncio servers (`_servers`), the others one (`_server`);
-        # mitmproxy's own stop closes them again later, which is harmless
-        sockets = [*(getattr(instance, "_servers", None) or ()), getattr(instance, "_server", None)]
-        for server in sockets:
-            if server is not None and hasattr(server, "close"):
-                server.close()
+        # TCP modes keep a list of asyncio servers (`_servers`), the others one (`_server`)
+        for server in [*(getattr(instance, "_servers", None) or ()), getattr(instance, "_server", None)]:
+            if server is not None:
+                yield server
+
+
+def deepen_backlog(master: Any, backlog: int = LISTEN_BACKLOG) -> int:
+    """Give every TCP listening socket a deeper accept queue; the number of sockets resized."""
+    resized = 0
+    for server in _listening_servers(master):
+        for sock in getattr(server, "sockets", None) or ():
+            if sock.type == socket.SOCK_STREAM:
+                # asyncio hands out wrappers without listen(): a duplicate fd is the same socket
+                with socket.fromfd(sock.fileno(), sock.family, sock.type) as same:
+                    same.listen(backlog)
+                resized += 1
+    return resized
+
+
+def stop_accepting(master: Any) -> None:
+    """Close the listening sockets now; connections already accepted go on."""
+    for server in _listening_servers(master):
+        if hasattr(server, "close"):  # mitmproxy's own stop closes them again later: harmless
+            server.close()
 
 
 def _walk(root: Any) -> Iterator[Any]:
@@ -442,6 +466,16 @@ def where(flow: http.HTTPFlow) -> str:
     return f"{flow.request.host}:{flow.request.port}"
 
 
+# A pending wakeup keeps its stream (and the flow, bodies included) reachable from the HTTP
+# layer until it fires, and mitmproxy cannot cancel one: a 300 s read timer per request held
+# every flow of the last 300 s in memory. Timers wait in slices and re-arm until due.
+TIMER_SLICE_S = 1.0
+
+
+def _timer(delay: float) -> commands.RequestWakeup:
+    return commands.RequestWakeup(min(delay, TIMER_SLICE_S))
+
+
 class CcproxyHttpStream(HttpStream):
     policy: StreamPolicy | None = None
     _sent_at: float | None = None
@@ -512,7 +546,7 @@ class CcproxyHttpStream(HttpStream):
                 return
             left = self._sent_at + policy.read_timeout - time.monotonic()
             if left > 0:
-                self._read_cmd = commands.RequestWakeup(left)
+                self._read_cmd = _timer(left)
                 yield self._read_cmd
                 return
             yield from self._answer_fault(
@@ -534,7 +568,7 @@ class CcproxyHttpStream(HttpStream):
             if idle >= tap.idle_timeout:
                 yield from self._end_with_error(tap, f"upstream idle for more than {tap.idle_timeout:g}s")
             else:
-                self._idle_cmd = commands.RequestWakeup(tap.idle_timeout - idle)
+                self._idle_cmd = _timer(tap.idle_timeout - idle)
                 yield self._idle_cmd
 
     def _arm_read_timer(self) -> layer.CommandGenerator[None]:
@@ -548,14 +582,14 @@ class CcproxyHttpStream(HttpStream):
         ):
             return
         self._sent_at = time.monotonic()
-        self._read_cmd = commands.RequestWakeup(policy.read_timeout)
+        self._read_cmd = _timer(policy.read_timeout)
         yield self._read_cmd
 
     def start_response_stream(self) -> layer.CommandGenerator[None]:
         yield from super().start_response_stream()
         tap = _tap(self)
         if tap is not None and tap.idle_timeout > 0:
-            self._idle_cmd = commands.RequestWakeup(tap.idle_timeout)
+            self._idle_cmd = _timer(tap.idle_timeout)
             yield self._idle_cmd
 
     # -- request body: refusals and the size limit ---------------------------------------------

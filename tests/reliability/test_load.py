@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,7 @@ import httpx
 import pytest
 
 from ccproxy.lightllm.ir import WIRES
+from ccproxy.mitm_compat import LISTEN_BACKLOG
 from tests.lightllm_stream.test_convert import SCENARIOS
 from tests.lightllm_stream.test_engine import upstream_events
 from tests.support.daemon import DaemonProcess, provider_entry
@@ -87,6 +89,17 @@ def failure_report(failed: list[tuple[int, BaseException]], daemon: DaemonProces
     examples = "; ".join(f"#{i}: {type(e).__name__}: {e}" for i, e in failed[:3])
     noted = [ln for ln in daemon.logs().splitlines() if " INFO " not in ln][-20:]
     return f"{len(failed)} of 500 streams failed {kinds} (e.g. {examples}); daemon log: {noted}"
+
+
+def test_the_listener_accepts_a_deep_queue(daemon: DaemonProcess) -> None:
+    """500 clients connecting at once must not overflow asyncio's default backlog of 100
+    (the kernel would reset connections it completed): ss shows the socket's accept queue."""
+    ss = shutil.which("ss")
+    if ss is None:
+        pytest.skip("ss not found (install the iproute2 package)")
+    port = daemon.url.rsplit(":", 1)[1]
+    out = subprocess.run([ss, "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=True).stdout
+    assert [line.split()[2] for line in out.splitlines()] == [str(LISTEN_BACKLOG)], out
 
 
 async def test_500_concurrent_streams_exact_events(daemon: DaemonProcess, fake: FakeProvider) -> None:

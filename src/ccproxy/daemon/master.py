@@ -284,6 +284,7 @@ class Daemon:
             ps_log.setLevel(previous)
         if not ok:
             raise StartupError(self._startup_failure(ps))
+        compat.deepen_backlog(master)
         try:
             await self._start_mcp()
         except StartupError:
