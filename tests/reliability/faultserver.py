@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import struct
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 HEADER = b"x-test-fault"
@@ -37,12 +38,7 @@ class FaultServer:
         self.sock.close()
 
     def _serve(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._handle, args=(conn,), daemon=True).start()
+        accept_each(self.sock, self.stopping, self._handle)
 
     def _handle(self, conn: socket.socket) -> None:
         with conn:
@@ -95,6 +91,16 @@ class FaultServer:
                 break
             body += chunk
         return head
+
+
+def accept_each(sock: socket.socket, stopping: threading.Event, handle: Callable[[socket.socket], None]) -> None:
+    """Accept until stopped (or the socket is closed), each connection on a thread of its own."""
+    while not stopping.is_set():
+        try:
+            conn, _ = sock.accept()
+        except OSError:
+            return
+        threading.Thread(target=handle, args=(conn,), daemon=True).start()
 
 
 def dead_port() -> int:
@@ -153,12 +159,7 @@ class Staller:
         threading.Thread(target=self._serve, daemon=True).start()
 
     def _serve(self) -> None:
-        while not self.stopping.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._hold, args=(conn,), daemon=True).start()
+        accept_each(self.sock, self.stopping, self._hold)
 
     def _hold(self, conn: socket.socket) -> None:
         with conn:

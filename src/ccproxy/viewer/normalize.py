@@ -171,6 +171,15 @@ def response_view(resp: Response) -> dict[str, Any]:
     }
 
 
+def _extend(resp: Response, kind: type[TextPart] | type[ThinkingPart], text: str) -> None:
+    """A delta continues the last part of its kind, or starts one."""
+    last = resp.parts[-1] if resp.parts else None
+    if isinstance(last, kind):
+        last.text += text
+    else:
+        resp.parts.append(kind(text=text))
+
+
 def accumulate_stream(raw: bytes, wire: Wire, *, gemini_sse: bool = True) -> tuple[Response, int]:
     """A recorded event stream folded into one IR response, and its number of events."""
     intake = make_intake(wire, gemini_sse=gemini_sse)
@@ -183,17 +192,9 @@ def accumulate_stream(raw: bytes, wire: Wire, *, gemini_sse: bool = True) -> tup
             if e.usage is not None:
                 resp.usage = ev.merge_usage(resp.usage, e.usage)
         elif isinstance(e, ev.TextDelta):
-            last = resp.parts[-1] if resp.parts else None
-            if isinstance(last, TextPart):
-                last.text += e.text
-            else:
-                resp.parts.append(TextPart(text=e.text))
+            _extend(resp, TextPart, e.text)
         elif isinstance(e, ev.ThinkingDelta):
-            last = resp.parts[-1] if resp.parts else None
-            if isinstance(last, ThinkingPart):
-                last.text += e.text
-            else:
-                resp.parts.append(ThinkingPart(text=e.text))
+            _extend(resp, ThinkingPart, e.text)
         elif isinstance(e, ev.ThinkingSignature):
             last = resp.parts[-1] if resp.parts else None
             if isinstance(last, ThinkingPart):
