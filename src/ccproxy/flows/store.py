@@ -593,6 +593,10 @@ class FlowStore:
     def rows(self, query: FlowQuery = ALL) -> list[StoredFlow]:
         return [_stored_flow(r) for r in self._select(query, ", ".join(_ROW_FIELDS))]
 
+    def versions(self, query: FlowQuery = ALL) -> list[tuple[str, int]]:
+        """(id, seq) of the matching rows, oldest first: a re-stored flow gets a new seq."""
+        return [(str(fid), int(seq)) for fid, seq in self._select(query, "id, seq")]
+
     def _data(self, seq: int, column: str = "data") -> bytes | None:
         row = self._reader().execute(f"SELECT {column} FROM flow_data WHERE seq = ?", (seq,)).fetchone()
         return row[0] if row else None

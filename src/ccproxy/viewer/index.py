@@ -46,7 +46,7 @@ class SessionIndex:
 
     def _sync(self) -> list[tuple[str, ThreadKey, FlowFacts]]:
         with self._lock:
-            present = [(r.columns.id, r.seq) for r in self._store.rows()]
+            present = self._store.versions()  # indexed columns only: no summaries, no bodies
             unseen = [fid for fid, seq in present if (e := self._entries.get(fid)) is None or e[0] != seq]
             seqs = dict(present)
             for flow in flow_dicts(self._store, unseen) if unseen else ():
