@@ -1,0 +1,166 @@
+"""CPU cost of ccproxy's chain per converted request, per addon, in one process.
+
+    .venv/bin/python bench/transform_cost.py [--flows 2000] [--workloads KEY,...]
+    PYTHONPATH=/path/to/other/src .venv/bin/python bench/transform_cost.py   # another version
+
+Like bench/chain_cost.py, but for the harness's transform workloads (bench/subjects.py): the
+daemon's real chain (daemon/chain.py, default hooks, a real SQLite store, a `lightllm.transforms`
+rule on the model name) sees real mitmproxy flows of the client's request; the answer is the
+fake upstream's canned body (tests/support/canned.py), and a stream is fed to
+`flow.response.stream` one upstream event per call, as mitmproxy does. CPU time per flow: in
+total (process_time, the store's writer thread included) and per addon event on the event loop's
+thread (thread_time; the writer's work shows as FlowStore in the total only); "StreamTap" is the
+tap's calls for one stream.
+Not a test; nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import json
+import logging
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from mitmproxy import connection, http, options
+from mitmproxy.master import Master
+from mitmproxy.proxy import mode_specs
+from mitmproxy.test import tflow
+from tests.support.canned import anthropic_events, anthropic_message, openai_chat, openai_chat_events
+
+from bench.subjects import CANNED_MODEL, PATHS, WORKLOADS, Workload, workload_request
+from ccproxy.addons import streaming
+from ccproxy.addons.context import DaemonContext
+from ccproxy.config.loader import parse_config
+from ccproxy.daemon.chain import build_chain
+from ccproxy.daemon.master import make_store
+
+EVENTS = ("requestheaders", "request", "responseheaders", "response")
+ANSWERS = {"anthropic": json.dumps(anthropic_message()).encode(), "openai": json.dumps(openai_chat()).encode()}
+STREAMS = {"anthropic": anthropic_events(), "openai": openai_chat_events()}
+
+
+def make_flow(w: Workload) -> http.HTTPFlow:
+    client = connection.Client(
+        peername=("127.0.0.1", 50000),
+        sockname=("127.0.0.1", 4000),
+        timestamp_start=time.time(),
+        proxy_mode=mode_specs.ProxyMode.parse("reverse:http://127.0.0.1:9@127.0.0.1:4000"),
+    )
+    f = tflow.tflow(client_conn=client)
+    r = workload_request(w)
+    req = f.request
+    req.method, req.scheme, req.host, req.port, req.path = "POST", "http", "127.0.0.1", 9, r.path
+    req.headers.clear()
+    req.headers.update({"host": "127.0.0.1:4000", "content-type": "application/json", **dict(r.headers)})
+    req.content = r.body
+    req.timestamp_start = time.time()
+    return f
+
+
+def respond(f: http.HTTPFlow, w: Workload) -> None:
+    if w.stream:
+        f.response = http.Response.make(200, b"", {"content-type": "text/event-stream"})
+    else:
+        f.response = http.Response.make(200, ANSWERS[w.upstream], {"content-type": "application/json"})
+    f.response.timestamp_start = time.time()
+
+
+def feed(f: http.HTTPFlow, w: Workload) -> int:
+    """The upstream's events through the tap, then the end; returns the client bytes."""
+    assert f.response is not None
+    tap = f.response.stream
+    assert callable(tap), "no stream tap: the streaming addon did not take the response"
+    sent = 0
+    for chunk in [*STREAMS[w.upstream], b""]:
+        out = tap(chunk)
+        sent += len(out) if isinstance(out, bytes) else sum(len(x) for x in out)
+    f.response.timestamp_end = time.time()
+    return sent
+
+
+async def run(workloads: list[Workload], flows: int) -> None:
+    # tflow's connections have no fault guard to install: its per-flow warning is not what we measure
+    logging.getLogger("ccproxy.addons.faults").setLevel(logging.ERROR)
+    # nor has a stream one to carry mitmproxy's fault guard (the daemon's always do)
+    streaming.guard_stream = lambda master, flow: True
+    tmp = Path(tempfile.mkdtemp(prefix="ccproxy-transform-"))
+    providers = {wire: {"type": wire, "host": "127.0.0.1:1", "scheme": "http"} for wire in PATHS}
+    rules = [
+        {"match_model": f"^to-{wire}$", "action": "transform", "dest_provider": wire, "dest_model": CANNED_MODEL[wire]}
+        for wire in PATHS
+    ]
+    config = parse_config({"ccproxy": {"providers": providers, "lightllm": {"transforms": rules}}}, tmp)
+    ctx = DaemonContext(config=config, store=make_store(config))
+    chain = build_chain(ctx)
+    master = Master(options.Options(), event_loop=asyncio.get_running_loop(), with_termlog=False)
+    master.addons.add(*chain)
+    handlers: list[tuple[str, str, Callable[..., Any]]] = [
+        (type(a).__name__, ev, getattr(a, ev)) for ev in EVENTS for a in chain if callable(getattr(a, ev, None))
+    ]
+    for w in workloads:
+        await measure(w, flows, handlers)
+    ctx.store.close()
+
+
+async def measure(w: Workload, flows: int, handlers: list[tuple[str, str, Callable[..., Any]]]) -> None:
+    cost: dict[str, list[float]] = defaultdict(list)
+    totals: list[float] = []
+    warm = 200
+    for i in range(flows + warm):
+        f = make_flow(w)
+        start = time.process_time()
+        for name, ev, fn in handlers:
+            if ev == "responseheaders" and f.response is None:
+                respond(f, w)
+            t = time.thread_time()
+            result = fn(f)
+            if inspect.isawaitable(result):
+                await result
+            if i >= warm:
+                cost[f"{name}.{ev}"].append(time.thread_time() - t)
+            if ev == "responseheaders" and w.stream and (name, ev) == _last(handlers, "responseheaders"):
+                t = time.thread_time()
+                feed(f, w)
+                if i >= warm:
+                    cost["StreamTap (all chunks)"].append(time.thread_time() - t)
+        if f.response is None or f.response.status_code != 200:
+            raise SystemExit(f"{w.key}: flow answered {f.response and f.response.status_code}: {f.metadata}")
+        if i >= warm:
+            totals.append(time.process_time() - start)
+    print(f"\n# {w.label}: chain per flow, {flows} flows: CPU {sum(totals) / flows * 1e6:.1f} us (mean)")
+    print("| addon.event (loop thread) | mean us | share |\n|---|---|---|")
+    total = sum(sum(v) for v in cost.values())
+    for key, values in sorted(cost.items(), key=lambda kv: -sum(kv[1])):
+        mean = statistics.fmean(values) * 1e6
+        if mean >= 2:
+            print(f"| {key} | {mean:.1f} | {sum(values) / total:.0%} |")
+
+
+def _last(handlers: list[tuple[str, str, Callable[..., Any]]], event: str) -> tuple[str, str]:
+    name, ev, _ = [h for h in handlers if h[1] == event][-1]
+    return name, ev
+
+
+if __name__ == "__main__":
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--flows", type=int, default=2000)
+    ap.add_argument("--workloads", default=",".join(w.key for w in WORKLOADS if w.transform))
+    a = ap.parse_args()
+    chosen = []
+    for key in a.workloads.split(","):
+        wl = next((x for x in WORKLOADS if x.key == key), None)
+        if wl is None:
+            raise SystemExit(f"transform_cost: unknown workload {key!r}")
+        chosen.append(wl)
+    asyncio.run(run(chosen, a.flows))
