@@ -170,15 +170,15 @@ class StreamTap:
         if resp is None:
             return
         upstream, client = bytes(self._upstream), bytes(self._client)
-        client_headers = resp.headers.copy()
+        # the fields tuple is immutable: no copy of the headers (or of the response) is needed
+        client_fields = resp.headers.fields
         if self.upstream_headers is not None:
             resp.headers = self.upstream_headers
         resp.data.content = upstream
-        if client != upstream or client_headers != resp.headers:
-            sent = resp.copy()
-            sent.headers = client_headers
-            sent.data.content = client
-            md[meta.CLIENT_RESPONSE] = sent.get_state()
+        if client != upstream or client_fields != resp.headers.fields:
+            sent = resp.get_state()  # the upstream's state, with what the client got instead
+            sent["headers"], sent["content"] = client_fields, client
+            md[meta.CLIENT_RESPONSE] = sent
 
 
 def stream_kind(flow: http.HTTPFlow) -> str | None:
