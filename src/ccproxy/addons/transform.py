@@ -52,12 +52,34 @@ log = logging.getLogger(__name__)
 CredentialHook = Callable[[http.HTTPFlow, str, Provider], Awaitable[None] | None]
 
 # Headers that only mean something to one wire's API.
-_WIRE_HEADERS: dict[str, tuple[str, ...]] = {
+_WIRE_HEADERS: dict[Wire, tuple[str, ...]] = {
     "anthropic": ("anthropic-version", "anthropic-beta", "anthropic-dangerous-direct-browser-access"),
     "openai": ("openai-beta", "openai-organization", "openai-project"),
     "openai_responses": ("openai-beta", "openai-organization", "openai-project"),
     "gemini": ("x-goog-api-client", "x-goog-user-project"),
 }
+
+
+_CREDENTIAL_HEADERS = frozenset((b"authorization", b"x-api-key", b"x-goog-api-key"))
+
+
+def _dropped_on_conversion(src: Wire, dst: Wire) -> frozenset[bytes]:
+    """Headers a request converted from `src` to `dst` loses: `src`-only ones, and the
+    content-encoding (the converted body is written plain)."""
+    names = [n for n in _WIRE_HEADERS[src] if n not in _WIRE_HEADERS[dst]]
+    return frozenset(n.encode() for n in (*names, "content-encoding"))
+
+
+_DROPPED = {(s, d): _dropped_on_conversion(s, d) for s in _WIRE_HEADERS for d in _WIRE_HEADERS}
+
+
+def drop_headers(headers: http.Headers, names: frozenset[bytes]) -> None:
+    """Removes every header named in `names` (lower-case) in one pass over the fields: a
+    `pop` per name would scan them twice per name."""
+    fields = headers.fields
+    kept = tuple(f for f in fields if f[0].lower() not in names)
+    if len(kept) != len(fields):
+        headers.fields = kept
 
 
 def _json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> http.Response:
@@ -82,9 +104,8 @@ def move_credential(request: http.Request, src: Wire, dst: Wire) -> None:
     """Put the client's own key into the destination wire's slot (a client that brings its
     own key for the destination provider keeps working); injected credentials replace it."""
     token = _client_credential(request, src)
-    for name in ("authorization", "x-api-key", "x-goog-api-key"):
-        request.headers.pop(name, None)
-    if "key" in request.query:
+    drop_headers(request.headers, _CREDENTIAL_HEADERS)
+    if "?" in request.path and "key" in request.query:  # no query to parse otherwise
         del request.query["key"]
     if not token:
         return
@@ -230,14 +251,11 @@ class TransformAddon:
             return False
         if not flow.metadata.get(meta.CREDENTIAL_INJECTED):
             move_credential(req, client_wire, dest_wire)
-        for name in _WIRE_HEADERS[client_wire]:
-            if name not in _WIRE_HEADERS[dest_wire]:
-                req.headers.pop(name, None)
+        drop_headers(req.headers, _DROPPED[(client_wire, dest_wire)])
         if dest_wire == "anthropic" and "anthropic-version" not in req.headers:
             req.headers["anthropic-version"] = "2023-06-01"
         req.path = path
         req.headers["content-type"] = "application/json"
-        req.headers.pop("content-encoding", None)
         req.content = json.dumps(rendered.body).encode()
         flow.metadata[meta.UPSTREAM_WIRE] = dest_wire
         state = flow.metadata.setdefault(meta.TRANSFORM, {})
