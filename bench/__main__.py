@@ -45,6 +45,12 @@ def _args(argv: list[str]) -> argparse.Namespace:
     ap.add_argument("--no-litellm", action="store_true", help="leave LiteLLM out (smoke always does)")
     ap.add_argument("--no-pin", action="store_true", help="do not pin fake and subjects to CPUs (taskset)")
     ap.add_argument("--no-netns", action="store_true", help="do not re-run inside unshare --net")
+    ap.add_argument(
+        "--event-gap",
+        type=float,
+        default=0.002,
+        help="seconds between the fake's SSE events (default 0.002, for TTFB; 0: back to back, for stream req/s)",
+    )
     return ap.parse_args(argv)
 
 
@@ -68,6 +74,7 @@ def _plan(a: argparse.Namespace) -> harness.Plan:
         workloads=keys,
         pin=not a.no_pin,
         profile_seconds=1.0 if smoke else 10.0,
+        event_gap=a.event_gap,
     )
 
 

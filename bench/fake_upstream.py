@@ -4,7 +4,9 @@ several workers), so that the fake is never what limits a measurement.
 It answers OpenAI Chat (`…/chat/completions`) and Anthropic Messages (`…/messages`), JSON or
 SSE after the request's `stream` flag, with the canned bodies the tests use
 (tests/support/canned.py, the real wire formats). SSE events are spaced EVENT_GAP apart, as a
-provider's tokens are, so the time to first byte of a stream means something.
+provider's tokens are, so the time to first byte of a stream means something; $CCPROXY_BENCH_EVENT_GAP
+(seconds) changes it, 0 sends a stream's events back to back (for stream throughput: with a gap,
+a stream at one connection takes (events - 1) x gap however fast the proxy is).
 
     uvicorn --app-dir REPO bench.fake_upstream:app --workers 2 --loop uvloop --http httptools
 """
@@ -13,12 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from tests.support.canned import anthropic_events, anthropic_message, openai_chat, openai_chat_events
 
-EVENT_GAP = 0.002  # seconds between two SSE events
+EVENT_GAP_ENV = "CCPROXY_BENCH_EVENT_GAP"
+EVENT_GAP = float(os.environ.get(EVENT_GAP_ENV) or 0.002)  # seconds between two SSE events
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -84,7 +88,7 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "http.response.start", "status": 200, "headers": headers})
     events = _SSE[wire]
     for i, event in enumerate(events):
-        if i:
+        if i and EVENT_GAP:
             await asyncio.sleep(EVENT_GAP)
         await send({"type": "http.response.body", "body": event, "more_body": True})
     await send({"type": "http.response.body", "body": b""})

@@ -41,6 +41,7 @@ class Plan:
     micro_scale: float  # 1.0 full, small for smoke
     pin: bool = True
     profile_seconds: float = 0.0  # py-spy each profiled cell this long (0: no profiles)
+    event_gap: float = 0.002  # seconds between a fake stream's events (0: back to back)
     workloads: list[str] = field(default_factory=lambda: [w.key for w in WORKLOADS])
 
 
@@ -153,9 +154,16 @@ def run(plan: Plan, workdir: Path) -> dict[str, Any]:
         os.sched_setaffinity(0, {fake_cpu})  # the driver shares the fake's CPU, never the subject's
     notes = [pinning]
     log(pinning)
-    fake = Fake(fake_cpu, workers=2, log=workdir / "fake.log")
+    fake = Fake(fake_cpu, workers=2, log=workdir / "fake.log", event_gap=plan.event_gap)
     subjects: list[Subject] = [Direct(fake)]
-    out: dict[str, Any] = {"notes": notes, "cells": [], "rss": {}, "micro": {}}
+    out: dict[str, Any] = {"notes": notes, "cells": [], "rss": {}, "micro": {}, "event_gap": plan.event_gap}
+    if plan.event_gap:
+        notes.append(
+            f"SSE events {plan.event_gap * 1e3:g} ms apart: stream TTFB means something, but at c=1 a stream's "
+            "req/s is bounded by the pacing (see docs/performance.md; --event-gap 0 measures stream throughput)"
+        )
+    else:
+        notes.append("SSE events back to back (--event-gap 0): stream throughput; TTFB is not the goal's measure here")
     try:
         subjects.append(Mitmdump(fake, sub_cpu, streaming=False, log=workdir / "mitmdump-buffered.log"))
         subjects.append(Mitmdump(fake, sub_cpu, streaming=True, log=workdir / "mitmdump-streaming.log"))

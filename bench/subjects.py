@@ -19,6 +19,7 @@ import httpx
 import yaml
 from tests.support.daemon import DaemonProcess, free_port, provider_entry
 
+from bench.fake_upstream import EVENT_GAP_ENV
 from bench.load import Request
 
 REPO = Path(__file__).resolve().parents[1]
@@ -96,13 +97,16 @@ def wait_http(url: str, proc: subprocess.Popen[bytes], what: str, timeout: float
 class Fake:
     """The fake upstream: uvicorn workers serving bench.fake_upstream:app."""
 
-    def __init__(self, cpu: int | None, workers: int, log: Path) -> None:
+    def __init__(self, cpu: int | None, workers: int, log: Path, event_gap: float | None = None) -> None:
         self.port = free_port()
+        env = dict(os.environ)
+        if event_gap is not None:
+            env[EVENT_GAP_ENV] = repr(event_gap)
         argv = [sys.executable, "-m", "uvicorn", "--app-dir", str(REPO), "bench.fake_upstream:app"]
         argv += ["--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers)]
         argv += ["--loop", "uvloop", "--http", "httptools", "--no-access-log", "--log-level", "warning"]
         with log.open("ab") as err:
-            self.proc = subprocess.Popen(pinned(cpu, argv), stdout=err, stderr=subprocess.STDOUT, cwd=REPO)
+            self.proc = subprocess.Popen(pinned(cpu, argv), stdout=err, stderr=subprocess.STDOUT, cwd=REPO, env=env)
         wait_http(f"http://127.0.0.1:{self.port}/health", self.proc, "fake upstream (uvicorn)")
 
     @property
