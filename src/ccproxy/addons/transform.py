@@ -141,6 +141,8 @@ class TransformAddon:
             *(("lightllm.transforms", r) for r in compile_rules(c.lightllm.transforms, "lightllm.transforms")),
             *(("inspector.transforms", r) for r in compile_rules(c.inspector.transforms, "inspector.transforms")),
         ]
+        # pretty_host parses the authority: only worth it when some rule matches on the host
+        self._match_hosts = any(r.host is not None for _, r in self.rules)
 
     # ---- request ---------------------------------------------------------------------------
 
@@ -190,7 +192,8 @@ class TransformAddon:
                 await result
 
     def _match(self, snap: http.Request, model: str | None) -> tuple[str, CompiledRule] | None:
-        view = RequestView(host=snap.pretty_host, path=snap.path, headers=snap.headers, model=model)
+        host = snap.pretty_host if self._match_hosts else ""
+        view = RequestView(host=host, path=snap.path, headers=snap.headers, model=model)
         for where, rule in self.rules:
             if match_rule([rule], view) is not None:
                 return where, rule
