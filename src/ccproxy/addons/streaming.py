@@ -214,7 +214,7 @@ def request_context(flow: http.HTTPFlow) -> RequestContext:
         payload = {}
     opts = payload.get("stream_options")
     include_usage = bool(isinstance(opts, dict) and opts.get("include_usage"))
-    query = parse_qs(urlsplit(path).query)
+    query = parse_qs(urlsplit(path).query) if "?" in path else {}
     model = payload.get("model") if isinstance(payload.get("model"), str) else ""
     if not model and "/models/" in path:  # Gemini puts the model in the path
         model = path.split("/models/", 1)[1].split(":", 1)[0]
