@@ -68,8 +68,9 @@ def goals(run: dict[str, Any]) -> list[tuple[str, str, str]]:
     if tr:
         worst = min(tr, key=lambda t: t[2])
         fig = f"min {worst[2]:.1f}× ({worst[0]}, c={worst[1]}), max {max(t[2] for t in tr):.1f}×"
-        if paced:
-            fig += "; " + _paced_ceilings(get, [w for w in WORKLOADS if w.transform and w.stream])
+        ceilings = _paced_ceilings(get, [w for w in WORKLOADS if w.transform and w.stream]) if paced else ""
+        if ceilings:
+            fig += "; " + ceilings
         out.append(("transform req/s ≥ 8× LiteLLM on the same workload", fig, _met(all(t[2] >= 8 for t in tr))))
     pts = run.get("rss", {}).get("ccproxy") or []
     at = {p["requests"]: p["rss_mb"] for p in pts}
