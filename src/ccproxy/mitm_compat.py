@@ -22,6 +22,7 @@ missing with one warning instead of crashing mid-stream. pyproject pins the test
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import json
 import logging
@@ -707,6 +708,30 @@ def attach(master: Any, flow: http.HTTPFlow, policy: StreamPolicy) -> bool:
     return False
 
 
+# ---- messages rebuilt from their state ---------------------------------------------------------
+
+_MESSAGE_DATA: dict[type, tuple[type, frozenset[str]]] = {
+    cls: (data, frozenset(f.name for f in dataclasses.fields(data)))
+    for cls, data in ((http.Request, http.RequestData), (http.Response, http.ResponseData))
+}
+
+
+def message_from_state[M: (http.Request, http.Response)](kind: type[M], state: dict[str, Any]) -> M:
+    """`kind.from_state(state)` for a state that `get_state` produced, without the per-field type
+    check mitmproxy's message dataclass runs under `__debug__` (typing introspection for every
+    field, most of a rebuild's cost: ccproxy rebuilds the client's request and the upstream's
+    response from flow metadata several times per converted flow). Any other shape of state
+    goes through `from_state`, check included."""
+    data_cls, names = _MESSAGE_DATA[kind]
+    if state.keys() != names or not isinstance(state.get("headers"), tuple | list):
+        return kind.from_state(state)
+    data: Any = object.__new__(data_cls)
+    data.set_state(dict(state))  # headers and trailers become Headers, the rest is set as is
+    msg = kind.__new__(kind)
+    msg.data = data
+    return msg
+
+
 def guard_stream(master: Any, flow: http.HTTPFlow) -> bool:
     """The stream guard for engines without the faults addon (attach with no policy): idle timer,
     mid-stream faults. True when the stream carries it."""
@@ -732,6 +757,7 @@ __all__ = [
     "close_client",
     "guard_stream",
     "live_streams",
+    "message_from_state",
     "nudge",
     "refuse_client",
     "self_check",

@@ -49,3 +49,38 @@ def test_a_missing_seam_disables_its_feature_with_one_warning(
         compat.warn_disabled(problems)
     (record,) = caplog.records
     assert "HttpStream.start_response_stream" in record.getMessage() and compat.TESTED_RANGE in record.getMessage()
+
+
+def _states() -> list[tuple[type, dict[str, object]]]:
+    from mitmproxy import http
+    from mitmproxy.test import tflow
+
+    f = tflow.tflow(resp=True)
+    f.request.content = b'{"model": "m"}'
+    f.request.headers["x-dup"] = "1"
+    f.request.headers.add("x-dup", "2")
+    snap = f.request.get_state()
+    snap["host"], snap["port"], snap["scheme"] = "127.0.0.1", 4000, b"http"  # as the inspector patches it
+    assert f.response is not None
+    with_trailers = http.Response.make(200, b"data: {}\n\n", {"content-type": "text/event-stream"})
+    with_trailers.trailers = http.Headers(((b"x-t", b"1"),))
+    return [(http.Request, snap), (http.Response, f.response.get_state()), (http.Response, with_trailers.get_state())]
+
+
+@pytest.mark.parametrize("kind,state", _states())
+def test_message_from_state_is_from_state_without_the_type_check(kind: type, state: dict[str, object]) -> None:
+    fast, slow = compat.message_from_state(kind, dict(state)), kind.from_state(dict(state))
+    assert type(fast) is kind and fast.get_state() == slow.get_state() == state
+    assert fast.headers.get_all("x-dup") == slow.headers.get_all("x-dup")
+    assert fast.content == slow.content and fast.stream is False
+    fast.headers["x-new"] = "v"  # a rebuilt message is its own: the state it came from is untouched
+    assert "x-new" not in kind.from_state(dict(state)).headers
+
+
+def test_message_from_state_falls_back_for_any_other_shape() -> None:
+    from mitmproxy import http
+
+    state = http.Response.make(200, b"x").get_state()
+    del state["trailers"]  # a shape get_state never produced: from_state's own error, not a half-built message
+    with pytest.raises(TypeError):
+        compat.message_from_state(http.Response, state)

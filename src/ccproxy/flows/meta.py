@@ -85,23 +85,29 @@ def set_error(flow: http.HTTPFlow, message: str) -> None:
     flow.metadata[ERROR] = message
 
 
+def _rebuild[M: (http.Request, http.Response)](kind: type[M], state: dict[str, Any]) -> M:
+    from ccproxy.mitm_compat import message_from_state  # it imports this module
+
+    return message_from_state(kind, state)
+
+
 def client_request(flow: http.HTTPFlow) -> http.Request | None:
     """The request as the client sent it, before any hook or transform."""
     state = flow.metadata.get(CLIENT_REQUEST)
-    return http.Request.from_state(state) if state else None
+    return _rebuild(http.Request, state) if state else None
 
 
 def upstream_response(flow: http.HTTPFlow) -> http.Response | None:
     """The response as the provider sent it, before any conversion."""
     state = flow.metadata.get(UPSTREAM_RESPONSE)
-    return http.Response.from_state(state) if state else flow.response
+    return _rebuild(http.Response, state) if state else flow.response
 
 
 def client_response(flow: http.HTTPFlow) -> http.Response | None:
     """The response the client received: the converted one when it differs from upstream's."""
     state = flow.metadata.get(CLIENT_RESPONSE)
     if state:
-        return http.Response.from_state(state)
+        return _rebuild(http.Response, state)
     return flow.response
 
 
