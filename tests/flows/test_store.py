@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import os
+import queue
 import shutil
 import sqlite3
 import statistics
@@ -355,3 +356,45 @@ def test_a_schema_1_store_reads_offline_and_migrates_on_open(tmp_path: Path) -> 
     finally:
         s.close()
     assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+
+
+class _CountingQueue(queue.SimpleQueue):  # type: ignore[type-arg]
+    """The writer's queue, counting the hand-offs that wake the writer."""
+
+    puts = 0
+
+    def put(self, item: object, block: bool = True, timeout: float | None = None) -> None:
+        self.puts += 1
+        super().put(item, block, timeout)
+
+
+def test_flows_completed_in_one_loop_iteration_reach_the_writer_in_one_hand_off(tmp_path: Path) -> None:
+    s = FlowStore(tmp_path / DB_FILE, max_flows=100, max_bytes=10**9)
+    counting = _CountingQueue()
+    s._queue = counting
+    s.open()
+    flows = [quick_flow(f"/v1/messages/{i}") for i in range(20)]
+    poisoned = quick_flow("/v1/messages/poisoned", meta={"ccproxy.unserialisable": object()})
+
+    async def record() -> list[bool]:
+        waiters = [s.committed(f) for f in [*flows, poisoned]]
+        return list(await asyncio.gather(*waiters))
+
+    try:
+        results = asyncio.run(record())
+        assert counting.puts == 1
+        # committed ones resolve True, the one that cannot be serialised False (and does not stop the rest)
+        assert results == [True] * 20 + [False]
+        assert {r.columns.path for r in s.rows()} == {f"/v1/messages/{i}" for i in range(20)}
+        assert s.live_flows() == []
+    finally:
+        s.close()
+
+
+def test_committed_without_a_writer_resolves_false(tmp_path: Path) -> None:
+    s = FlowStore(tmp_path / DB_FILE, max_flows=10, max_bytes=10**9)  # never opened: no writer
+
+    async def record() -> bool:
+        return await s.committed(quick_flow())
+
+    assert asyncio.run(record()) is False
