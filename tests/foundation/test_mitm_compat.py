@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import tomllib
 from pathlib import Path
 
 import pytest
+from mitmproxy import options
+from mitmproxy.log import LegacyLogEvents
+from mitmproxy.master import Master
 from mitmproxy.proxy.layers.http import HttpStream
 from mitmproxy.version import VERSION
 from packaging.specifiers import SpecifierSet
@@ -49,3 +53,18 @@ def test_a_missing_seam_disables_its_feature_with_one_warning(
         compat.warn_disabled(problems)
     (record,) = caplog.records
     assert "HttpStream.start_response_stream" in record.getMessage() and compat.TESTED_RANGE in record.getMessage()
+
+
+async def test_the_deprecated_add_log_relay_is_dropped() -> None:
+    """Every Master relays each log record as an `add_log` event to every addon; ours drops it."""
+
+    def relays() -> list[logging.Handler]:
+        return [h for h in logging.getLogger().handlers if isinstance(h, LegacyLogEvents)]
+
+    master = Master(options.Options(), event_loop=asyncio.get_running_loop(), with_termlog=False)
+    try:
+        assert relays(), "mitmproxy no longer installs its relay: drop_legacy_log_events can go"
+        assert compat.drop_legacy_log_events(master)
+        assert not relays()
+    finally:
+        master._legacy_log_events.uninstall()
