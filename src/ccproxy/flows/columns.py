@@ -73,10 +73,30 @@ def _conversation_key(flow: http.HTTPFlow, client: http.Request, body: Any) -> s
         if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str) and metadata["user_id"]:
             return session_from_user_id(metadata["user_id"])
     for req in (client, flow.request):
-        for name in SESSION_HEADERS:
-            value = req.headers.get(name)
-            if value:
-                return value
+        value = _first_header(req.headers, _SESSION_HEADER_BYTES)
+        if value:
+            return value
+    return None
+
+
+_SESSION_HEADER_BYTES = tuple(name.encode() for name in SESSION_HEADERS)
+
+
+def _first_header(headers: http.Headers, wanted: tuple[bytes, ...]) -> str | None:
+    """The first of `wanted` (lower-case names, in that precedence) with a non-empty value, as
+    `headers.get(name)` gives it (repeated fields joined by ", "), in one pass over the fields
+    instead of one multidict lookup per name."""
+    found: dict[bytes, list[bytes]] = {}
+    for key, value in headers.fields:
+        low = key.lower()
+        if low in wanted:
+            found.setdefault(low, []).append(value)
+    for name in wanted:
+        values = found.get(name)
+        if values:
+            text = b", ".join(values).decode("utf-8", "surrogateescape")
+            if text:
+                return text
     return None
 
 
