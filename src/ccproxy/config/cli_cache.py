@@ -37,6 +37,7 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 # (tests/flows/test_cli_cache.py checks the list against what validation imports).
 VALIDATING_MODULES = (
     "access/local.py",
+    "access/token.py",
     "config/addresses.py",
     "config/cli_cache.py",
     "config/cli_view.py",
@@ -86,8 +87,10 @@ def _view_fields(view: CliView) -> dict[str, Any]:
     }
 
 
-def _strings(value: Any) -> bool:
-    return isinstance(value, list) and all(isinstance(v, str) for v in value)
+def _strings(value: Any) -> tuple[str, ...] | None:
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    return None
 
 
 def _view_from(fields: Any, config_dir: Path) -> CliView | None:
@@ -97,8 +100,9 @@ def _view_from(fields: Any, config_dir: Path) -> CliView | None:
     host, port, state_dir = fields.get("host"), fields.get("port"), fields.get("state_dir_setting")
     if not (isinstance(host, str) and type(port) is int and (state_dir is None or isinstance(state_dir, str))):
         return None
-    persist, filters, providers = fields.get("persist"), fields.get("default_jq_filters"), fields.get("provider_names")
-    if not (isinstance(persist, bool) and _strings(filters) and _strings(providers)):
+    persist = fields.get("persist")
+    filters, providers = _strings(fields.get("default_jq_filters")), _strings(fields.get("provider_names"))
+    if not isinstance(persist, bool) or filters is None or providers is None:
         return None
     return CliView(
         config_dir=config_dir,
@@ -106,8 +110,8 @@ def _view_from(fields: Any, config_dir: Path) -> CliView | None:
         port=port,
         state_dir_setting=state_dir,
         persist=persist,
-        default_jq_filters=tuple(filters),
-        provider_names=tuple(providers),
+        default_jq_filters=filters,
+        provider_names=providers,
     )
 
 
