@@ -45,6 +45,8 @@ class FlowColumns:
     cache_write_tokens: int | None
     request_bytes: int
     response_bytes: int
+    # The user agent `flows list` shows: the client's, before shape replay may have replaced it.
+    user_agent: str | None = None
 
     def as_row(self) -> dict[str, Any]:
         row = asdict(self)
@@ -134,6 +136,7 @@ def flow_columns(flow: http.HTTPFlow, client: http.Request | None = None) -> Flo
         cache_write_tokens=usage.cache_write_tokens if usage else None,
         request_bytes=message_bytes(req) + message_bytes(client if client is not req else None),
         response_bytes=_response_bytes(flow, upstream),
+        user_agent=client.headers.get("user-agent") or req.headers.get("user-agent") or None,
     )
 
 
