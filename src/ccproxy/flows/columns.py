@@ -8,8 +8,6 @@ import re
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from ccproxy.flows.conversations import SESSION_HEADERS, session_from_user_id
-
 if TYPE_CHECKING:
     from mitmproxy import http
 
@@ -65,7 +63,9 @@ def _json_body(message: http.Message | None) -> Any:
 
 def _conversation_key(flow: http.HTTPFlow, client: http.Request, body: Any) -> str | None:
     """Same precedence as `flows list --group` (conversations.explicit_key), from the flow object."""
+    # Imported here: the store's read path (`flows list` offline) needs FlowColumns only.
     from ccproxy.flows import meta
+    from ccproxy.flows.conversations import SESSION_HEADERS, session_from_user_id
 
     session = flow.metadata.get(meta.SESSION_ID)
     if session:
