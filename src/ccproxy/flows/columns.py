@@ -8,8 +8,6 @@ import re
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
-from ccproxy.flows.conversations import SESSION_HEADERS, session_from_user_id
-
 if TYPE_CHECKING:
     from mitmproxy import http
 
@@ -45,6 +43,8 @@ class FlowColumns:
     cache_write_tokens: int | None
     request_bytes: int
     response_bytes: int
+    # The user agent `flows list` shows: the client's, before shape replay may have replaced it.
+    user_agent: str | None = None
 
     def as_row(self) -> dict[str, Any]:
         row = asdict(self)
@@ -63,7 +63,9 @@ def _json_body(message: http.Message | None) -> Any:
 
 def _conversation_key(flow: http.HTTPFlow, client: http.Request, body: Any) -> str | None:
     """Same precedence as `flows list --group` (conversations.explicit_key), from the flow object."""
+    # Imported here: the store's read path (`flows list` offline) needs FlowColumns only.
     from ccproxy.flows import meta
+    from ccproxy.flows.conversations import SESSION_HEADERS, session_from_user_id
 
     session = flow.metadata.get(meta.SESSION_ID)
     if session:
@@ -154,6 +156,7 @@ def flow_columns(flow: http.HTTPFlow, client: http.Request | None = None) -> Flo
         cache_write_tokens=usage.cache_write_tokens if usage else None,
         request_bytes=message_bytes(req) + message_bytes(client if client is not req else None),
         response_bytes=_response_bytes(flow, upstream),
+        user_agent=client.headers.get("user-agent") or req.headers.get("user-agent") or None,
     )
 
 

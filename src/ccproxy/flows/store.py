@@ -55,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 from ccproxy.flows.columns import FlowColumns
 from ccproxy.flows.query import ALL, FlowQuery
-from ccproxy.flows.rowview import ROW_SQL, row_view
+from ccproxy.flows.rowview import TABLE_SQL, table_row
 
 if TYPE_CHECKING:
     from mitmproxy import http
@@ -69,7 +69,7 @@ log = logging.getLogger(__name__)
 DB_FILE = "flows.db"
 LEGACY_FILE = "flows.mitm"
 APPLICATION_ID = 0x43435058  # "CCPX": tells our database from any other SQLite file
-SCHEMA_VERSION = 2  # 2: upstream_model
+SCHEMA_VERSION = 3  # 2: upstream_model; 3: user_agent
 # Per-row bookkeeping (index entries, row header) counted against max_bytes.
 ROW_OVERHEAD = 256
 _BATCH = 256
@@ -89,6 +89,7 @@ CREATE TABLE IF NOT EXISTS flows (
     session_id TEXT, conversation_key TEXT, stream INTEGER NOT NULL DEFAULT 0,
     input_tokens INTEGER, output_tokens INTEGER, cache_read_tokens INTEGER, cache_write_tokens INTEGER,
     request_bytes INTEGER NOT NULL DEFAULT 0, response_bytes INTEGER NOT NULL DEFAULT 0,
+    user_agent TEXT,
     stored_bytes INTEGER NOT NULL,
     summary TEXT NOT NULL
 );
@@ -108,12 +109,29 @@ PRAGMA user_version = {SCHEMA_VERSION};
 _ROW_FIELDS = ("seq", *_COLUMNS, "stored_bytes", "summary")
 
 
-def _read_old_schema(conn: sqlite3.Connection) -> None:
-    """A store of schema 1 read without the daemon (which migrates it on open): a temporary view,
-    which shadows the table for this connection only, adds the newer columns as NULL."""
+# Columns newer schemas added, and their values for the rows an older one wrote.
+_UA_JSON = """coalesce(nullif(summary ->> '$.client_request.headers."user-agent"', ''),
+    nullif(summary ->> '$.request.headers."user-agent"', ''))"""
+_ADDED_COLUMNS = {"upstream_model": "NULL", "user_agent": _UA_JSON}
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Add the columns an older schema lacks, filled from the stored summaries (once, at open)."""
     present = {r[1] for r in conn.execute("PRAGMA table_info(flows)")}
-    if present and "upstream_model" not in present:
-        conn.execute("CREATE TEMP VIEW flows AS SELECT *, NULL AS upstream_model FROM main.flows")
+    for name, value in _ADDED_COLUMNS.items():
+        if present and name not in present:
+            conn.execute(f"ALTER TABLE flows ADD COLUMN {name} TEXT")
+            if value != "NULL":
+                conn.execute(f"UPDATE flows SET {name} = {value}")
+
+
+def _read_old_schema(conn: sqlite3.Connection) -> None:
+    """A store of an older schema read without the daemon (which migrates it on open): a temporary
+    view, which shadows the table for this connection only, adds the newer columns."""
+    present = {r[1] for r in conn.execute("PRAGMA table_info(flows)")}
+    added = [f"{value} AS {name}" for name, value in _ADDED_COLUMNS.items() if name not in present]
+    if present and added:
+        conn.execute(f"CREATE TEMP VIEW flows AS SELECT *, {', '.join(added)} FROM main.flows")
 
 
 class ForeignDatabase(sqlite3.DatabaseError):
@@ -306,8 +324,10 @@ class FlowStore:
                 )
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
-            if "flows" in tables and version < 2:
-                conn.execute("ALTER TABLE flows ADD COLUMN upstream_model TEXT")
+            if "flows" in tables and version < SCHEMA_VERSION:
+                conn.execute("BEGIN")
+                _migrate(conn)
+                conn.execute("COMMIT")
             conn.executescript(_SCHEMA)
             conn.execute("SELECT count(*) FROM flows").fetchone()  # a damaged table fails here
         except sqlite3.DatabaseError:
@@ -735,7 +755,8 @@ class FlowStore:
 
         ``live`` (in-flight flows, snapshotted by the caller *before* this query) are appended
         on the last page when the database does not hold them yet. ``rows``: each flow as its
-        table row only (flows.rowview), computed by SQLite; ``bodies`` and ``reveal`` then do not apply."""
+        table row only (the array of flows.rowview.table_row), from the stored columns; ``bodies``
+        and ``reveal`` then do not apply."""
         parts: list[str] = []
         size = 0
         seen: set[str] = set()
@@ -744,7 +765,7 @@ class FlowStore:
         # thousands of flows would cost more than the query.
         if rows:
             bodies = reveal = False
-            cols = f"seq, id, {ROW_SQL}"
+            cols = f"seq, id, {TABLE_SQL}"
         elif bodies and not reveal:
             cols = "seq, id, (SELECT detail FROM flow_data d WHERE d.seq = flows.seq)"
         else:
@@ -779,7 +800,7 @@ class FlowStore:
                 try:  # an in-flight flow may change under us; it is shown on the next request
                     if query.matches(flow_columns(f)):
                         doc = flow_json(f, bodies=bodies, reveal=reveal)
-                        parts.append(json.dumps(row_view(doc) if rows else doc, ensure_ascii=False))
+                        parts.append(json.dumps(table_row(doc) if rows else doc, ensure_ascii=False))
                 except (RuntimeError, ValueError):
                     continue
             if query.limit is not None and len(parts) > query.limit:
