@@ -3,6 +3,7 @@ filter and sort on, computed once from the flow when it is written (pure; no I/O
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import asdict, dataclass
@@ -74,14 +75,17 @@ def _conversation_key(flow: http.HTTPFlow, client: http.Request, body: Any) -> s
         metadata = body.get("metadata")
         if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str) and metadata["user_id"]:
             return session_from_user_id(metadata["user_id"])
+    wanted = _session_header_bytes(SESSION_HEADERS)
     for req in (client, flow.request):
-        value = _first_header(req.headers, _SESSION_HEADER_BYTES)
+        value = _first_header(req.headers, wanted)
         if value:
             return value
     return None
 
 
-_SESSION_HEADER_BYTES = tuple(name.encode() for name in SESSION_HEADERS)
+@functools.cache
+def _session_header_bytes(names: tuple[str, ...]) -> tuple[bytes, ...]:
+    return tuple(name.encode() for name in names)
 
 
 def _first_header(headers: http.Headers, wanted: tuple[bytes, ...]) -> str | None:
