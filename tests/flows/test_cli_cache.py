@@ -67,6 +67,26 @@ def test_a_hit_loads_neither_pydantic_nor_yaml(tmp_path: Path) -> None:
     assert cache_path(tmp_path / "ccproxy.yaml").stat().st_mode & 0o777 == 0o600
 
 
+def test_without_a_config_file_the_defaults_are_cached_once_the_dir_exists(tmp_path: Path) -> None:
+    missing = tmp_path / "not-yet"
+    first, cold = _cli(tmp_path, "run", "--provider", "nope", "--", "true", CCPROXY_CONFIG_DIR=str(missing))
+    assert not missing.exists(), "the cache never creates the config dir"
+    missing.mkdir()
+    second, _ = _cli(tmp_path, "run", "--provider", "nope", "--", "true", CCPROXY_CONFIG_DIR=str(missing))
+    third, warm = _cli(tmp_path, "run", "--provider", "nope", "--", "true", CCPROXY_CONFIG_DIR=str(missing))
+    assert first.returncode == second.returncode == third.returncode == 1
+    assert first.stderr == second.stderr == third.stderr
+    assert _loaded(cold, "pydantic") == ["pydantic"]
+    assert _loaded(warm, "pydantic", "yaml") == []
+    path = missing / "ccproxy.yaml"
+    assert cache_path(path).stat().st_mode & 0o777 == 0o600
+    # a config file written later is a different key: validated, not the defaults' entry
+    path.write_text(BAD_REGEX)
+    bad, _ = _cli(tmp_path, "run", "--", "true", CCPROXY_CONFIG_DIR=str(missing))
+    assert bad.returncode == 1
+    assert bad.stderr == f"ccproxy: error: {path}: {BAD_REGEX_ERROR}\n"
+
+
 def test_a_bad_config_is_never_cached_and_fails_like_start(tmp_path: Path) -> None:
     path = _config(tmp_path, "ccproxy:\n  port: 9\n")
     assert _cli(tmp_path, "flows", "list")[0].returncode == 1  # nothing listens, no flows.db: but validated

@@ -5,6 +5,8 @@ but importing pydantic and building the models costs them most of their start-up
 first run validates the whole config as `start` does and writes, next to the config file,
 ``<name>.validated``: a key over everything validation reads, and the `CliView` it produced.
 A later run whose key matches takes the view and never imports pydantic (nor PyYAML).
+Without a config file the defaults are validated and cached the same way, keyed as "no
+file", once the config directory exists (`start` creates it; the cache never does).
 
 The key covers the config file's path and bytes, ccproxy's version and the source of every
 module that validation runs, the versions of pydantic, pydantic-core and PyYAML (the file
@@ -68,11 +70,11 @@ def _code_stamp() -> bytes:
     return digest.digest()
 
 
-def cache_key(config_path: Path, raw: bytes) -> str:
-    """The key of the config at ``config_path`` whose bytes are ``raw``; OSError when the code
-    it depends on cannot be read (then nothing is cached)."""
+def cache_key(config_path: Path, raw: bytes | None) -> str:
+    """The key of the config at ``config_path`` whose bytes are ``raw`` (None: no file, the
+    defaults); OSError when the code it depends on cannot be read (then nothing is cached)."""
     digest = hashlib.sha256(_code_stamp())
-    digest.update(str(config_path).encode() + b"\0" + raw)
+    digest.update(str(config_path).encode() + (b"\0absent" if raw is None else b"\0file\0" + raw))
     return digest.hexdigest()
 
 
@@ -162,8 +164,6 @@ def load_cli_view(explicit: str | os.PathLike[str] | None = None) -> CliView:
     """The client commands' view of the discovered config, validated like `start` validates it
     (the same ConfigError on a bad config), through the cache when it holds this config."""
     path, raw = read_config_bytes(explicit)
-    if raw is None:  # no file: the defaults (validated, as `start` would; nothing to key a cache on)
-        return CliView.from_config(validate_config_data(path, None))
     try:
         key: str | None = cache_key(path, raw)
     except OSError:
@@ -173,7 +173,7 @@ def load_cli_view(explicit: str | os.PathLike[str] | None = None) -> CliView:
         if view is not None:
             env_log_level()  # the one input `start` checks outside the file
             return view
-    config = validate_config_data(path, decode_config(path, raw))
+    config = validate_config_data(path, None if raw is None else decode_config(path, raw))
     view = CliView.from_config(config)
     if key is not None and not any(p.fingerprint_profile for p in config.ccproxy.providers.values()):
         write_cached(path, key, view)
