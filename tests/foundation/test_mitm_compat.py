@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import tomllib
 from pathlib import Path
 
 import pytest
+from mitmproxy import options
+from mitmproxy.log import LegacyLogEvents
+from mitmproxy.master import Master
 from mitmproxy.proxy.layers.http import HttpStream
 from mitmproxy.version import VERSION
 from packaging.specifiers import SpecifierSet
@@ -84,3 +88,18 @@ def test_message_from_state_falls_back_for_any_other_shape() -> None:
     del state["trailers"]  # a shape get_state never produced: from_state's own error, not a half-built message
     with pytest.raises(TypeError):
         compat.message_from_state(http.Response, state)
+
+
+async def test_the_deprecated_add_log_relay_is_dropped() -> None:
+    """Every Master relays each log record as an `add_log` event to every addon; ours drops it."""
+
+    def relays() -> list[logging.Handler]:
+        return [h for h in logging.getLogger().handlers if isinstance(h, LegacyLogEvents)]
+
+    master = Master(options.Options(), event_loop=asyncio.get_running_loop(), with_termlog=False)
+    try:
+        assert relays(), "mitmproxy no longer installs its relay: drop_legacy_log_events can go"
+        assert compat.drop_legacy_log_events(master)
+        assert not relays()
+    finally:
+        master._legacy_log_events.uninstall()

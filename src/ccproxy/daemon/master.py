@@ -215,6 +215,7 @@ class Daemon:
         c = self.config.ccproxy
         opts = options.Options()
         master = Master(opts, event_loop=loop, with_termlog=False)
+        compat.drop_legacy_log_events(master)
         master.addons.add(
             core.Core(),
             disable_h2c.DisableH2C(),
