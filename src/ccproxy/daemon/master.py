@@ -184,16 +184,25 @@ class Daemon:
         mcp = self.config.ccproxy.mcp
         if not mcp.enabled:
             return None
+        from ccproxy.mcp.guard import ASGIApp, LocalGuard
+        from ccproxy.mcp.lazy import LazyApp
         from ccproxy.mcp.runtime import McpHttpServer
-        from ccproxy.mcp.server import build_app, build_server
-        from ccproxy.mcp.services import McpServices
         from ccproxy.mcp.token import resolve_token
 
         try:
             token = resolve_token(mcp)
         except ValueError as e:
             raise StartupError(str(e)) from e
-        guarded = build_app(build_server(McpServices(self.ctx)), mcp, token)
+
+        def build() -> ASGIApp:  # on the first MCP request: fastmcp is ~19 MB a daemon may never use
+            from ccproxy.mcp.server import build_server, streamable_app
+            from ccproxy.mcp.services import McpServices
+
+            return streamable_app(build_server(McpServices(self.ctx)))
+
+        lazy = LazyApp(build, modules=("ccproxy.mcp.server", "ccproxy.mcp.services"))
+        # The guard stays in front, so a refused request never builds the server.
+        guarded = LocalGuard(lazy, token=token, extra_hosts=[mcp.host])
         self.ctx.mcp_app = guarded
         return McpHttpServer(guarded, mcp.host, mcp.port)
 
