@@ -81,6 +81,7 @@ def run(
     idle_wait: float,
     trace: Path | None = None,
     load_mitmdump: bool = True,
+    baseline_until: int = 0,
 ) -> list[dict[str, Any]]:
     w = WORKLOADS[0]  # OpenAI JSON passthrough: every request is a stored flow
     req = workload_request(w)
@@ -98,14 +99,17 @@ def run(
             time.sleep(idle_wait)  # start-up work scheduled after /health answers
             for p in procs:
                 rows.append({"subject": p.name, "requests": 0, **p.sample()})
-            if not load_mitmdump:
-                procs = procs[1:]  # its idle RSS only: on a busy machine every subject costs run time
+            # mitmdump's idle RSS only, the baseline up to a count: on a busy machine every
+            # loaded subject costs run time
+            loaded = procs[1:] if not load_mitmdump else list(procs)
             if trace:
                 dump(trace, "0")
             done = 0
             while done < requests:
                 n = min(step, requests - done)
-                order = procs if (done // step) % 2 == 0 else list(reversed(procs))
+                if baseline_until and done >= baseline_until:
+                    loaded = [p for p in loaded if p.name != "ccproxy (baseline)"]
+                order = loaded if (done // step) % 2 == 0 else list(reversed(loaded))
                 for p in order:
                     res = drive("127.0.0.1", p.port, req, 16, count=n)
                     rows.append(
@@ -116,7 +120,7 @@ def run(
                     dump(trace, str(done))
                 print(
                     f"[{time.strftime('%H:%M:%S')}] {done} requests: "
-                    + ", ".join(f"{r['subject']} {r['rss_mb']:.1f} MB" for r in rows[-len(procs) :]),
+                    + ", ".join(f"{r['subject']} {r['rss_mb']:.1f} MB" for r in rows[-len(order) :]),
                     flush=True,
                 )
         finally:
@@ -146,6 +150,7 @@ def main(argv: list[str]) -> int:
     ap.add_argument("--env", action="append", default=[], help="KEY=VALUE for both daemons (e.g. MALLOC_ARENA_MAX=2)")
     ap.add_argument("--trace", type=Path, help="run ccproxy under tracemalloc; snapshot reports into this dir")
     ap.add_argument("--mitmdump-idle-only", action="store_true", help="sample mitmdump idle, send it no load")
+    ap.add_argument("--baseline-until", type=int, default=0, help="stop loading the baseline after this many")
     ap.add_argument("--idle-wait", type=float, default=2.0, help="seconds after start before the idle sample")
     a = ap.parse_args(argv)
     if a.baseline is not None and not (a.baseline / "ccproxy").is_dir():
@@ -160,6 +165,7 @@ def main(argv: list[str]) -> int:
         a.idle_wait,
         a.trace.resolve() if a.trace else None,
         not a.mitmdump_idle_only,
+        a.baseline_until,
     )
     print(f"load before: {load}; after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     print(table(rows))
