@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -49,3 +51,24 @@ def test_a_missing_seam_disables_its_feature_with_one_warning(
         compat.warn_disabled(problems)
     (record,) = caplog.records
     assert "HttpStream.start_response_stream" in record.getMessage() and compat.TESTED_RANGE in record.getMessage()
+
+
+LEAN_PROBE = """
+import sys
+from ccproxy import mitm_compat
+mitm_compat.lean_addons_package()
+from mitmproxy.addons import core, proxyserver
+from mitmproxy.master import Master
+heavy = sorted(m for m in ("flask", "werkzeug", "jinja2", "ldap3", "pyasn1") if m in sys.modules)
+from mitmproxy import addons
+names = {type(a).__name__ for a in addons.default_addons()}
+print(heavy, "Core" in names and "Proxyserver" in names, addons.core is core)
+"""
+
+
+def test_lean_addons_package_imports_only_what_is_asked_for() -> None:
+    """In a fresh interpreter (this one has mitmproxy.addons already): the six addons the daemon
+    uses come without flask & co, and `default_addons` still runs the real package __init__."""
+    done = subprocess.run([sys.executable, "-c", LEAN_PROBE], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[]", "True", "True"]

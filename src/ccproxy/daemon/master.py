@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mitmproxy import options
-from mitmproxy.addons import core, disable_h2c, dns_resolver, next_layer, proxyserver, tlsconfig
-from mitmproxy.master import Master
 
 from ccproxy import mitm_compat as compat
 from ccproxy.access.local import LocalAccess
@@ -31,6 +29,9 @@ from ccproxy.jail.daemon_hooks import prepare_jail_listener
 from ccproxy.transport.trust import load_trust
 
 if TYPE_CHECKING:
+    from mitmproxy.addons.proxyserver import Proxyserver
+    from mitmproxy.master import Master
+
     from ccproxy.addons.web_inspector import WebInspector
     from ccproxy.mcp.runtime import McpHttpServer
 
@@ -157,6 +158,9 @@ class Daemon:
             *(("web",) if c.inspector.web else ()),
             *(("keylog",) if c.inspector.keylog else ()),
         )
+        # Before the first mitmproxy.addons import (the self-check's): the six addons _build adds,
+        # not mitmproxy's ~40 defaults and their flask, ldap3, pyasn1 (~12 MB of RSS).
+        compat.lean_addons_package()
         self.ctx.disabled = compat.self_check(wanted)
         compat.warn_disabled(self.ctx.disabled)
         if "faults" not in self.ctx.disabled:
@@ -223,6 +227,11 @@ class Daemon:
     def _build(self, loop: asyncio.AbstractEventLoop) -> Master:
         c = self.config.ccproxy
         opts = options.Options()
+        # Here, not at module level: mitmproxy.master imports mitmproxy.addons, which __init__
+        # leaves lean only after compat.lean_addons_package().
+        from mitmproxy.addons import core, disable_h2c, dns_resolver, next_layer, proxyserver, tlsconfig
+        from mitmproxy.master import Master
+
         master = Master(opts, event_loop=loop, with_termlog=False)
         master.addons.add(
             core.Core(),
@@ -368,7 +377,7 @@ class Daemon:
         url = viewer_url(daemon_url(self.config), self.ctx.access.token)
         print(f"ccproxy: conversation viewer: {url}", file=sys.stderr, flush=True)
 
-    def _startup_failure(self, ps: proxyserver.Proxyserver) -> str:
+    def _startup_failure(self, ps: Proxyserver) -> str:
         for instance in ps.servers:
             exc = instance.last_exception
             if exc is None:
