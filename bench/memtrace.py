@@ -13,7 +13,9 @@ part of the daemon.
 from __future__ import annotations
 
 import runpy
+import site
 import sys
+import sysconfig
 import threading
 import time
 import tracemalloc
@@ -56,6 +58,16 @@ def by_package(snap: tracemalloc.Snapshot) -> str:
     return "by package:\n" + "\n".join(f"  {v / 2**20:7.2f} MiB  {k}" for k, v in rows) + "\n"
 
 
+def short_paths(text: str) -> str:
+    """The report without this machine's paths: site-packages/..., stdlib/..., src/ccproxy/..."""
+    for prefix, name in [(p, "site-packages") for p in site.getsitepackages()] + [
+        (sysconfig.get_paths()["stdlib"], "stdlib"),
+        (str(Path(__file__).resolve().parents[1] / "src"), "src"),
+    ]:
+        text = text.replace(prefix.rstrip("/") + "/", name + "/")
+    return text
+
+
 def _watch(out: Path) -> None:
     prev: tracemalloc.Snapshot | None = None
     while True:
@@ -65,7 +77,7 @@ def _watch(out: Path) -> None:
             text = top_sites(snap, prev) + "\n" + by_package(snap)
             text += f"\nmodules loaded: {len(sys.modules)}\n"
             text += "\n".join(sorted(m for m in sys.modules if "." not in m)) + "\n"
-            (out / f"{name}.txt").write_text(text)
+            (out / f"{name}.txt").write_text(short_paths(text))
             trigger.unlink()
             prev = snap
         time.sleep(0.2)
