@@ -139,6 +139,8 @@ def table(rows: list[dict[str, Any]]) -> str:
     for n in counts:
         cells = [f"{at[(s, n)]['rss_mb']:.1f} ({at[(s, n)]['anon_mb']:.1f})" if (s, n) in at else "" for s in subjects]
         lines.append(f"| {n} | " + " | ".join(cells) + " |")
+    errors = {s: sum(r.get("errors", 0) for r in rows if r["subject"] == s) for s in subjects}
+    lines.append("\nrequest errors: " + ", ".join(f"{s} {n}" for s, n in errors.items()))
     return "\n".join(lines)
 
 
