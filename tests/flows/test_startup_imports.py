@@ -1,6 +1,7 @@
 """The client commands load only what they use: `ccproxy flows list` (daemon up or down) and
 `ccproxy run -- CMD` import neither mitmproxy, httpx, lightllm, fastmcp, libjq nor rich's
-console. (pydantic they need: every command validates the whole config, like `start`.)
+console. (Each validates the whole config like `start`, with pydantic, unless the validated-config
+cache answers: tests/flows/test_cli_cache.py.)
 
 Checked by event, not by time: the real CLI runs in a subprocess and reports `sys.modules` at
 exit. A `--jq` filter must load libjq (which shows that the check sees what a command loads).

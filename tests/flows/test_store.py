@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import os
+import queue
 import shutil
 import sqlite3
 import statistics
@@ -21,7 +22,7 @@ from mitmproxy import io as mio
 from storekit import quick_flow
 
 from ccproxy.flows.query import FlowQuery
-from ccproxy.flows.store import DB_FILE, LEGACY_FILE, FlowStore
+from ccproxy.flows.store import DB_FILE, LEGACY_FILE, SCHEMA_VERSION, FlowStore
 
 INJECTED = "sk-ant-oat01-" + "InjectedSecretValue" * 3
 CLIENT_KEY = "sk-client-" + "OwnKeyOfTheClient" * 2
@@ -298,27 +299,34 @@ def test_json_pages_follow_the_cursor(store: FlowStore) -> None:
 def test_table_rows_are_the_row_projection_of_the_stored_flows(
     store: FlowStore, mixed_flows: list[http.HTTPFlow]
 ) -> None:
-    """`GET /flows?rows=1` (SQLite's projection) is what jq's ROW_PROJECTION makes of the full
-    page, flow for flow, for stored flows and in-flight ones alike; the table is the same."""
+    """`GET /flows?table=1` (SQLite, from the stored columns) is what rowview.table_row makes of
+    the full page and of jq's ROW_PROJECTION of it, flow for flow, for stored flows and in-flight
+    ones alike; the table is the same."""
     from ccproxy.flows.jqchain import compile_chain
     from ccproxy.flows.render import ROW_PROJECTION, render_flows
+    from ccproxy.flows.rowview import table_row
 
     agent = quick_flow(request_headers={"user-agent": "claude-cli/2.0 (ünïcode)"})
+    shaped = quick_flow(request_headers={"user-agent": "shaped/1"})
+    client = quick_flow(request_headers={"user-agent": "client/9"}).request
+    shaped.metadata["ccproxy.client_request"] = client.get_state()
     in_flight = quick_flow("/v1/messages/in-flight")
     in_flight.response = None
-    put(store, *mixed_flows, agent)
-    full = store.json_page(live=[in_flight]).text
-    rows = store.json_page(live=[in_flight], rows=True).text
-    expected = compile_chain([], tail=ROW_PROJECTION).run(full)
-    assert json.loads(rows) == expected
-    assert len(expected) == len(mixed_flows) + 2
-    assert any(r["response"] is None and r["error"] for r in expected)  # the failed flow keeps its error
-    assert expected[-1]["response"] is None and not expected[-1]["error"]  # in flight
+    put(store, *mixed_flows, agent, shaped)
+    full = json.loads(store.json_page(live=[in_flight]).text)
+    rows = json.loads(store.json_page(live=[in_flight], rows=True).text)
+    projected = compile_chain([], tail=ROW_PROJECTION).run(json.dumps(full))
+    assert rows == [table_row(f) for f in full] == [table_row(f) for f in projected]
+    assert len(rows) == len(mixed_flows) + 3
+    assert any(r[2] is None and r[3] == 1 for r in rows)  # the failed flow keeps its error
+    assert rows[-1][2] is None and rows[-1][3] == 0  # in flight
+    assert [r[6] for r in rows[-3:-1]] == ["claude-cli/2.0 (ünïcode)", "client/9"]  # the client's agent
+    assert [r[7] for r in rows] == [f["timestamp_start"] for f in full]  # every digit of the start time
     now = time.time()
-    assert render_flows(json.loads(rows), 160, now) == render_flows(json.loads(full), 160, now)
+    assert render_flows(rows, 160, now) == render_flows(full, 160, now) == render_flows(projected, 160, now)
     # Push-downs still apply, and rows ignore bodies/reveal (they print neither).
     only = store.json_page(FlowQuery(path_prefix="/v1/models"), rows=True, bodies=True, reveal=True).text
-    assert [r["request"]["path"] for r in json.loads(only)] == ["/v1/models"]
+    assert [r[5] for r in json.loads(only)] == ["/v1/models"]
 
 
 def test_routed_flow_records_the_forwarded_model(store: FlowStore) -> None:
@@ -354,4 +362,80 @@ def test_a_schema_1_store_reads_offline_and_migrates_on_open(tmp_path: Path) -> 
         ]
     finally:
         s.close()
-    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_a_schema_2_store_reads_offline_and_migrates_on_open(tmp_path: Path) -> None:
+    """data/schema2-flows.db was written by the schema-2 store (tests/flows/data/README.md): a
+    Claude flow, a routed flow whose client sent another user agent than the forwarded one,
+    and a flow without a user agent. Schema 3 stores the agent `flows list` shows as a column."""
+    from ccproxy.flows.rowview import table_row
+
+    path = tmp_path / DB_FILE
+    shutil.copy(DATA / "schema2-flows.db", path)
+    expected_agents = ["claude-cli/2.0", "original-client/3", None]
+    offline = FlowStore(path, max_flows=100, max_bytes=10**9, readonly=True)
+    offline.open()
+    try:
+        full = json.loads(offline.json_page().text)
+        assert [table_row(f) for f in full] == json.loads(offline.json_page(rows=True).text)
+        assert [r.columns.user_agent for r in offline.rows()] == expected_agents
+    finally:
+        offline.close()
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 2, "a reader never migrates"
+    s = FlowStore(path, max_flows=100, max_bytes=10**9)
+    s.open()
+    try:
+        put(s, quick_flow(request_headers={"user-agent": "new/1"}))
+        assert [r.columns.user_agent for r in s.rows()] == [*expected_agents, "new/1"]
+        rows = json.loads(s.json_page(rows=True).text)
+        assert rows[:3] == [table_row(f) for f in full]
+    finally:
+        s.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 3
+    assert conn.execute("SELECT user_agent FROM flows ORDER BY seq").fetchall() == [
+        (a,) for a in [*expected_agents, "new/1"]
+    ]
+
+
+class _CountingQueue(queue.SimpleQueue):  # type: ignore[type-arg]
+    """The writer's queue, counting the hand-offs that wake the writer."""
+
+    puts = 0
+
+    def put(self, item: object, block: bool = True, timeout: float | None = None) -> None:
+        self.puts += 1
+        super().put(item, block, timeout)
+
+
+def test_flows_completed_in_one_loop_iteration_reach_the_writer_in_one_hand_off(tmp_path: Path) -> None:
+    s = FlowStore(tmp_path / DB_FILE, max_flows=100, max_bytes=10**9)
+    counting = _CountingQueue()
+    s._queue = counting
+    s.open()
+    flows = [quick_flow(f"/v1/messages/{i}") for i in range(20)]
+    poisoned = quick_flow("/v1/messages/poisoned", meta={"ccproxy.unserialisable": object()})
+
+    async def record() -> list[bool]:
+        waiters = [s.committed(f) for f in [*flows, poisoned]]
+        return list(await asyncio.gather(*waiters))
+
+    try:
+        results = asyncio.run(record())
+        assert counting.puts == 1
+        # committed ones resolve True, the one that cannot be serialised False (and does not stop the rest)
+        assert results == [True] * 20 + [False]
+        assert {r.columns.path for r in s.rows()} == {f"/v1/messages/{i}" for i in range(20)}
+        assert s.live_flows() == []
+    finally:
+        s.close()
+
+
+def test_committed_without_a_writer_resolves_false(tmp_path: Path) -> None:
+    s = FlowStore(tmp_path / DB_FILE, max_flows=10, max_bytes=10**9)  # never opened: no writer
+
+    async def record() -> bool:
+        return await s.committed(quick_flow())
+
+    assert asyncio.run(record()) is False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import subprocess
 import sys
@@ -9,6 +10,9 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from mitmproxy import options
+from mitmproxy.log import LegacyLogEvents
+from mitmproxy.master import Master
 from mitmproxy.proxy.layers.http import HttpStream
 from mitmproxy.version import VERSION
 from packaging.specifiers import SpecifierSet
@@ -72,3 +76,18 @@ def test_lean_addons_package_imports_only_what_is_asked_for() -> None:
     done = subprocess.run([sys.executable, "-c", LEAN_PROBE], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["[]", "True", "True"]
+
+
+async def test_the_deprecated_add_log_relay_is_dropped() -> None:
+    """Every Master relays each log record as an `add_log` event to every addon; ours drops it."""
+
+    def relays() -> list[logging.Handler]:
+        return [h for h in logging.getLogger().handlers if isinstance(h, LegacyLogEvents)]
+
+    master = Master(options.Options(), event_loop=asyncio.get_running_loop(), with_termlog=False)
+    try:
+        assert relays(), "mitmproxy no longer installs its relay: drop_legacy_log_events can go"
+        assert compat.drop_legacy_log_events(master)
+        assert not relays()
+    finally:
+        master._legacy_log_events.uninstall()

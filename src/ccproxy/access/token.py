@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from pathlib import Path
 
 TOKEN_FILE = "control.token"
@@ -24,6 +23,8 @@ def token_path(state_dir: Path) -> Path:
 
 def create_token(state_dir: Path) -> str:
     """A new token, written atomically (a concurrent reader sees the old or the new one, whole)."""
+    import secrets  # only the daemon writes a token: the CLI's start-up does not pay for it
+
     token = secrets.token_urlsafe(32)
     path = token_path(state_dir)
     tmp = path.with_name(f".{TOKEN_FILE}.{os.getpid()}.tmp")

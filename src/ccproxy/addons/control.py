@@ -98,7 +98,7 @@ class ControlAddon:
                     bodies=_flag(req, "bodies"),
                     reveal=_flag(req, "reveal"),
                     live=live,
-                    rows=_flag(req, "rows"),
+                    rows=_flag(req, "table"),
                 )
                 headers = {"content-type": "application/json"}
                 if page.next_cursor is not None:

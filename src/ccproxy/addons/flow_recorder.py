@@ -50,7 +50,7 @@ class FlowRecorderAddon:
     async def _record(self, flow: http.HTTPFlow) -> None:
         # Only enqueues: the writer thread does the I/O. Waiting for the commit (without
         # blocking the loop) means a client never sees an answer that a crash could lose.
-        done = asyncio.wrap_future(self.store.complete(flow))
+        done = self.store.committed(flow)
         await asyncio.wait({done}, timeout=COMMIT_WAIT_S)
 
     async def response(self, flow: http.HTTPFlow) -> None:

@@ -126,15 +126,17 @@ class TransformAddon:
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or flow.metadata.get(meta.CONTROL):
             return
-        snap = meta.client_request(flow) or flow.request
-        ep = classify(snap.method, snap.path, snap.headers)
+        ep = classify(*meta.client_request_line(flow))
         if ep is None or ep.kind == "models":
             return
         client_wire: Wire = flow.metadata.get(meta.CLIENT_WIRE) or ep.wire
+        dest_wire: Wire = flow.metadata.get(meta.UPSTREAM_WIRE) or client_wire
+        if not self.rules and dest_wire == client_wire:
+            return  # plain passthrough: nothing below would read the client's request or change the flow
+        snap = meta.client_request(flow) or flow.request
         # Lazy body parsing: with no rule to match, only a conversion reads the model.
         model = model_of(snap.content, snap.path, ep.wire) if self.rules else None
         hit = self._match(snap, model) if self.rules else None
-        dest_wire: Wire = flow.metadata.get(meta.UPSTREAM_WIRE) or client_wire
         provider = self.providers.get(flow.metadata.get(meta.PROVIDER) or "")
         dest_model: str | None = None
         if hit is not None:

@@ -36,6 +36,27 @@ def get_config(ctx: click.Context, *, create: bool = False) -> Config:
     return config
 
 
+def get_cli_view(ctx: click.Context) -> CliView:
+    """What the client commands (`flows ...`, `run -- CMD`) need of the config, validated like
+    `start` validates it, through the validated-config cache (config.cli_cache)."""
+    obj = ctx.find_root().ensure_object(dict)
+    if "cli_view" not in obj:
+        from ccproxy.config.cli_view import CliView
+        from ccproxy.config.loader import ConfigError
+
+        try:
+            if "config" in obj:
+                obj["cli_view"] = CliView.from_config(obj["config"])
+            else:
+                from ccproxy.config.cli_cache import load_cli_view
+
+                obj["cli_view"] = load_cli_view(obj.get("config_path"))
+        except ConfigError as e:
+            fail(str(e))
+    view: CliView = obj["cli_view"]
+    return view
+
+
 def add_user_hook_dir(config: Config) -> None:
     """`<config dir>/hooks/` holds the user's hook modules: importable without PYTHONPATH,
     for the daemon and for `ccproxy status` alike."""

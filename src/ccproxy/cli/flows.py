@@ -11,14 +11,14 @@ from typing import Any
 
 import click
 
-from ccproxy.cli.common import fail, get_config
-from ccproxy.flows.client import DaemonUnavailable, FlowsSettings, settings_from_config
-from ccproxy.flows.compare import compare_flows
-from ccproxy.flows.conversations import group_conversations
-from ccproxy.flows.diff import NotEnoughFlows, render_diffs
+from ccproxy.cli.common import fail, get_cli_view, get_config
+from ccproxy.flows.client import DaemonUnavailable, FlowsSettings, settings_from_view
 from ccproxy.flows.jqchain import JqFilterError
 from ccproxy.flows.offline import FlowSource
 from ccproxy.flows.render import ROW_PROJECTION, print_comparisons, render_conversations, render_flows
+
+# compare, conversations and diff are imported by the commands that use them: `flows list`
+# starts faster without them (bench/cli_startup.py).
 from ccproxy.flows.service import resolve_flow_set
 
 
@@ -83,7 +83,7 @@ def flows(ctx: click.Context, port: int | None, host: str | None) -> None:
     settings = ctx.obj if isinstance(ctx.obj, FlowsSettings) else None
     if settings is None:
         try:
-            settings = settings_from_config(get_config(ctx), port=port, host=host)
+            settings = settings_from_view(get_cli_view(ctx), port=port, host=host)
         except ValueError as e:
             fail(str(e))
     elif port is not None or host is not None:
@@ -106,6 +106,8 @@ def list_cmd(ctx: click.Context, jq_filters: tuple[str, ...], as_json: bool, gro
         ctx, jq_filters, bodies=bodies or group, projection=ROW_PROJECTION if table_only else None, rows=table_only
     )
     if group:
+        from ccproxy.flows.conversations import group_conversations
+
         conversations = group_conversations(flows_)
         if as_json:
             click.echo(json.dumps([c.to_dict() for c in conversations], indent=2))
@@ -141,6 +143,8 @@ def dump_cmd(ctx: click.Context, jq_filters: tuple[str, ...], reveal_secrets: bo
 @handle_errors
 def diff_cmd(ctx: click.Context, jq_filters: tuple[str, ...]) -> None:
     """Sliding-window unified diff of request bodies: f0→f1, f1→f2, ..."""
+    from ccproxy.flows.diff import NotEnoughFlows, render_diffs
+
     flows_ = _flow_set(ctx, jq_filters, bodies=True)
     try:
         text = render_diffs(flows_)
@@ -164,6 +168,8 @@ def diff_cmd(ctx: click.Context, jq_filters: tuple[str, ...]) -> None:
 def compare_cmd(ctx: click.Context, jq_filters: tuple[str, ...]) -> None:
     """Per flow: the client's request against the forwarded one (URL and body)."""
     from rich.console import Console
+
+    from ccproxy.flows.compare import compare_flows
 
     flows_ = _flow_set(ctx, jq_filters, bodies=True)
     if not flows_:
@@ -205,7 +211,8 @@ def view_cmd(ctx: click.Context, jq_filters: tuple[str, ...], session: str | Non
     """Write the flow set's conversations as one self-contained HTML file (secrets redacted)."""
     from ccproxy.viewer.export import ExportError, write_export
 
-    config = ctx.find_root().obj.get("config") if isinstance(ctx.find_root().obj, dict) else None
+    # The prices of the usage report: the whole config (settings handed over by a test: none).
+    config = get_config(ctx.find_root()) if isinstance(ctx.find_root().obj, dict) else None
     flows_ = _flow_set(ctx, jq_filters, bodies=True)
     try:
         count = write_export(flows_, html_file, session=session, config=config)

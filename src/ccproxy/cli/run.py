@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import click
 
 from ccproxy.access import loopback
-from ccproxy.cli.common import control_headers, daemon_url, fail, get_config
+from ccproxy.cli.common import control_headers, daemon_url, fail, get_cli_view, get_config
 from ccproxy.providers.sentinel import PREFIX
 
 if TYPE_CHECKING:
@@ -128,15 +128,12 @@ def run(ctx: click.Context, inspect: bool, provider: str | None, cmd: tuple[str,
     Sets ANTHROPIC_BASE_URL, OPENAI_BASE_URL, OPENAI_API_BASE and GOOGLE_GEMINI_BASE_URL to the
     listener; exits with CMD's exit code.
     """
-    from ccproxy.config.cli_view import CliView
-
-    config = get_config(ctx)  # validated whole, like `start` (tests/security/test_config_errors.py)
-    if provider is not None and provider not in config.ccproxy.providers:
-        known = ", ".join(sorted(config.ccproxy.providers)) or "none"
+    view = get_cli_view(ctx)  # validated whole, like `start` (tests/security/test_config_errors.py)
+    if provider is not None and provider not in view.provider_names:
+        known = ", ".join(sorted(view.provider_names)) or "none"
         fail(f"--provider {provider}: no such provider in the config (configured: {known})")
     if inspect:
-        sys.exit(run_inspect(cmd, config, provider))
-    view = CliView.from_config(config)
+        sys.exit(run_inspect(cmd, get_config(ctx), provider))
     url = listener_url(view)
     if not daemon_running(url, control_headers(view)):
         fail(f"ccproxy is not running at {url} (start it with `ccproxy start`)")

@@ -1,6 +1,7 @@
 """What the CLI's client commands (`flows ...`, `run -- CMD`) use of a validated config: the
-daemon's address, the state dir, the flows settings. A plain dataclass, so that the code
-that only needs these (flows.client, the URL helpers) does not depend on the models."""
+daemon's address, the state dir, the flows settings, the provider names. A plain dataclass
+(config.cli_cache stores it), so that the code that only needs these (flows.client, the URL
+helpers) does not depend on the models."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ class CliView:
     state_dir_setting: str | None = None
     persist: bool = DEFAULT_PERSIST
     default_jq_filters: tuple[str, ...] = ()
+    # The configured providers' names (`run --provider NAME` checks them).
+    provider_names: tuple[str, ...] = ()
 
     @property
     def state_dir(self) -> Path:  # the same rule as Config.state_dir
@@ -37,4 +40,5 @@ class CliView:
             state_dir_setting=section.state_dir,
             persist=section.flows.persist,
             default_jq_filters=tuple(section.flows.default_jq_filters),
+            provider_names=tuple(section.providers),
         )

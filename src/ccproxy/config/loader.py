@@ -6,8 +6,6 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
 if TYPE_CHECKING:  # pydantic and the models load with the first parse (see config.client)
     from pydantic import ValidationError
 
@@ -138,6 +136,11 @@ def parse_config(data: Any, config_dir: Path) -> Config:
 def load_config(explicit: str | os.PathLike[str] | None = None, *, create: bool = False) -> Config:
     """Load the discovered config; with create=True a missing file is initialised from the template."""
     path, data = read_config_data(explicit, create=create)
+    return validate_config_data(path, data)
+
+
+def validate_config_data(path: Path, data: Any) -> Config:
+    """The YAML document read from ``path`` (None: no file), validated, with the env overrides."""
     try:
         config = parse_config(data, path.parent)
     except ConfigError as e:
@@ -147,6 +150,14 @@ def load_config(explicit: str | os.PathLike[str] | None = None, *, create: bool 
 
 def read_config_data(explicit: str | os.PathLike[str] | None = None, *, create: bool = False) -> tuple[Path, Any]:
     """(the discovered path, its YAML document; None for a missing file), without validating it."""
+    path, raw = read_config_bytes(explicit, create=create)
+    return path, None if raw is None else decode_config(path, raw)
+
+
+def read_config_bytes(
+    explicit: str | os.PathLike[str] | None = None, *, create: bool = False
+) -> tuple[Path, bytes | None]:
+    """(the discovered path, its bytes; None for a missing file)."""
     path = discover_config_path(explicit)
     if not path.exists():
         if explicit and not create:
@@ -161,20 +172,26 @@ def read_config_data(explicit: str | os.PathLike[str] | None = None, *, create: 
         else:
             return path, None
     try:
-        raw = path.read_bytes()
+        return path, path.read_bytes()
     except OSError as e:
         raise ConfigError(f"cannot read config {path}: {e.strerror}") from e
+
+
+def decode_config(path: Path, raw: bytes) -> Any:
+    """The YAML document in ``raw`` (read from ``path``, which errors name)."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not UTF-8 text (byte 0x{raw[e.start]:02x} at offset {e.start})") from e
+    import yaml  # not needed when the CLI's validated-config cache answers (config.cli_cache)
+
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark else ""
         raise ConfigError(f"{path}{where}: invalid YAML: {getattr(e, 'problem', e)}") from e
-    return path, data
+    return data
 
 
 def env_log_level() -> str | None:

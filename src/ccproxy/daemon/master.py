@@ -233,6 +233,7 @@ class Daemon:
         from mitmproxy.master import Master
 
         master = Master(opts, event_loop=loop, with_termlog=False)
+        compat.drop_legacy_log_events(master)
         master.addons.add(
             core.Core(),
             disable_h2c.DisableH2C(),

@@ -114,7 +114,7 @@ class FlowClient:
         if reveal:
             params["reveal"] = "1"
         if rows:  # table rows only (flows.rowview); a daemon that predates it sends whole flows
-            params["rows"] = "1"
+            params["table"] = "1"
         pages: list[str] = []
         while True:
             response = self._request("GET", "/flows", params)

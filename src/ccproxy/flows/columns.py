@@ -3,12 +3,11 @@ filter and sort on, computed once from the flow when it is written (pure; no I/O
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
-
-from ccproxy.flows.conversations import SESSION_HEADERS, session_from_user_id
 
 if TYPE_CHECKING:
     from mitmproxy import http
@@ -45,6 +44,8 @@ class FlowColumns:
     cache_write_tokens: int | None
     request_bytes: int
     response_bytes: int
+    # The user agent `flows list` shows: the client's, before shape replay may have replaced it.
+    user_agent: str | None = None
 
     def as_row(self) -> dict[str, Any]:
         row = asdict(self)
@@ -63,7 +64,9 @@ def _json_body(message: http.Message | None) -> Any:
 
 def _conversation_key(flow: http.HTTPFlow, client: http.Request, body: Any) -> str | None:
     """Same precedence as `flows list --group` (conversations.explicit_key), from the flow object."""
+    # Imported here: the store's read path (`flows list` offline) needs FlowColumns only.
     from ccproxy.flows import meta
+    from ccproxy.flows.conversations import SESSION_HEADERS, session_from_user_id
 
     session = flow.metadata.get(meta.SESSION_ID)
     if session:
@@ -72,11 +75,34 @@ def _conversation_key(flow: http.HTTPFlow, client: http.Request, body: Any) -> s
         metadata = body.get("metadata")
         if isinstance(metadata, dict) and isinstance(metadata.get("user_id"), str) and metadata["user_id"]:
             return session_from_user_id(metadata["user_id"])
+    wanted = _session_header_bytes(SESSION_HEADERS)
     for req in (client, flow.request):
-        for name in SESSION_HEADERS:
-            value = req.headers.get(name)
-            if value:
-                return value
+        value = _first_header(req.headers, wanted)
+        if value:
+            return value
+    return None
+
+
+@functools.cache
+def _session_header_bytes(names: tuple[str, ...]) -> tuple[bytes, ...]:
+    return tuple(name.encode() for name in names)
+
+
+def _first_header(headers: http.Headers, wanted: tuple[bytes, ...]) -> str | None:
+    """The first of `wanted` (lower-case names, in that precedence) with a non-empty value, as
+    `headers.get(name)` gives it (repeated fields joined by ", "), in one pass over the fields
+    instead of one multidict lookup per name."""
+    found: dict[bytes, list[bytes]] = {}
+    for key, value in headers.fields:
+        low = key.lower()
+        if low in wanted:
+            found.setdefault(low, []).append(value)
+    for name in wanted:
+        values = found.get(name)
+        if values:
+            text = b", ".join(values).decode("utf-8", "surrogateescape")
+            if text:
+                return text
     return None
 
 
@@ -134,6 +160,7 @@ def flow_columns(flow: http.HTTPFlow, client: http.Request | None = None) -> Flo
         cache_write_tokens=usage.cache_write_tokens if usage else None,
         request_bytes=message_bytes(req) + message_bytes(client if client is not req else None),
         response_bytes=_response_bytes(flow, upstream),
+        user_agent=client.headers.get("user-agent") or req.headers.get("user-agent") or None,
     )
 
 

@@ -15,6 +15,7 @@ from rich.cells import cell_len, set_cell_size
 
 # What flow_row reads (re-exported: the CLI and the benches take it from here).
 from ccproxy.flows.rowview import ROW_PROJECTION as ROW_PROJECTION
+from ccproxy.flows.rowview import table_row
 
 if TYPE_CHECKING:  # rich's console and the flow models are for the diff/compare views only
     from rich.console import Console
@@ -47,13 +48,25 @@ def _fit(text: str, width: int) -> str:
     return set_cell_size(text, width - 1) + ELLIPSIS
 
 
+def _column_width(column: Sequence[str]) -> int:
+    # One isascii() over the joined column: the common all-ASCII case measures by len().
+    return max(map(len, column)) if "".join(column).isascii() else max(map(_width, column))
+
+
+def _fit_column(column: Sequence[str], width: int) -> list[str]:
+    """Every cell of a column fitted to ``width`` (as `_fit` does, cell by cell)."""
+    if "".join(column).isascii() and max(map(len, column), default=0) <= width:
+        return [c.ljust(width) for c in column]
+    return [_fit(c, width) for c in column]
+
+
 def _column_widths(
     headers: Sequence[str], rows: Sequence[Sequence[str]], max_width: int, flex: Sequence[str]
 ) -> list[int]:
     widths = [_width(h) for h in headers]
     if rows:
         columns = zip(*rows, strict=True)
-        widths = [max(w, *map(_width, column)) for w, column in zip(widths, columns, strict=True)]
+        widths = [max(w, _column_width(column)) for w, column in zip(widths, columns, strict=True)]
     # Each column costs its content plus "│ " and " ", and the row ends with "│".
     excess = sum(widths) + 3 * len(widths) + 1 - max_width
     if excess <= 0:
@@ -86,7 +99,9 @@ def render_table(
     sep = "┡" + "╇".join("━" * (w + 2) for w in widths) + "┩"
     bottom = "└" + "┴".join("─" * (w + 2) for w in widths) + "┘"
     lines = [top, head, sep]
-    lines.extend("│" + "│".join(f" {_fit(c, w)} " for c, w in zip(row, widths, strict=True)) + "│" for row in rows)
+    if rows:  # column by column: each column is fitted in one pass
+        fitted = [_fit_column(column, w) for column, w in zip(zip(*rows, strict=True), widths, strict=True)]
+        lines.extend("│ " + " │ ".join(cells) + " │" for cells in zip(*fitted, strict=True))
     lines.append(bottom)
     return "\n".join(lines)
 
@@ -120,44 +135,21 @@ def duration(seconds: float | None) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
-def _header(message: dict[str, Any] | None, name: str) -> str:
-    if not message:
-        return ""
-    headers = message.get("headers") or {}
-    value = headers.get(name)
-    if value is None:
-        # The contract lowercases names; tolerate a producer that did not.
-        for key, val in headers.items():
-            if key.lower() == name and val is not None:  # the row projection yields null for a missing header
-                return str(val)
-        return ""
-    return str(value)
-
-
-def flow_row(flow: dict[str, Any], now: float) -> tuple[str, ...]:
-    request = flow.get("request") or {}
-    response = flow.get("response")
-    if response:
-        code = str(response.get("status_code", ""))
-    elif flow.get("error"):
-        code = "ERR"
-    else:
-        code = "…"
-    # The user agent the client sent, before shape replay may have replaced it.
-    ua = _header(flow.get("client_request"), "user-agent") or _header(request, "user-agent")
-    host = request.get("pretty_host") or request.get("host") or ""
+def flow_row(flow: dict[str, Any] | list[Any], now: float) -> tuple[str, ...]:
+    """The printed cells of a flow: a `table_row` array, or a flow object (turned into one)."""
+    fid, method, status, failed, host, path, ua, start = flow if isinstance(flow, list) else table_row(flow)
     return (
-        str(flow.get("id", ""))[:8],
-        str(request.get("method", "")),
-        code,
-        str(host),
-        str(request.get("path", "")),
-        ua,
-        ago(flow.get("timestamp_start"), now),
+        "" if fid is None else str(fid)[:8],
+        "" if method is None else str(method),
+        str(status) if status is not None else "ERR" if failed else "…",
+        "" if host is None else str(host),
+        "" if path is None else str(path),
+        "" if ua is None else str(ua),
+        ago(start, now),
     )
 
 
-def render_flows(flows: Sequence[dict[str, Any]], max_width: int = 80, now: float | None = None) -> str:
+def render_flows(flows: Sequence[dict[str, Any] | list[Any]], max_width: int = 80, now: float | None = None) -> str:
     now = time.time() if now is None else now
     rows = [flow_row(f, now) for f in flows]
     return render_table(FLOW_HEADERS, rows, max_width, FLOW_FLEX)

@@ -5,6 +5,9 @@ Threading model
     ``complete(flow)`` hands a snapshot of its state to the writer thread and returns a future
     that resolves once the flow is committed (the recorder awaits it, so a client sees its
     response only after the flow is on disk: a ``kill -9`` loses at most the flows in flight).
+    ``committed(flow)`` is the same for a coroutine on the event loop, with one thread hand-off
+    per batch each way: the flows completed in one loop iteration reach the writer with one
+    wake-up, and one ``call_soon_threadsafe`` per committed batch resolves all their waiters.
     The writer scrubs secrets, serialises, compresses, inserts in batched transactions and
     evicts the oldest rows (``DELETE``) beyond ``max_flows`` / ``max_bytes``.
     Everything else here reads SQLite and **blocks**: call it off the event loop
@@ -32,6 +35,7 @@ Stored flows are at rest without secrets unless ``store_secrets``: see ``flows.a
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import json
 import logging
@@ -51,7 +55,7 @@ from typing import TYPE_CHECKING, Any
 
 from ccproxy.flows.columns import FlowColumns
 from ccproxy.flows.query import ALL, FlowQuery
-from ccproxy.flows.rowview import ROW_SQL, row_view
+from ccproxy.flows.rowview import TABLE_SQL, table_row
 
 if TYPE_CHECKING:
     from mitmproxy import http
@@ -65,7 +69,7 @@ log = logging.getLogger(__name__)
 DB_FILE = "flows.db"
 LEGACY_FILE = "flows.mitm"
 APPLICATION_ID = 0x43435058  # "CCPX": tells our database from any other SQLite file
-SCHEMA_VERSION = 2  # 2: upstream_model
+SCHEMA_VERSION = 3  # 2: upstream_model; 3: user_agent
 # Per-row bookkeeping (index entries, row header) counted against max_bytes.
 ROW_OVERHEAD = 256
 _BATCH = 256
@@ -85,6 +89,7 @@ CREATE TABLE IF NOT EXISTS flows (
     session_id TEXT, conversation_key TEXT, stream INTEGER NOT NULL DEFAULT 0,
     input_tokens INTEGER, output_tokens INTEGER, cache_read_tokens INTEGER, cache_write_tokens INTEGER,
     request_bytes INTEGER NOT NULL DEFAULT 0, response_bytes INTEGER NOT NULL DEFAULT 0,
+    user_agent TEXT,
     stored_bytes INTEGER NOT NULL,
     summary TEXT NOT NULL
 );
@@ -104,12 +109,29 @@ PRAGMA user_version = {SCHEMA_VERSION};
 _ROW_FIELDS = ("seq", *_COLUMNS, "stored_bytes", "summary")
 
 
-def _read_old_schema(conn: sqlite3.Connection) -> None:
-    """A store of schema 1 read without the daemon (which migrates it on open): a temporary view,
-    which shadows the table for this connection only, adds the newer columns as NULL."""
+# Columns newer schemas added, and their values for the rows an older one wrote.
+_UA_JSON = """coalesce(nullif(summary ->> '$.client_request.headers."user-agent"', ''),
+    nullif(summary ->> '$.request.headers."user-agent"', ''))"""
+_ADDED_COLUMNS = {"upstream_model": "NULL", "user_agent": _UA_JSON}
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Add the columns an older schema lacks, filled from the stored summaries (once, at open)."""
     present = {r[1] for r in conn.execute("PRAGMA table_info(flows)")}
-    if present and "upstream_model" not in present:
-        conn.execute("CREATE TEMP VIEW flows AS SELECT *, NULL AS upstream_model FROM main.flows")
+    for name, value in _ADDED_COLUMNS.items():
+        if present and name not in present:
+            conn.execute(f"ALTER TABLE flows ADD COLUMN {name} TEXT")
+            if value != "NULL":
+                conn.execute(f"UPDATE flows SET {name} = {value}")
+
+
+def _read_old_schema(conn: sqlite3.Connection) -> None:
+    """A store of an older schema read without the daemon (which migrates it on open): a temporary
+    view, which shadows the table for this connection only, adds the newer columns."""
+    present = {r[1] for r in conn.execute("PRAGMA table_info(flows)")}
+    added = [f"{value} AS {name}" for name, value in _ADDED_COLUMNS.items() if name not in present]
+    if present and added:
+        conn.execute(f"CREATE TEMP VIEW flows AS SELECT *, {', '.join(added)} FROM main.flows")
 
 
 class ForeignDatabase(sqlite3.DatabaseError):
@@ -150,6 +172,8 @@ class _Job:
     flow: http.HTTPFlow | None = None
     ids: list[str] | None = None
     future: concurrent.futures.Future[Any] = field(default_factory=concurrent.futures.Future)
+    # Set by `committed`: resolved on its loop, with the rest of the batch, instead of `future`.
+    waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[bool]] | None = None
 
 
 def _no_pause(_seconds: float) -> None:
@@ -159,6 +183,13 @@ def _no_pause(_seconds: float) -> None:
 def _resolve(future: concurrent.futures.Future[Any], value: Any) -> None:
     if not future.done():
         future.set_result(value)
+
+
+def _resolve_waiters(results: list[tuple[asyncio.Future[bool], bool]]) -> None:
+    """On the loop: every waiter of one committed batch (a waiter may have been cancelled)."""
+    for waiter, value in results:
+        if not waiter.done():
+            waiter.set_result(value)
 
 
 def _stored_flow(row: sqlite3.Row | tuple[Any, ...]) -> StoredFlow:
@@ -213,7 +244,10 @@ class FlowStore:
         self._cache_lock = threading.Lock()
         self._count = 0
         self._bytes = 0
-        self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[_Job]] = queue.SimpleQueue()
+        # Jobs of `committed` not yet handed to the writer: one hand-off per loop iteration.
+        self._outbox: list[_Job] = []
+        self._outbox_lock = threading.Lock()
         self._writer: threading.Thread | None = None
         self._wconn: sqlite3.Connection | None = None
         self._local = threading.local()
@@ -251,8 +285,8 @@ class FlowStore:
     def close(self, timeout: float = 30.0) -> None:
         """Commit what is queued, stop the writer, close every connection."""
         if self._writer is not None:
-            job = _Job("stop")
-            self._queue.put(job)
+            self._flush_outbox()
+            self._queue.put([_Job("stop")])
             self._writer.join(timeout)
             self._writer = None
         if self._wconn is not None:
@@ -290,8 +324,10 @@ class FlowStore:
                 )
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
-            if "flows" in tables and version < 2:
-                conn.execute("ALTER TABLE flows ADD COLUMN upstream_model TEXT")
+            if "flows" in tables and version < SCHEMA_VERSION:
+                conn.execute("BEGIN")
+                _migrate(conn)
+                conn.execute("COMMIT")
             conn.executescript(_SCHEMA)
             conn.execute("SELECT count(*) FROM flows").fetchone()  # a damaged table fails here
         except sqlite3.DatabaseError:
@@ -337,6 +373,31 @@ class FlowStore:
     def complete(self, flow: http.HTTPFlow) -> concurrent.futures.Future[None]:
         """The flow has its response or error: queue it for the writer. The future resolves
         (never raises) when the flow is committed, or dropped because the disk failed."""
+        job = self._put_job(flow)
+        if self._writer is None:
+            _resolve(job.future, None)
+            return job.future
+        self._queue.put([job])
+        return job.future
+
+    def committed(self, flow: http.HTTPFlow) -> asyncio.Future[bool]:
+        """`complete` for a coroutine on the running loop: the future resolves (never raises)
+        on this loop with True once the flow is committed, False if it was dropped."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[bool] = loop.create_future()
+        job = self._put_job(flow)
+        if self._writer is None:
+            waiter.set_result(False)
+            return waiter
+        job.waiter = (loop, waiter)
+        with self._outbox_lock:
+            self._outbox.append(job)
+            first = len(self._outbox) == 1
+        if first:  # the rest of this loop iteration's flows join the same hand-off
+            loop.call_soon(self._flush_outbox)
+        return waiter
+
+    def _put_job(self, flow: http.HTTPFlow) -> _Job:
         with self._live_lock:
             self._live[flow.id] = flow
             self._recent[flow.id] = None
@@ -344,12 +405,13 @@ class FlowStore:
                 self._recent.popitem(last=False)
         with self._cache_lock:
             self._cache.pop(flow.id, None)
-        job = _Job("put", flow=flow)
-        if self._writer is None:
-            _resolve(job.future, None)
-            return job.future
-        self._queue.put(job)
-        return job.future
+        return _Job("put", flow=flow)
+
+    def _flush_outbox(self) -> None:
+        with self._outbox_lock:
+            jobs, self._outbox = self._outbox, []
+        if jobs:
+            self._queue.put(jobs)
 
     def is_tracked(self, flow_id: str) -> bool:
         """Whether the flow reached `add` or `complete` lately (in memory; does not block)."""
@@ -367,10 +429,10 @@ class FlowStore:
         assert conn is not None
         stopping = False
         while not stopping:
-            jobs = [self._queue.get()]
+            jobs = self._queue.get()
             while len(jobs) < _BATCH:
                 try:
-                    jobs.append(self._queue.get_nowait())
+                    jobs = jobs + self._queue.get_nowait()
                 except queue.Empty:
                     break
             puts = [j for j in jobs if j.kind == "put"]
@@ -439,7 +501,7 @@ class FlowStore:
                 prepared.append((job, self._prepare(job.flow, others_in_flight)))
             except Exception as e:  # one unserialisable flow must not stop recording
                 self._warn("flow %s could not be recorded: %s", job.flow.id, e)
-                self._settle(job, committed=False)
+                self._settle([job], committed=False)
         if not prepared:
             return
         count, size = self._count, self._bytes
@@ -459,20 +521,29 @@ class FlowStore:
             # A full disk (or any I/O failure) costs these flows, not the proxying; the next
             # batch tries again, so recording resumes by itself once space returns.
             self._warn("flow store %s: cannot record %d flow(s): %s", self.path, len(prepared), e)
-            for job, _p in prepared:
-                self._settle(job, committed=False)
+            self._settle([job for job, _p in prepared], committed=False)
             return
-        for job, _p in prepared:
-            self._settle(job, committed=True)
+        self._settle([job for job, _p in prepared], committed=True)
         if evicted:
             self._notify(evicted)
 
-    def _settle(self, job: _Job, *, committed: bool) -> None:
-        assert job.flow is not None
+    def _settle(self, jobs: Sequence[_Job], *, committed: bool) -> None:
+        wake: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[bool], bool]]] = {}
         with self._live_lock:
-            if self._live.get(job.flow.id) is job.flow:
-                del self._live[job.flow.id]
-        _resolve(job.future, committed)
+            for job in jobs:
+                assert job.flow is not None
+                if self._live.get(job.flow.id) is job.flow:
+                    del self._live[job.flow.id]
+        for job in jobs:
+            if job.waiter is None:
+                _resolve(job.future, committed)
+            else:
+                wake.setdefault(job.waiter[0], []).append((job.waiter[1], committed))
+        for loop, results in wake.items():  # one wake-up per loop and batch, not per flow
+            try:
+                loop.call_soon_threadsafe(_resolve_waiters, results)
+            except RuntimeError:  # that loop is closed: nobody waits any more
+                pass
 
     def _evict(self, conn: sqlite3.Connection) -> list[str]:
         """DELETE the oldest rows beyond the bounds (never the only flow for its size alone)."""
@@ -684,7 +755,8 @@ class FlowStore:
 
         ``live`` (in-flight flows, snapshotted by the caller *before* this query) are appended
         on the last page when the database does not hold them yet. ``rows``: each flow as its
-        table row only (flows.rowview), computed by SQLite; ``bodies`` and ``reveal`` then do not apply."""
+        table row only (the array of flows.rowview.table_row), from the stored columns; ``bodies``
+        and ``reveal`` then do not apply."""
         parts: list[str] = []
         size = 0
         seen: set[str] = set()
@@ -693,7 +765,7 @@ class FlowStore:
         # thousands of flows would cost more than the query.
         if rows:
             bodies = reveal = False
-            cols = f"seq, id, {ROW_SQL}"
+            cols = f"seq, id, {TABLE_SQL}"
         elif bodies and not reveal:
             cols = "seq, id, (SELECT detail FROM flow_data d WHERE d.seq = flows.seq)"
         else:
@@ -728,7 +800,7 @@ class FlowStore:
                 try:  # an in-flight flow may change under us; it is shown on the next request
                     if query.matches(flow_columns(f)):
                         doc = flow_json(f, bodies=bodies, reveal=reveal)
-                        parts.append(json.dumps(row_view(doc) if rows else doc, ensure_ascii=False))
+                        parts.append(json.dumps(table_row(doc) if rows else doc, ensure_ascii=False))
                 except (RuntimeError, ValueError):
                     continue
             if query.limit is not None and len(parts) > query.limit:
@@ -749,6 +821,6 @@ class FlowStore:
         if self._writer is None:
             return live_gone
         job = _Job("delete", ids=wanted)
-        self._queue.put(job)
+        self._queue.put([job])
         stored: list[str] = job.future.result(timeout)
         return list(dict.fromkeys([*stored, *live_gone]))
