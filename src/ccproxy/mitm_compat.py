@@ -14,6 +14,10 @@ ccproxy embeds mitmproxy and needs a few things its addon API does not offer:
 - **web** — the pieces of mitmweb that `addons/web_inspector.py` assembles around our master.
 - **keylog** — the module-level TLS key logger of `mitmproxy.net.tls`.
 - **asgi** — `mitmproxy.addons.asgiapp.serve`, which answers one flow from an ASGI app (`/mcp`).
+- **lean addons** — `mitmproxy.addons`' package `__init__` imports all ~40 default addons (and
+  flask, werkzeug, jinja2, ldap3, pyasn1 with them: ~12 MB of RSS); the daemon uses six of them.
+  `lean_addons_package()` makes the package importable without running it, until something
+  asks for `default_addons`.
 
 `self_check()` probes each of them against the installed mitmproxy; the daemon disables what is
 missing with one warning instead of crashing mid-stream. pyproject pins the tested range
@@ -24,9 +28,11 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import importlib.util
 import json
 import logging
 import socket
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -56,6 +62,37 @@ log = logging.getLogger("ccproxy.daemon")
 # The mitmproxy versions whose internals this module was tested against (pyproject pins the same).
 TESTED_RANGE = ">=12.2,<12.4"
 FEATURES = ("faults", "connections", "web", "keylog")
+
+
+# ---- lean addons ------------------------------------------------------------------------------
+
+
+def lean_addons_package() -> None:
+    """Register `mitmproxy.addons` as a bare package (its `__path__`, not its `__init__`), so that
+    `from mitmproxy.addons import core` imports that module alone. The real `__init__` runs the
+    first time its own name `default_addons` is asked for. A no-op once the package is imported."""
+    if "mitmproxy.addons" in sys.modules:
+        return
+    spec = importlib.util.find_spec("mitmproxy.addons")
+    if spec is None or spec.loader is None or spec.submodule_search_locations is None:
+        return
+    loader = spec.loader
+    pkg = importlib.util.module_from_spec(spec)
+
+    def __getattr__(name: str) -> Any:
+        # Only the package's own names: a submodule's name must fail here so the import
+        # system goes on to import that submodule by itself.
+        if name != "default_addons":
+            raise AttributeError(f"module 'mitmproxy.addons' has no attribute {name!r}")
+        del pkg.__dict__["__getattr__"]
+        loader.exec_module(pkg)
+        return pkg.__dict__[name]
+
+    pkg.__dict__["__getattr__"] = __getattr__
+    sys.modules["mitmproxy.addons"] = pkg
+    import mitmproxy
+
+    mitmproxy.addons = pkg
 
 
 # ---- start-up self-check ---------------------------------------------------------------------

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 
@@ -88,6 +90,27 @@ def test_message_from_state_falls_back_for_any_other_shape() -> None:
     del state["trailers"]  # a shape get_state never produced: from_state's own error, not a half-built message
     with pytest.raises(TypeError):
         compat.message_from_state(http.Response, state)
+
+
+LEAN_PROBE = """
+import sys
+from ccproxy import mitm_compat
+mitm_compat.lean_addons_package()
+from mitmproxy.addons import core, proxyserver
+from mitmproxy.master import Master
+heavy = sorted(m for m in ("flask", "werkzeug", "jinja2", "ldap3", "pyasn1") if m in sys.modules)
+from mitmproxy import addons
+names = {type(a).__name__ for a in addons.default_addons()}
+print(heavy, "Core" in names and "Proxyserver" in names, addons.core is core)
+"""
+
+
+def test_lean_addons_package_imports_only_what_is_asked_for() -> None:
+    """In a fresh interpreter (this one has mitmproxy.addons already): the six addons the daemon
+    uses come without flask & co, and `default_addons` still runs the real package __init__."""
+    done = subprocess.run([sys.executable, "-c", LEAN_PROBE], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["[]", "True", "True"]
 
 
 async def test_the_deprecated_add_log_relay_is_dropped() -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 
-import httpx
 from mitmproxy import http
 
 from ccproxy.addons.failsafe import fail_closed
@@ -21,7 +20,7 @@ from ccproxy.providers.errors import AuthConfigError
 from ccproxy.providers.inject import put_credential, slot_for
 from ccproxy.providers.registry import CredentialRegistry
 from ccproxy.transport.trust import UpstreamTrust
-from ccproxy.transport.upstream import UpstreamClient
+from ccproxy.transport.upstream import UpstreamClient, send_errors
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +73,7 @@ class AuthAddon:
         log.info("flow %s: upstream 401 for provider %r; replaying once with a fresh credential", flow.id, name)
         try:
             flow.response = await self._send(flow.request)
-        except httpx.HTTPError as e:
+        except send_errors() as e:
             # The first 401 stays the answer: better than a synthetic error the client cannot act on.
             log.warning("flow %s: replay after 401 failed: %s: %s", flow.id, type(e).__name__, e)
             return

@@ -16,14 +16,13 @@ import logging
 import time
 from typing import Any
 
-import httpx
 from mitmproxy import http
 
 from ccproxy.addons.replay_stream import convert_buffered_stream
 from ccproxy.config.models import Config, RetryPolicy
 from ccproxy.flows import meta
 from ccproxy.providers.retry import model_of_request, requested_delay, with_model
-from ccproxy.transport.upstream import UpstreamClient
+from ccproxy.transport.upstream import UpstreamClient, send_errors
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +79,7 @@ class CapacityAddon:
             started = time.monotonic()
             try:
                 answer = await self.upstream.send(req)
-            except httpx.HTTPError as e:
+            except send_errors() as e:
                 attempts.append({"model": model, "error": f"{type(e).__name__}: {e}", "waited_s": round(delay, 3)})
                 log.warning("flow %s: retry on %s failed: %s: %s", flow.id, model, type(e).__name__, e)
                 continue

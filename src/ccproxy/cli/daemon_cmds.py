@@ -11,9 +11,6 @@ import time
 from pathlib import Path
 
 import click
-import httpx
-from rich.console import Console
-from rich.table import Table
 
 from ccproxy.access.token import read_token
 from ccproxy.cli.common import control_headers, daemon_url, fail, get_config
@@ -67,6 +64,8 @@ def start(ctx: click.Context) -> None:
 
 
 def probe(config_url: str, headers: dict[str, str] | None = None) -> dict | None:
+    import httpx  # httpx and rich are imported where used: `ccproxy start` (this module) needs neither
+
     try:
         r = httpx.get(config_url + "/health", timeout=2.0, trust_env=False, headers=headers)
         return r.json() if r.status_code == 200 else None
@@ -95,6 +94,9 @@ def status(
         pipelines = build_pipelines(config.ccproxy.hooks)
     except ValueError as e:
         fail(str(e))
+    from rich.console import Console
+    from rich.table import Table
+
     if mermaid:
         print_pipelines(Console(), pipelines, mermaid=True)
         return

@@ -30,7 +30,6 @@ from ccproxy.addons.viewer import ViewerAddon, ViewerFeedAddon
 from ccproxy.providers.code_assist import CodeAssistProjects
 from ccproxy.providers.inject import route_injector
 from ccproxy.shapes.store import ShapeLibrary
-from ccproxy.telemetry.addon import TelemetryAddon
 from ccproxy.transport.trust import UpstreamTrust
 from ccproxy.viewer.live import LiveFeed
 
@@ -46,7 +45,11 @@ def build_chain(ctx: DaemonContext) -> list[object]:
         services["shapes"] = ShapeLibrary(ctx.config)  # for the `shape` hook
     inbound, outbound = stage_addons(ctx.config.ccproxy.hooks, services=services)
     otel = ctx.config.ccproxy.otel
-    telemetry = [TelemetryAddon(otel, ctx.credentials.secrets)] if otel.enabled else []
+    telemetry: list[object] = []
+    if otel.enabled:  # opentelemetry's SDK is imported only when spans are on
+        from ccproxy.telemetry.addon import TelemetryAddon
+
+        telemetry.append(TelemetryAddon(otel, ctx.credentials.secrets))
     viewer_feed = LiveFeed()  # completed flows, for the viewer's open pages
     return [
         # Connection limits (slow-loris, idle keep-alive, the cap) and every fault answered in the

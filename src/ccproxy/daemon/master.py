@@ -14,8 +14,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from mitmproxy import options
-from mitmproxy.addons import core, disable_h2c, dns_resolver, next_layer, proxyserver, tlsconfig
-from mitmproxy.master import Master
 
 from ccproxy import mitm_compat as compat
 from ccproxy.access.local import LocalAccess
@@ -31,6 +29,9 @@ from ccproxy.jail.daemon_hooks import prepare_jail_listener
 from ccproxy.transport.trust import load_trust
 
 if TYPE_CHECKING:
+    from mitmproxy.addons.proxyserver import Proxyserver
+    from mitmproxy.master import Master
+
     from ccproxy.addons.web_inspector import WebInspector
     from ccproxy.mcp.runtime import McpHttpServer
 
@@ -157,6 +158,9 @@ class Daemon:
             *(("web",) if c.inspector.web else ()),
             *(("keylog",) if c.inspector.keylog else ()),
         )
+        # Before the first mitmproxy.addons import (the self-check's): the six addons _build adds,
+        # not mitmproxy's ~40 defaults and their flask, ldap3, pyasn1 (~12 MB of RSS).
+        compat.lean_addons_package()
         self.ctx.disabled = compat.self_check(wanted)
         compat.warn_disabled(self.ctx.disabled)
         if "faults" not in self.ctx.disabled:
@@ -184,16 +188,25 @@ class Daemon:
         mcp = self.config.ccproxy.mcp
         if not mcp.enabled:
             return None
+        from ccproxy.mcp.guard import ASGIApp, LocalGuard
+        from ccproxy.mcp.lazy import LazyApp
         from ccproxy.mcp.runtime import McpHttpServer
-        from ccproxy.mcp.server import build_app, build_server
-        from ccproxy.mcp.services import McpServices
         from ccproxy.mcp.token import resolve_token
 
         try:
             token = resolve_token(mcp)
         except ValueError as e:
             raise StartupError(str(e)) from e
-        guarded = build_app(build_server(McpServices(self.ctx)), mcp, token)
+
+        def build() -> ASGIApp:  # on the first MCP request: fastmcp is ~19 MB a daemon may never use
+            from ccproxy.mcp.server import build_server, streamable_app
+            from ccproxy.mcp.services import McpServices
+
+            return streamable_app(build_server(McpServices(self.ctx)))
+
+        lazy = LazyApp(build, modules=("ccproxy.mcp.server", "ccproxy.mcp.services"))
+        # The guard stays in front, so a refused request never builds the server.
+        guarded = LocalGuard(lazy, token=token, extra_hosts=[mcp.host])
         self.ctx.mcp_app = guarded
         return McpHttpServer(guarded, mcp.host, mcp.port)
 
@@ -214,6 +227,11 @@ class Daemon:
     def _build(self, loop: asyncio.AbstractEventLoop) -> Master:
         c = self.config.ccproxy
         opts = options.Options()
+        # Here, not at module level: mitmproxy.master imports mitmproxy.addons, which __init__
+        # leaves lean only after compat.lean_addons_package().
+        from mitmproxy.addons import core, disable_h2c, dns_resolver, next_layer, proxyserver, tlsconfig
+        from mitmproxy.master import Master
+
         master = Master(opts, event_loop=loop, with_termlog=False)
         compat.drop_legacy_log_events(master)
         master.addons.add(
@@ -360,7 +378,7 @@ class Daemon:
         url = viewer_url(daemon_url(self.config), self.ctx.access.token)
         print(f"ccproxy: conversation viewer: {url}", file=sys.stderr, flush=True)
 
-    def _startup_failure(self, ps: proxyserver.Proxyserver) -> str:
+    def _startup_failure(self, ps: Proxyserver) -> str:
         for instance in ps.servers:
             exc = instance.last_exception
             if exc is None:

@@ -45,7 +45,7 @@ class McpHttpServer:
         self.host, self.port = host, port
         config = uvicorn.Config(
             app, lifespan="on", log_level="warning", access_log=False, timeout_graceful_shutdown=2,
-            log_config=None,
+            log_config=None, ws="none",  # MCP is plain HTTP: no websockets import
         )  # fmt: skip
         self._server = _EmbeddedServer(config)
         self._task: asyncio.Task[None] | None = None

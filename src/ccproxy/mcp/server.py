@@ -1,5 +1,5 @@
 """The FastMCP server: every module of ccproxy.mcp.tools registered on one instance, and its
-streamable-HTTP ASGI app behind the local guard."""
+streamable-HTTP ASGI app. Imported only on the first MCP request (ccproxy.mcp.lazy)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ quiet_authlib()
 from fastmcp import FastMCP  # noqa: E402
 
 from ccproxy import __version__  # noqa: E402
-from ccproxy.config.models import Mcp  # noqa: E402
-from ccproxy.mcp.guard import ASGIApp, LocalGuard  # noqa: E402
+from ccproxy.mcp.guard import ASGIApp  # noqa: E402
 from ccproxy.mcp.services import McpServices  # noqa: E402
 from ccproxy.mcp.tools import registrars  # noqa: E402
 
@@ -30,7 +29,7 @@ def build_server(services: McpServices) -> FastMCP:
     return server
 
 
-def build_app(server: FastMCP, mcp: Mcp, token: str | None) -> ASGIApp:
-    """The streamable-HTTP app behind the guard (its lifespan, which runs the MCP sessions,
-    passes through the guard untouched)."""
-    return LocalGuard(server.http_app(path=MCP_PATH), token=token, extra_hosts=[mcp.host])
+def streamable_app(server: FastMCP) -> ASGIApp:
+    """The streamable-HTTP app (the daemon puts it behind `LocalGuard`, and builds it on first
+    use: ccproxy.mcp.lazy)."""
+    return server.http_app(path=MCP_PATH)

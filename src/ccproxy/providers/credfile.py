@@ -17,8 +17,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import glom
-
 FILE_MODE = 0o600
 
 
@@ -49,11 +47,15 @@ def read_json(path: Path) -> dict[str, Any]:
 
 
 def get_path(data: dict[str, Any], path: str) -> Any:
+    import glom  # here, not at module level: ~3 MB of RSS in a daemon that may read no credential file
+
     return glom.glom(data, path, default=None) if path else None
 
 
 def with_updates(data: dict[str, Any], updates: dict[str, Any]) -> dict[str, Any]:
     """A copy of `data` with dotted `updates` assigned; siblings untouched, parents created."""
+    import glom
+
     out = copy.deepcopy(data)
     for path, value in updates.items():
         glom.assign(out, path, value, missing=dict)

@@ -19,8 +19,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-import httpx
-
 from ccproxy.config.models import AnthropicOAuth, CodexOAuth, GoogleOAuth, OAuthBase
 from ccproxy.providers import credfile
 from ccproxy.providers.auth import AuthSource, Credential
@@ -132,6 +130,8 @@ class OAuthSource(AuthSource):
     def _post_refresh(self, refresh_token: str) -> dict[str, Any]:
         body = self.refresh_body(refresh_token)
         url = self.cfg.token_url
+        import httpx  # here: a worker thread, and only for daemons that refresh OAuth tokens
+
         try:
             with httpx.Client(timeout=self.http_timeout) as client:
                 if self.form_encoded:

@@ -8,8 +8,6 @@ import warnings
 from collections.abc import Mapping
 from decimal import Decimal
 
-from genai_prices import Usage, calc_price
-
 from ccproxy.config.models import UsagePrice
 
 # genai-prices' provider ids, by the wire format the upstream speaks (used when the host is not
@@ -53,6 +51,10 @@ class Pricer:
             return None
         if model in self.overrides:
             return override_price(self.overrides[model], *tokens)
+        # Imported here: its price tables are ~6 MB of the daemon's RSS, and prices are asked
+        # for only by the viewer, `ccproxy usage` and MCP (in worker threads, off the loop).
+        from genai_prices import Usage, calc_price
+
         usage = Usage(
             input_tokens=tokens[0], output_tokens=tokens[1], cache_read_tokens=tokens[2], cache_write_tokens=tokens[3]
         )
