@@ -76,7 +76,7 @@ class _SSE(BaseHTTPRequestHandler):
         self.send_header("transfer-encoding", "chunked")
         self.end_headers()
         for i in range(20):
-            ev = f"data: {{\"i\": {i}}}\n\n".encode()
+            ev = f'data: {{"i": {i}}}\n\n'.encode()
             self.wfile.write(f"{len(ev):x}\r\n".encode() + ev + b"\r\n")
         self.wfile.write(b"0\r\n\r\n")
 

@@ -14,12 +14,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self) -> None:
         self.rfile.read(int(self.headers.get("content-length") or 0))
         count_file.write_text(str(int(count_file.read_text()) + 1))
-        body = json.dumps({
-            "id": "msg_vmtest", "type": "message", "role": "assistant", "model": "claude-test",
-            "content": [{"type": "text", "text": "hello from the fake provider"}],
-            "stop_reason": "end_turn", "stop_sequence": None,
-            "usage": {"input_tokens": 3, "output_tokens": 5},
-        }).encode()
+        body = json.dumps(
+            {
+                "id": "msg_vmtest",
+                "type": "message",
+                "role": "assistant",
+                "model": "claude-test",
+                "content": [{"type": "text", "text": "hello from the fake provider"}],
+                "stop_reason": "end_turn",
+                "stop_sequence": None,
+                "usage": {"input_tokens": 3, "output_tokens": 5},
+            }
+        ).encode()
         self.send_response(200)
         self.send_header("content-type", "application/json")
         self.send_header("content-length", str(len(body)))

@@ -28,9 +28,7 @@ def convert_buffered_stream(flow: http.HTTPFlow) -> bool:
     # Same rule as the streaming addon: non-Gemini clients are rendered as SSE.
     if client != "gemini":
         rctx.gemini_sse = True
-    converter = StreamConverter(
-        upstream, client, rctx, upstream_gemini_sse=kind == "sse", upstream_envelope=envelope
-    )
+    converter = StreamConverter(upstream, client, rctx, upstream_gemini_sse=kind == "sse", upstream_envelope=envelope)
     if converter.passthrough:
         return False
     flow.metadata[meta.UPSTREAM_RESPONSE] = resp.get_state()
