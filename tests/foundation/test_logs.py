@@ -97,11 +97,20 @@ def test_the_private_file_rotates_by_size_and_stays_0600(tmp_path: Path) -> None
         assert p.stat().st_mode & 0o777 == 0o600
 
 
-def test_a_non_regular_file_never_rotates(tmp_path: Path) -> None:
-    handler = logs.PrivateRotatingFileHandler(os.devnull, maxBytes=10, backupCount=1)
+def test_a_non_regular_file_never_rotates_and_keeps_its_mode(tmp_path: Path) -> None:
+    """log_file may name a FIFO or a device (/dev/null): no rotation, and no chmod of it."""
+    fifo = tmp_path / "log.fifo"
+    os.mkfifo(fifo, 0o644)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # a writer's open needs a reader
+    handler = logs.PrivateRotatingFileHandler(fifo, maxBytes=10, backupCount=1)
     handler.setFormatter(logs.LineFormatter("%(message)s"))
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "a long line " * 5, None, None)
     try:
         assert handler.shouldRollover(record) is False
+        handler.emit(record)
+        assert os.read(reader, 1000) == b"a long line " * 5 + b"\n"
     finally:
         handler.close()
+        os.close(reader)
+    assert fifo.stat().st_mode & 0o777 == 0o644
+    assert not fifo.with_name("log.fifo.1").exists()

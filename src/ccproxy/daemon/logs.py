@@ -88,9 +88,10 @@ class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
 
     def _open(self) -> io.TextIOWrapper:
         fd = os.open(self.baseFilename, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-        os.fchmod(fd, 0o600)  # a file left by an older version (0644) is tightened too
         st = os.fstat(fd)
         self._size, self._regular = st.st_size, stat.S_ISREG(st.st_mode)
+        if self._regular:  # a file left by an older version (0644) is tightened; never /dev/null
+            os.fchmod(fd, 0o600)
         return os.fdopen(fd, "a", encoding=self.encoding, errors=self.errors)
 
     def shouldRollover(self, record: logging.LogRecord) -> bool:
