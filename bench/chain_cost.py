@@ -45,7 +45,8 @@ ANSWER = json.dumps(
 ).encode()
 
 
-def make_flow() -> http.HTTPFlow:
+def reverse_flow(path: str, headers: dict[str, str], body: bytes) -> http.HTTPFlow:
+    """A POST as the reverse-proxy listener at 127.0.0.1:4000 hands it to the chain."""
     client = connection.Client(
         peername=("127.0.0.1", 50000),
         sockname=("127.0.0.1", 4000),
@@ -54,14 +55,16 @@ def make_flow() -> http.HTTPFlow:
     )
     f = tflow.tflow(client_conn=client)
     req = f.request
-    req.method, req.scheme, req.host, req.port, req.path = "POST", "http", "127.0.0.1", 9, "/v1/chat/completions"
+    req.method, req.scheme, req.host, req.port, req.path = "POST", "http", "127.0.0.1", 9, path
     req.headers.clear()
-    req.headers.update(
-        {"host": "127.0.0.1:4000", "content-type": "application/json", "authorization": "Bearer sk-test"}
-    )
-    req.content = BODY
+    req.headers.update({"host": "127.0.0.1:4000", "content-type": "application/json", **headers})
+    req.content = body
     req.timestamp_start = time.time()
     return f
+
+
+def make_flow() -> http.HTTPFlow:
+    return reverse_flow("/v1/chat/completions", {"authorization": "Bearer sk-test"}, BODY)
 
 
 def respond(f: http.HTTPFlow) -> None:

@@ -32,12 +32,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mitmproxy import connection, http, options
+from mitmproxy import http, options
 from mitmproxy.master import Master
-from mitmproxy.proxy import mode_specs
-from mitmproxy.test import tflow
 from tests.support.canned import anthropic_events, anthropic_message, openai_chat, openai_chat_events
 
+from bench.chain_cost import reverse_flow
 from bench.subjects import CANNED_MODEL, PATHS, WORKLOADS, Workload, workload_request
 from ccproxy.addons import streaming
 from ccproxy.addons.context import DaemonContext
@@ -51,21 +50,8 @@ STREAMS = {"anthropic": anthropic_events(), "openai": openai_chat_events()}
 
 
 def make_flow(w: Workload) -> http.HTTPFlow:
-    client = connection.Client(
-        peername=("127.0.0.1", 50000),
-        sockname=("127.0.0.1", 4000),
-        timestamp_start=time.time(),
-        proxy_mode=mode_specs.ProxyMode.parse("reverse:http://127.0.0.1:9@127.0.0.1:4000"),
-    )
-    f = tflow.tflow(client_conn=client)
     r = workload_request(w)
-    req = f.request
-    req.method, req.scheme, req.host, req.port, req.path = "POST", "http", "127.0.0.1", 9, r.path
-    req.headers.clear()
-    req.headers.update({"host": "127.0.0.1:4000", "content-type": "application/json", **dict(r.headers)})
-    req.content = r.body
-    req.timestamp_start = time.time()
-    return f
+    return reverse_flow(r.path, dict(r.headers), r.body)
 
 
 def respond(f: http.HTTPFlow, w: Workload) -> None:
