@@ -104,7 +104,7 @@ def bench_writer(capacity: int, total: int) -> None:
             empty_store.delete(None)
         empty_times.append(_put_chunk(empty_store, chunk))
         full_times.append(_put_chunk(full_store, chunk))
-    assert len(full_store) == capacity
+    assert capacity - 64 <= len(full_store) <= capacity  # evicted in batches below the bound
     full_store.close()
     empty_store.close()
     empty = rate(chunk, statistics.median(empty_times))

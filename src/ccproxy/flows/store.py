@@ -9,7 +9,9 @@ Threading model
     per batch each way: the flows completed in one loop iteration reach the writer with one
     wake-up, and one ``call_soon_threadsafe`` per committed batch resolves all their waiters.
     The writer scrubs secrets, serialises, compresses, inserts in batched transactions and
-    evicts the oldest rows (``DELETE``) beyond ``max_flows`` / ``max_bytes``.
+    evicts the oldest rows (``DELETE``): a commit never leaves more than ``max_flows`` /
+    ``max_bytes``, and once the store is full the writer, after waking the committed flows'
+    waiters, evicts a batch down to a little below the bounds in a transaction of its own.
     Everything else here reads SQLite and **blocks**: call it off the event loop
     (``asyncio.to_thread``). Only in-flight flows and a small LRU of decoded flows live in RAM.
 
@@ -76,6 +78,15 @@ _BATCH = 256
 _WARN_EVERY_S = 60.0
 _RECENT = 4096
 _CACHE_MAX_RECORD = 256 * 1024  # compressed bytes
+# Eviction aims this far below a full store (rows), so that it runs once per that many flows.
+_EVICT_EXTRA = 64
+
+
+def _count_slack(max_flows: int) -> int:
+    """How many flows below max_flows an eviction pass goes: 1/64 of the bound, at most 64 (none
+    for a store of fewer than 64 flows: there each new flow evicts the oldest)."""
+    return min(_EVICT_EXTRA, max_flows // 64)
+
 
 _COLUMNS = tuple(FlowColumns.__dataclass_fields__)
 _SCHEMA = f"""
@@ -276,7 +287,7 @@ class FlowStore:
         self._wconn = conn
         self._count, self._bytes = self._totals(conn)
         self._import_legacy()
-        evicted = self._evict(conn)
+        evicted = self._evict(conn, self.max_flows, self.max_bytes)  # the bounds may have shrunk
         if evicted:
             self._notify(evicted)
         self._writer = threading.Thread(target=self._run, name="ccproxy-flow-writer", daemon=True)
@@ -510,7 +521,9 @@ class FlowStore:
             conn.execute("BEGIN IMMEDIATE")
             for _job, p in prepared:
                 self._insert(conn, p)
-            evicted = self._evict(conn)
+            # Only what the bounds need right now (a batch larger than the room left); the
+            # batched eviction below usually leaves enough room that nothing goes here.
+            evicted = self._evict(conn, self.max_flows, self.max_bytes)
             conn.execute("COMMIT")
         except sqlite3.Error as e:
             self._count, self._bytes = count, size
@@ -524,6 +537,34 @@ class FlowStore:
             self._settle([job for job, _p in prepared], committed=False)
             return
         self._settle([job for job, _p in prepared], committed=True)
+        if evicted:
+            self._notify(evicted)
+        self._make_room(conn)
+
+    def _make_room(self, conn: sqlite3.Connection) -> None:
+        """Once the store is full (or within max_bytes/64 of max_bytes), delete the oldest flows
+        down to a little below the bounds, in a transaction of its own, after the waiters of the
+        last commit were woken: the clients' answers do not wait for it, and one DELETE of up to
+        64 rows touches the same b-tree pages once instead of once per flow."""
+        count, size = self._count, self._bytes
+        bytes_slack = self.max_bytes // 64
+        if count < self.max_flows and size <= self.max_bytes - bytes_slack:
+            return
+        flows_to, bytes_to = self.max_flows - _count_slack(self.max_flows), self.max_bytes - 2 * bytes_slack
+        if count <= flows_to and (size <= bytes_to or count <= 1):
+            return  # a small store, already at its bound: the next flow evicts in its own commit
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            evicted = self._evict(conn, flows_to, bytes_to)
+            conn.execute("COMMIT")
+        except sqlite3.Error as e:
+            self._count, self._bytes = count, size
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            self._warn("flow store %s: cannot evict old flows: %s", self.path, e)
+            return
         if evicted:
             self._notify(evicted)
 
@@ -545,18 +586,32 @@ class FlowStore:
             except RuntimeError:  # that loop is closed: nobody waits any more
                 pass
 
-    def _evict(self, conn: sqlite3.Connection) -> list[str]:
-        """DELETE the oldest rows beyond the bounds (never the only flow for its size alone)."""
+    def _evict(self, conn: sqlite3.Connection, flows_to: int, bytes_to: int) -> list[str]:
+        """DELETE the oldest rows until at most `flows_to` flows and `bytes_to` bytes are held, but
+        never the only flow for its size alone, and at most `_EVICT_EXTRA` rows more than the
+        bounds (max_flows, max_bytes) need: a pass that aims below them stays one small DELETE."""
         evicted: list[str] = []
-        while self._count > self.max_flows or (self._bytes > self.max_bytes and self._count > 1):
-            over = max(self._count - self.max_flows, 1)
+        needed = 0  # rows that must go for the bounds themselves
+
+        def over_bounds(count: int, size: int) -> bool:
+            return count > self.max_flows or (size > self.max_bytes and count > 1)
+
+        def over_target(count: int, size: int) -> bool:
+            return count > flows_to or (size > bytes_to and count > 1)
+
+        while over_target(self._count, self._bytes):
             rows = conn.execute(
-                "SELECT seq, id, stored_bytes FROM flows ORDER BY seq LIMIT ?", (min(over + 64, 4096),)
+                "SELECT seq, id, stored_bytes FROM flows ORDER BY seq LIMIT ?",
+                (min(max(self._count - flows_to, 1) + _EVICT_EXTRA, 4096),),
             ).fetchall()
             doomed: list[int] = []
             count, size = self._count, self._bytes
             for seq, fid, stored in rows:
-                if not (count > self.max_flows or (size > self.max_bytes and count > 1)):
+                if not over_target(count, size):
+                    break
+                if over_bounds(count, size):
+                    needed += 1
+                elif len(evicted) >= needed + _EVICT_EXTRA:
                     break
                 doomed.append(seq)
                 evicted.append(fid)
@@ -566,6 +621,8 @@ class FlowStore:
                 break
             self._delete_seqs(conn, doomed)
             self._count, self._bytes = count, size
+            if not over_bounds(count, size) and len(evicted) >= needed + _EVICT_EXTRA:
+                break
         return evicted
 
     @staticmethod

@@ -1,0 +1,150 @@
+"""CPU and wall time the flow store's writer spends per flow, against a baseline commit, side by
+side in one run (child processes, alternating order).
+
+    .venv/bin/python bench/store_cost.py [--baseline COMMIT] [--flows 2000] [--rounds 3] [--capacity 5000]
+
+Each child opens a `FlowStore` bounded at ``--capacity`` flows and already full (a copy of one
+database filled beforehand), so every flow it records evicts, as in a daemon that has run for a
+while. It then completes ``--flows`` small OpenAI JSON flows (tests/flows/storekit.quick_flow with
+a client-request snapshot, as the inspector records one) *one at a time*, as a client at
+concurrency 1 would: ``complete(flow).result()``. Figures per flow:
+
+- CPU: process_time of the child over the whole run (writer thread included) / flows;
+- wait: median wall time from ``complete`` to its commit (what the client's answer waits for);
+- prepare: CPU of ``FlowStore._prepare`` alone on the same flows (serialising, no SQLite).
+
+The baseline's ``src/`` is checked out of git history (``git archive``); both trees run with the
+same interpreter and dependencies and see the same flows. Not a test: nothing is asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+BASELINE = "d9cfb4d"  # main before batched eviction and the cheaper _prepare
+
+_CHILD = r"""
+import json, shutil, statistics, sys, time
+src, kit, mode, db, flows, capacity = sys.argv[1:7]
+sys.path.insert(0, src)
+sys.path.insert(0, kit)
+from storekit import quick_flow
+from ccproxy.flows.store import FlowStore
+
+BODY = json.dumps({"model": "gpt-test", "messages": [{"role": "user", "content": "hi " * 20}]}).encode()
+ANSWER = json.dumps({
+    "id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-test",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello"}, "finish_reason": "stop"}],
+    "usage": {"prompt_tokens": 5, "completion_tokens": 1, "total_tokens": 6},
+}).encode()
+
+def make():
+    f = quick_flow("/v1/chat/completions", host="api.openai.com", request_body=BODY, response_body=ANSWER,
+                   request_headers={"authorization": "Bearer sk-test", "user-agent": "bench/1"},
+                   meta={"ccproxy.provider": "openai", "ccproxy.client_wire": "openai_chat",
+                         "ccproxy.upstream_wire": "openai_chat", "ccproxy.listener": "reverse"})
+    f.metadata["ccproxy.client_request"] = f.request.get_state()
+    return f
+
+n, capacity = int(flows), int(capacity)
+store = FlowStore(__import__("pathlib").Path(db), max_flows=capacity, max_bytes=10**11)
+store.open()
+if mode == "fill":
+    for future in [store.complete(make()) for _ in range(capacity)]:
+        future.result()
+    store.close()
+    sys.exit(0)
+for _ in range(200):  # warm-up
+    store.complete(make()).result()
+batch = [make() for _ in range(n)]
+waits = []
+cpu = time.process_time()
+for f in batch:
+    t = time.perf_counter()
+    store.complete(f).result()
+    waits.append(time.perf_counter() - t)
+cpu = time.process_time() - cpu
+prep = [make() for _ in range(n)]
+p = time.process_time()
+for f in prep:
+    store._prepare(f, False)
+p = time.process_time() - p
+held = len(store)
+store.close()
+print(json.dumps({"cpu_us": cpu / n * 1e6, "wait_us": statistics.median(waits) * 1e6,
+                  "prepare_us": p / n * 1e6, "held": held}))
+"""
+
+
+def _checkout(commit: str, tmp: Path) -> Path:
+    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "src"], check=True, capture_output=True)
+    target = tmp / f"tree-{commit}"
+    target.mkdir()
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target / "src"
+
+
+def _child(src: Path, mode: str, db: Path, flows: int, capacity: int) -> dict[str, float]:
+    import json
+
+    kit = str(ROOT / "tests" / "flows")
+    out = subprocess.run(
+        [sys.executable, "-c", _CHILD, str(src), kit, mode, str(db), str(flows), str(capacity)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    ).stdout
+    return json.loads(out) if mode == "run" else {}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--baseline", default=BASELINE)
+    ap.add_argument("--flows", type=int, default=2000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--capacity", type=int, default=5000)
+    a = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="ccproxy-store-cost-"))
+    try:
+        trees = {a.baseline: _checkout(a.baseline, tmp), "this tree": ROOT / "src"}
+        full = tmp / "full.db"
+        _child(trees[a.baseline], "fill", full, 0, a.capacity)  # an old row layout both trees read
+        results: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
+        for r in range(a.rounds):
+            order = list(trees) if r % 2 == 0 else list(reversed(trees))
+            for name in order:
+                db = tmp / "run.db"
+                for suffix in ("", "-wal", "-shm"):
+                    Path(str(db) + suffix).unlink(missing_ok=True)
+                shutil.copy(full, db)
+                results[name].append(_child(trees[name], "run", db, a.flows, a.capacity))
+        load = os.getloadavg()
+        print(f"# flow store per flow, {a.flows} flows x {a.rounds} rounds, store full at {a.capacity}")
+        print(f"# load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; medians of the rounds")
+        print("| tree | CPU us/flow | commit wait us (median) | _prepare us | held |")
+        print("|---|---:|---:|---:|---:|")
+        med = {}
+        for name, runs in results.items():
+            med[name] = {k: statistics.median(x[k] for x in runs) for k in runs[0]}
+            m = med[name]
+            print(f"| {name} | {m['cpu_us']:.0f} | {m['wait_us']:.0f} | {m['prepare_us']:.0f} | {m['held']:.0f} |")
+        base, new = med[a.baseline], med["this tree"]
+        print(
+            f"this tree / {a.baseline}: CPU {new['cpu_us'] / base['cpu_us']:.2f}x, "
+            f"wait {new['wait_us'] / base['wait_us']:.2f}x, _prepare {new['prepare_us'] / base['prepare_us']:.2f}x"
+        )
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
