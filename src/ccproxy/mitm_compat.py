@@ -837,3 +837,177 @@ async def serve_asgi(app: Any, flow: http.HTTPFlow) -> None:
     from mitmproxy.addons import asgiapp
 
     await asgiapp.serve(app, flow)
+
+
+# ---- flow state, serialised faster (the flow store's writer) -----------------------------------
+
+# `SerializableDataclass.get_state` (connections, errors) walks the dataclass fields and inspects
+# each field's *type* with typing.get_origin/get_args for every value, on every call; `Flow`
+# deep-copies its metadata with copy.deepcopy. For the store, which serialises every finished
+# flow, both are most of `get_state`'s cost. Here each class's conversion is worked out once from
+# the same fields and types, and metadata (plain data: the store's format needs it) is copied by
+# exact type. The result equals `flow.get_state()` (tests/foundation/test_mitm_compat.py compares
+# them on real flows); a flow of another shape goes through mitmproxy's own `get_state`.
+
+_Convert = Callable[[Any], Any]
+_ATOMIC = frozenset({str, bytes, int, float, bool, type(None)})
+
+
+def _serializable_fields(cls: type) -> tuple[dataclasses.Field[Any], ...]:
+    # mitmproxy's own (cached, name-mangled) field list, types resolved: exactly what it walks
+    return cls._SerializableDataclass__fields()  # type: ignore[attr-defined,no-any-return]
+
+
+def _converter(kind: Any, name: str) -> _Convert:
+    """`serializable._to_state(value, kind, name)` as a function of the value alone."""
+    import collections.abc
+    import enum
+    import types
+    import typing
+
+    origin = typing.get_origin(kind)
+    if origin is typing.Literal:
+        allowed = typing.get_args(kind)
+
+        def literal(v: Any) -> Any:
+            if v not in allowed:
+                raise ValueError(f"Invalid value for {name}: {v!r} does not match any literal value.")
+            return v
+
+        return literal
+    if origin in (types.UnionType, typing.Union):
+        inner, none = typing.get_args(kind)
+        if none is not type(None):
+            raise TypeError(f"{name}: only `x | None` union types are supported")
+        convert = _converter(inner, name)
+        return lambda v: None if v is None else convert(v)
+
+    def required(convert: _Convert) -> _Convert:
+        def check(v: Any) -> Any:
+            if v is None:
+                raise ValueError(f"Attribute {name} must not be None.")
+            return convert(v)
+
+        return check
+
+    if hasattr(kind, "get_state"):
+        return required(lambda v: v.get_state())
+    if origin in (list, collections.abc.Sequence):
+        (item,) = typing.get_args(kind)
+        convert = _converter(item, name)
+        return required(lambda v: [convert(x) for x in v])
+    if origin is tuple:
+        if name in ("peername", "sockname"):  # mitmproxy's own special case for addresses
+            parts = [_converter(t, name) for t in (str, int, int, int)]
+        else:
+            parts = [_converter(t, name) for t in typing.get_args(kind)]
+
+            def sized(v: Any) -> Any:
+                if len(parts) != len(v):
+                    raise ValueError(f"Invalid data for {name}. Expected {typing.get_args(kind)}, got {v}.")
+                return tuple(c(x) for c, x in zip(parts, v, strict=False))
+
+            return required(sized)
+        return required(lambda v: tuple(c(x) for x, c in zip(v, parts, strict=False)))
+    if origin is dict:
+        key_type, value_type = typing.get_args(kind)
+        ck, cv = _converter(key_type, name), _converter(value_type, name)
+        return required(lambda v: {ck(k): cv(x) for k, x in v.items()})
+    if kind in (int, float, str, bytes, bool):
+        accepted = (int, float) if kind in (int, float) else kind
+
+        def scalar(v: Any) -> Any:
+            if type(v) is kind:
+                return v  # kind(v) is v for these exact types
+            if not isinstance(v, accepted):
+                raise ValueError(f"Invalid value for {name}. Expected {kind}, got {v} ({type(v)}).")
+            return kind(v)
+
+        return required(scalar)
+    if isinstance(kind, type) and issubclass(kind, enum.Enum):
+        return required(lambda v: v.value)
+    raise TypeError(f"Unexpected type for {name}: {kind!r}")
+
+
+_STATE_OF: dict[type, Callable[[Any], dict[str, Any]]] = {}
+
+
+def _state_function(cls: type) -> Callable[[Any], dict[str, Any]]:
+    fn = _STATE_OF.get(cls)
+    if fn is None:
+        plan = [(f.name, _converter(f.type, f.name)) for f in _serializable_fields(cls)]
+
+        def fn(obj: Any) -> dict[str, Any]:
+            return {n: convert(getattr(obj, n)) for n, convert in plan}
+
+        _STATE_OF[cls] = fn
+    return fn
+
+
+def dataclass_state(obj: Any) -> dict[str, Any]:
+    """`obj.get_state()` for a mitmproxy SerializableDataclass (a connection, an error)."""
+    return _state_function(type(obj))(obj)
+
+
+def plain_copy(value: Any) -> Any:
+    """`copy.deepcopy(value)` for plain data (dicts, lists, tuples of str, bytes, numbers, None);
+    anything else inside is handed to deepcopy. Tuples of atomic values are shared, as deepcopy
+    shares them."""
+    kind = type(value)
+    if kind in _ATOMIC:
+        return value
+    if kind is dict:
+        return {k if type(k) in _ATOMIC else plain_copy(k): plain_copy(v) for k, v in value.items()}
+    if kind is list:
+        return [plain_copy(v) for v in value]
+    if kind is tuple:
+        items = [plain_copy(v) for v in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else tuple(items)
+    import copy
+
+    return copy.deepcopy(value)
+
+
+def _checked_flow_classes() -> bool:
+    """The classes whose get_state this section reproduces still define it where it did."""
+    from mitmproxy import connection
+
+    return (
+        http.HTTPFlow.get_state.__qualname__ == "HTTPFlow.get_state"
+        and mflow.Flow.get_state.__qualname__ == "Flow.get_state"
+        and all("get_state" not in vars(c) for c in (connection.Client, connection.Server, mflow.Error))
+    )
+
+
+_FAST_FLOW_STATE: list[bool] = []  # computed on first use: [whether the classes are as expected]
+
+
+def flow_state(flow: http.HTTPFlow) -> dict[str, Any]:
+    """`flow.get_state()`, several times faster (see above). The same dict, key order included
+    (the store's tnetstring encoding of it is byte for byte mitmproxy's)."""
+    if not _FAST_FLOW_STATE:
+        _FAST_FLOW_STATE.append(_checked_flow_classes())
+    if type(flow) is not http.HTTPFlow or not _FAST_FLOW_STATE[0]:
+        return flow.get_state()
+    from mitmproxy import version
+
+    state: dict[str, Any] = {
+        "version": version.FLOW_FORMAT_VERSION,
+        "type": flow.type,
+        "id": flow.id,
+        "error": dataclass_state(flow.error) if flow.error else None,
+        "client_conn": dataclass_state(flow.client_conn),
+        "server_conn": dataclass_state(flow.server_conn),
+        "intercepted": flow.intercepted,
+        "is_replay": flow.is_replay,
+        "marked": flow.marked,
+        "metadata": plain_copy(flow.metadata),
+        "comment": flow.comment,
+        "timestamp_created": flow.timestamp_created,
+    }
+    backup = flow._backup
+    state["backup"] = plain_copy(backup) if backup is not None and backup != state else None
+    state["request"] = flow.request.get_state()
+    state["response"] = flow.response.get_state() if flow.response else None
+    state["websocket"] = flow.websocket.get_state() if flow.websocket else None
+    return state

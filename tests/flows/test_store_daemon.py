@@ -200,3 +200,39 @@ def test_concurrent_load_is_recorded_and_bounded(fake: FakeProvider, start_daemo
     flows = d.flows()
     assert len(flows) == 50 and len({f["id"] for f in flows}) == 50
     assert len(fake.received) == 200
+
+
+def test_stored_flows_of_the_real_daemon_serialise_as_mitmproxy_does(fake: FakeProvider, start_daemon) -> None:
+    """The flows the daemon records (passthrough, converted JSON and stream, an upstream reset),
+    read back: the store's faster `flow_state` gives exactly `get_state`, and the `data` column
+    holds the same (they were scrubbed when stored: scrubbing again changes nothing)."""
+    from mitmproxy.io import tnetstring
+    from tests.support.fake_provider import Reply
+
+    from ccproxy import mitm_compat
+    from ccproxy.flows.store import FlowStore
+
+    rule = {"match_path": "^/v1/chat/completions", "match_model": "^to-claude", "action": "transform",
+            "dest_provider": "anthropic", "dest_model": "claude-test"}  # fmt: skip
+    cfg = {"ccproxy": {"providers": all_wires_providers(fake), "lightllm": {"transforms": [rule]}}}
+    d = start_daemon(cfg)
+    chat = {"model": "to-claude-x", "messages": [{"role": "user", "content": "hi"}]}
+    for body in (chat, {**chat, "stream": True}):
+        r = httpx.post(d.url + "/v1/chat/completions", json=body, trust_env=False, timeout=30)
+        assert r.status_code == 200, r.text
+    assert _post(d, "passthrough").status_code == 200
+    fake.queue(Reply(events=[b"event: ping\ndata: {}\n\n"], reset_after=1))
+    _post(d, "reset", headers={"accept": "text/event-stream"})
+    d.stop()
+    store = FlowStore(d.state_dir / "flows.db", max_flows=100, max_bytes=10**9, readonly=True)
+    store.open()
+    try:
+        flows = list(store)
+        assert len(flows) == 4
+        assert any(f.metadata.get("ccproxy.client_response") for f in flows)  # a converted one
+        for flow, raw in zip(flows, store.raw_records(), strict=True):
+            state = mitm_compat.flow_state(flow)
+            assert state == flow.get_state() and list(state) == list(flow.get_state())
+            assert tnetstring.loads(tnetstring.dumps(state)) == tnetstring.loads(raw)  # what is stored
+    finally:
+        store.close()

@@ -126,3 +126,87 @@ async def test_the_deprecated_add_log_relay_is_dropped() -> None:
         assert not relays()
     finally:
         master._legacy_log_events.uninstall()
+
+
+def _flows_of_every_shape() -> list[object]:
+    """Real mitmproxy flows in the shapes the store serialises: answered, failed, websocket,
+    TLS on both sides (certificates, ALPN, ciphers), transformed (client snapshot, converted
+    response, stream facts in metadata), edited (a backup), and the flows of a real flow file."""
+    from mitmproxy import certs, connection, http
+    from mitmproxy.flow import Error
+    from mitmproxy.proxy import mode_specs
+    from mitmproxy.test import tflow
+
+    from ccproxy.flows import meta, mitmformat
+
+    answered = tflow.tflow(resp=True)
+    failed = tflow.tflow(err=True)
+    failed.metadata[meta.ERROR] = "ccproxy: upstream refused"
+    websocket = tflow.twebsocketflow()
+    _key, ca = certs.create_ca("ccproxy-test", "ccproxy test CA", 2048)
+    tls = tflow.tflow(resp=True)
+    tls.server_conn.certificate_list = [certs.Cert(ca)]
+    tls.server_conn.alpn, tls.server_conn.tls_version, tls.server_conn.cipher = (
+        b"h2",
+        "TLSv1.3",
+        "TLS_AES_128_GCM_SHA256",
+    )
+    tls.client_conn.certificate_list, tls.client_conn.mitmcert = [certs.Cert(ca)], certs.Cert(ca)
+    tls.client_conn.alpn_offers, tls.client_conn.cipher_list = [b"h2", b"http/1.1"], ["TLS_AES_128_GCM_SHA256"]
+    tls.client_conn.proxy_mode = mode_specs.ProxyMode.parse("reverse:https://api.anthropic.com@127.0.0.1:4000")
+    tls.server_conn.via = None
+    tls.client_conn.sockname = ("127.0.0.1", 4000, 0, 0)  # an IPv6-style 4-tuple address
+    converted = tflow.tflow(resp=True)
+    converted.request.content = b'{"model": "claude-test", "messages": []}'
+    converted.metadata[meta.CLIENT_REQUEST] = converted.request.get_state()
+    converted.metadata[meta.CLIENT_RESPONSE] = http.Response.make(200, b'{"choices": []}').get_state()
+    converted.metadata[meta.STREAM] = {"events": 3, "first_byte_s": 0.01, "bytes": [12, 34]}
+    converted.metadata[meta.ATTEMPTS] = [{"model": "m", "status": 429, "waited_s": 1.5, "reason": None}]
+    converted.metadata[meta.HOOK_TIMINGS] = [{"stage": "inbound", "hook": "inject_auth", "start": 1.0, "end": 2}]
+    converted.error = Error("client disconnected", timestamp=5)  # an int where a float is declared
+    edited = tflow.tflow(resp=True)
+    edited.backup()
+    edited.request.path = "/edited"
+    bare = http.HTTPFlow(
+        connection.Client(peername=("127.0.0.1", 5), sockname=("127.0.0.1", 4000)),
+        connection.Server(address=None),
+    )
+    bare.request = http.Request.make("GET", "http://127.0.0.1:4000/v1/models")
+    legacy = list(mitmformat.read_file(Path(__file__).parents[1] / "flows" / "data" / "legacy-flows.mitm"))
+    return [answered, failed, websocket, tls, converted, edited, bare, *legacy]
+
+
+def test_flow_state_is_get_state_on_flows_of_every_shape() -> None:
+    from ccproxy.flows import tnetstring
+
+    flows = _flows_of_every_shape()
+    for flow in flows:
+        fast, slow = compat.flow_state(flow), flow.get_state()  # type: ignore[attr-defined]
+        assert fast == slow and list(fast) == list(slow)
+        assert tnetstring.dumps(fast) == tnetstring.dumps(slow)  # the stored bytes: key order too
+        fast["metadata"]["x"] = 1  # a copy: the flow's own metadata is untouched
+        assert "x" not in flow.metadata  # type: ignore[attr-defined]
+
+
+def test_flow_state_raises_as_get_state_does_on_an_invalid_value() -> None:
+    from mitmproxy.test import tflow
+
+    flow = tflow.tflow(resp=True)
+    flow.client_conn.transport_protocol = "sctp"  # type: ignore[assignment]  # not one of its Literal values
+    with pytest.raises(ValueError, match="transport_protocol"):
+        flow.get_state()
+    with pytest.raises(ValueError, match="transport_protocol"):
+        compat.flow_state(flow)
+
+
+def test_flow_state_falls_back_for_a_flow_subclass() -> None:
+    from mitmproxy import http
+    from mitmproxy.test import tflow
+
+    class Custom(http.HTTPFlow):
+        def get_state(self) -> dict[str, object]:
+            return {**super().get_state(), "custom": True}
+
+    flow = tflow.tflow(resp=True)
+    flow.__class__ = Custom
+    assert compat.flow_state(flow)["custom"] is True

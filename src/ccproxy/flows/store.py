@@ -468,9 +468,10 @@ class FlowStore:
         from ccproxy.flows.at_rest import scrub_flow_dict, scrub_flow_state
         from ccproxy.flows.columns import flow_columns
         from ccproxy.flows.serialize import flow_json, without_bodies
+        from ccproxy.mitm_compat import flow_state
 
         pause = time.sleep if others_in_flight else _no_pause
-        state = flow.get_state()
+        state = flow_state(flow)  # flow.get_state(), computed faster
         at_rest = state if self.store_secrets else scrub_flow_state(state)
         pause(0)
         data = mitmformat.pack_state(at_rest)
