@@ -855,7 +855,7 @@ _ATOMIC = frozenset({str, bytes, int, float, bool, type(None)})
 
 def _serializable_fields(cls: type) -> tuple[dataclasses.Field[Any], ...]:
     # mitmproxy's own (cached, name-mangled) field list, types resolved: exactly what it walks
-    return cls._SerializableDataclass__fields()  # type: ignore[attr-defined,no-any-return]
+    return cls._SerializableDataclass__fields()  # type: ignore[attr-defined]
 
 
 def _converter(kind: Any, name: str) -> _Convert:
