@@ -39,6 +39,8 @@ VALUES: list[Any] = [
     {"b": 1, "a": {"nested": [b"x", ("t", 2)]}, "": None},
     {"z": [{"k": v} for v in (1, "two", b"three", None, 4.0)]},
     Level.HIGH,  # an int subclass: mitmproxy's encoder decides
+    [(b"content-type", b"application/json"), (b"", b"\x00\xff"), (b"k", "str"), (b"a", b"b", b"c")],  # header pairs
+    {"headers": ((b"x", b"1"),), "timestamp_start": 1.5, "metadata": {"id": "k"}},  # the keys encoded once
     [Level.HIGH, {"level": Level.HIGH}],
 ]
 
