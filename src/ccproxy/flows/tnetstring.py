@@ -17,14 +17,17 @@ _NONE, _TRUE, _FALSE = b"0:~", b"4:true!", b"5:false!"
 
 # The keys every flow state has (mitmproxy's flow, message and connection fields), encoded once:
 # a dict lookup instead of an encode and a format per key, for about half of a state's values.
-_STATE_KEYS = """
-address alpn alpn_offers authority backup certificate_list cipher cipher_list client_conn close_code
-close_reason closed_by_client comment content error headers host http_version id intercepted is_replay
-marked messages metadata method mitmcert msg path peername port proxy_mode reason request response scheme
-server_conn sni sockname status_code timestamp timestamp_created timestamp_end timestamp_start
-timestamp_tcp_setup timestamp_tls_setup tls tls_version trailers transport_protocol type version via
-websocket
-""".split()
+# fmt: off
+_STATE_KEYS = (
+    "address", "alpn", "alpn_offers", "authority", "backup", "certificate_list", "cipher", "cipher_list",
+    "client_conn", "close_code", "close_reason", "closed_by_client", "comment", "content", "error",
+    "headers", "host", "http_version", "id", "intercepted", "is_replay", "marked", "messages", "metadata",
+    "method", "mitmcert", "msg", "path", "peername", "port", "proxy_mode", "reason", "request", "response",
+    "scheme", "server_conn", "sni", "sockname", "status_code", "timestamp", "timestamp_created",
+    "timestamp_end", "timestamp_start", "timestamp_tcp_setup", "timestamp_tls_setup", "tls", "tls_version",
+    "trailers", "transport_protocol", "type", "version", "via", "websocket",
+)
+# fmt: on
 _KEYS: dict[str, bytes] = {k: b"%d:%s;" % (len(k), k.encode()) for k in _STATE_KEYS}
 
 
