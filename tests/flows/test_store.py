@@ -450,6 +450,35 @@ def test_a_schema_2_store_reads_offline_and_migrates_on_open(tmp_path: Path) -> 
     ]
 
 
+def test_small_records_are_stored_uncompressed_and_every_row_reads_back(tmp_path: Path) -> None:
+    """A small flow's records are kept as they are (a tnetstring, JSON text), a large one's
+    compressed; rows of an earlier version (data/schema2-flows.db: always compressed) sit next to
+    both and every one decodes, exports for mitmproxy's reader and serves its JSON."""
+    from ccproxy.flows import records
+
+    path = tmp_path / DB_FILE
+    shutil.copy(DATA / "schema2-flows.db", path)
+    s = FlowStore(path, max_flows=100, max_bytes=10**9)
+    s.open()
+    small, large = quick_flow(), quick_flow(response_body=b'{"text": "' + b"word " * 4000 + b'"}')
+    put(s, small, large)
+    conn = sqlite3.connect(path)
+    blobs = conn.execute("SELECT data, detail FROM flow_data ORDER BY seq").fetchall()
+    assert [(d[:1], j[:1]) for d, j in blobs[:3]] == [(b"x", b"x")] * 3  # the old rows: zlib
+    (small_data, small_detail), (large_data, large_detail) = blobs[3:]
+    assert small_data[:1].isdigit() and small_detail[:1] == b"{" and len(small_data) < records.RAW_BELOW
+    assert large_data[:1] == large_detail[:1] == b"x" and len(records.unpack(large_data)) > records.RAW_BELOW
+    loaded = list(mio.FlowReader(io.BytesIO(b"".join(s.raw_records()))).stream())
+    assert [f.id for f in loaded] == [f.id for f in s]
+    assert [f.id for f in loaded][3:] == [small.id, large.id]
+    got = s.get(large.id)
+    assert got is not None and got.response is not None and got.response.content == large.response.content  # type: ignore[union-attr]
+    with_bodies = json.loads(s.json_page(bodies=True).text)
+    assert len(with_bodies) == 5 and all(f["request"]["body"] is not None for f in with_bodies)
+    assert with_bodies[4]["response"]["body"] == large.response.text  # type: ignore[union-attr]
+    s.close()
+
+
 class _CountingQueue(queue.SimpleQueue):  # type: ignore[type-arg]
     """The writer's queue, counting the hand-offs that wake the writer."""
 

@@ -1,12 +1,11 @@
 """mitmproxy's flow serialisation (tnetstring of ``Flow.get_state()``), fenced in one module.
 
-The store keeps each flow in this format (compressed), so a row becomes an ``HTTPFlow``
-again, and `flows export` writes it as a file that ``mitmweb -r`` / ``mitmdump -r`` open.
+The store keeps each flow in this format (compressed unless small: `flows.records`), so a row
+becomes an ``HTTPFlow`` again, and `flows export` writes it as a file that ``mitmweb -r`` / ``mitmdump -r`` open.
 """
 
 from __future__ import annotations
 
-import zlib
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,21 +14,19 @@ from mitmproxy import http, io
 from mitmproxy.exceptions import FlowReadException
 from mitmproxy.io import compat, tnetstring
 
+from ccproxy.flows import records
 from ccproxy.flows import tnetstring as fast_tnetstring
-
-# zlib level 1: JSON bodies still shrink 5-10x, at a fraction of the default level's CPU.
-_LEVEL = 1
 
 
 def pack_state(state: dict[str, Any]) -> bytes:
-    """One flow state as a compressed record (what the store's `data` column holds): encoded
-    by ccproxy's encoder, which writes mitmproxy's bytes in ~60% of its time."""
-    return zlib.compress(fast_tnetstring.dumps(state), _LEVEL)
+    """One flow state as a record (what the store's `data` column holds): encoded by ccproxy's
+    encoder, which writes mitmproxy's bytes in ~40% of its time; compressed unless small."""
+    return records.pack(fast_tnetstring.dumps(state))
 
 
 def unpack_raw(blob: bytes) -> bytes:
     """The record as mitmproxy's file format (one flow)."""
-    return zlib.decompress(blob)
+    return records.unpack(blob)
 
 
 def unpack_flow(blob: bytes) -> http.HTTPFlow:

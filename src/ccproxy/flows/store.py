@@ -48,13 +48,13 @@ import sqlite3
 import tempfile
 import threading
 import time
-import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ccproxy.flows import records
 from ccproxy.flows.columns import FlowColumns
 from ccproxy.flows.query import ALL, FlowQuery
 from ccproxy.flows.rowview import TABLE_SQL, table_row
@@ -62,7 +62,7 @@ from ccproxy.flows.rowview import TABLE_SQL, table_row
 if TYPE_CHECKING:
     from mitmproxy import http
 
-# Reading the indexed columns and the stored JSON needs only sqlite3 and zlib: mitmproxy (its
+# Reading the indexed columns and the stored JSON needs only sqlite3 and flows.records: mitmproxy (its
 # flow format, the flow objects) is imported where a flow is written or decoded, so that
 # `ccproxy flows list` with the daemon stopped does not pay for it.
 
@@ -105,7 +105,7 @@ CREATE TABLE IF NOT EXISTS flows (
     summary TEXT NOT NULL
 );
 -- Bodies live apart, so scans of the columns above never page through them: `data` is the
--- flow in mitmproxy's serialisation (zlib), `detail` its /flows JSON with bodies (zlib), kept
+-- flow in mitmproxy's serialisation, `detail` its /flows JSON with bodies (zlib unless small), kept
 -- because decoding mitmproxy's format is ten times slower than reading it.
 CREATE TABLE IF NOT EXISTS flow_data (seq INTEGER PRIMARY KEY, data BLOB NOT NULL, detail BLOB NOT NULL);
 CREATE INDEX IF NOT EXISTS flows_ts ON flows(ts_start);
@@ -478,7 +478,7 @@ class FlowStore:
         pause(0)
         client = meta.client_request(flow)  # decoded once for the JSON and the columns
         full = scrub_flow_dict(flow_json(flow, bodies=True, reveal=False, client=client))
-        detail = zlib.compress(json.dumps(full, ensure_ascii=False).encode(), 1)
+        detail = records.pack(json.dumps(full, ensure_ascii=False).encode())
         pause(0)
         summary = json.dumps(without_bodies(full), ensure_ascii=False)
         columns = flow_columns(flow, client)
@@ -842,7 +842,7 @@ class FlowStore:
             elif bodies:
                 if value is None:
                     continue
-                text = zlib.decompress(value).decode()
+                text = records.unpack(value).decode()
             else:
                 text = value
             parts.append(text)
