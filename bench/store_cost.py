@@ -2,11 +2,13 @@
 side in one run (child processes, alternating order).
 
     .venv/bin/python bench/store_cost.py [--baseline COMMIT] [--flows 2000] [--rounds 3] [--capacity 5000]
+                                         [--prompt-words 0,12000]
 
 Each child opens a `FlowStore` bounded at ``--capacity`` flows and already full (a copy of one
 database filled beforehand), so every flow it records evicts, as in a daemon that has run for a
-while. It then completes ``--flows`` small OpenAI JSON flows (tests/flows/storekit.quick_flow with
-a client-request snapshot, as the inspector records one) *one at a time*, as a client at
+while. It then completes ``--flows`` OpenAI JSON flows (tests/flows/storekit.quick_flow with a
+client-request snapshot, as the inspector records one; per workload, a small request or a prompt
+of ``--prompt-words`` words) *one at a time*, as a client at
 concurrency 1 would: ``complete(flow).result()``. Figures per flow:
 
 - CPU: process_time of the child over the whole run (writer thread included) / flows;
@@ -32,14 +34,17 @@ ROOT = Path(__file__).resolve().parents[1]
 BASELINE = "d9cfb4d"  # main before batched eviction and the cheaper _prepare
 
 _CHILD = r"""
-import json, shutil, statistics, sys, time
-src, kit, mode, db, flows, capacity = sys.argv[1:7]
+import json, random, shutil, statistics, sys, time
+src, kit, mode, db, flows, capacity, words = sys.argv[1:8]
 sys.path.insert(0, src)
 sys.path.insert(0, kit)
 from storekit import quick_flow
 from ccproxy.flows.store import FlowStore
 
-BODY = json.dumps({"model": "gpt-test", "messages": [{"role": "user", "content": "hi " * 20}]}).encode()
+rng = random.Random(1)
+vocab = "the of and to in is you that it he was for on are as with his they at be this have from".split()
+text = " ".join(rng.choice(vocab) for _ in range(int(words))) if int(words) else "hi " * 20
+BODY = json.dumps({"model": "gpt-test", "messages": [{"role": "user", "content": text}]}).encode()
 ANSWER = json.dumps({
     "id": "chatcmpl-1", "object": "chat.completion", "model": "gpt-test",
     "choices": [{"index": 0, "message": {"role": "assistant", "content": "hello"}, "finish_reason": "stop"}],
@@ -92,12 +97,12 @@ def _checkout(commit: str, tmp: Path) -> Path:
     return target / "src"
 
 
-def _child(src: Path, mode: str, db: Path, flows: int, capacity: int) -> dict[str, float]:
+def _child(src: Path, mode: str, db: Path, flows: int, capacity: int, words: int = 0) -> dict[str, float]:
     import json
 
     kit = str(ROOT / "tests" / "flows")
     out = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(src), kit, mode, str(db), str(flows), str(capacity)],
+        [sys.executable, "-c", _CHILD, str(src), kit, mode, str(db), str(flows), str(capacity), str(words)],
         check=True,
         capture_output=True,
         text=True,
@@ -106,42 +111,54 @@ def _child(src: Path, mode: str, db: Path, flows: int, capacity: int) -> dict[st
     return json.loads(out) if mode == "run" else {}
 
 
+def _measure(a: argparse.Namespace, trees: dict[str, Path], full: Path, tmp: Path, words: int) -> None:
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
+    for r in range(a.rounds):
+        order = list(trees) if r % 2 == 0 else list(reversed(trees))
+        for name in order:
+            db = tmp / "run.db"
+            for suffix in ("", "-wal", "-shm"):
+                Path(str(db) + suffix).unlink(missing_ok=True)
+            shutil.copy(full, db)
+            results[name].append(_child(trees[name], "run", db, a.flows, a.capacity, words))
+    load = os.getloadavg()
+    what = f"a {words}-word prompt" if words else "a small request"
+    print(f"# flow store per flow ({what}), {a.flows} flows x {a.rounds} rounds, store full at {a.capacity}")
+    print(f"# load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; medians of the rounds")
+    print("| tree | CPU us/flow | commit wait us (median) | _prepare us | held |")
+    print("|---|---:|---:|---:|---:|")
+    med = {}
+    for name, runs in results.items():
+        med[name] = {k: statistics.median(x[k] for x in runs) for k in runs[0]}
+        m = med[name]
+        print(f"| {name} | {m['cpu_us']:.0f} | {m['wait_us']:.0f} | {m['prepare_us']:.0f} | {m['held']:.0f} |")
+    base, new = med[a.baseline], med["this tree"]
+    print(
+        f"this tree / {a.baseline}: CPU {new['cpu_us'] / base['cpu_us']:.2f}x, "
+        f"wait {new['wait_us'] / base['wait_us']:.2f}x, _prepare {new['prepare_us'] / base['prepare_us']:.2f}x"
+    )
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--baseline", default=BASELINE)
     ap.add_argument("--flows", type=int, default=2000)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--capacity", type=int, default=5000)
+    ap.add_argument(
+        "--prompt-words",
+        type=lambda v: [int(x) for x in v.split(",")],
+        default=[0, 12000],
+        help="workloads: words in the prompt (0: a small request; 12000: ~46 KB of JSON)",
+    )
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="ccproxy-store-cost-"))
     try:
         trees = {a.baseline: _checkout(a.baseline, tmp), "this tree": ROOT / "src"}
         full = tmp / "full.db"
         _child(trees[a.baseline], "fill", full, 0, a.capacity)  # an old row layout both trees read
-        results: dict[str, list[dict[str, float]]] = {name: [] for name in trees}
-        for r in range(a.rounds):
-            order = list(trees) if r % 2 == 0 else list(reversed(trees))
-            for name in order:
-                db = tmp / "run.db"
-                for suffix in ("", "-wal", "-shm"):
-                    Path(str(db) + suffix).unlink(missing_ok=True)
-                shutil.copy(full, db)
-                results[name].append(_child(trees[name], "run", db, a.flows, a.capacity))
-        load = os.getloadavg()
-        print(f"# flow store per flow, {a.flows} flows x {a.rounds} rounds, store full at {a.capacity}")
-        print(f"# load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; medians of the rounds")
-        print("| tree | CPU us/flow | commit wait us (median) | _prepare us | held |")
-        print("|---|---:|---:|---:|---:|")
-        med = {}
-        for name, runs in results.items():
-            med[name] = {k: statistics.median(x[k] for x in runs) for k in runs[0]}
-            m = med[name]
-            print(f"| {name} | {m['cpu_us']:.0f} | {m['wait_us']:.0f} | {m['prepare_us']:.0f} | {m['held']:.0f} |")
-        base, new = med[a.baseline], med["this tree"]
-        print(
-            f"this tree / {a.baseline}: CPU {new['cpu_us'] / base['cpu_us']:.2f}x, "
-            f"wait {new['wait_us'] / base['wait_us']:.2f}x, _prepare {new['prepare_us'] / base['prepare_us']:.2f}x"
-        )
+        for words in a.prompt_words:
+            _measure(a, trees, full, tmp, words)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -450,9 +450,9 @@ def test_a_schema_2_store_reads_offline_and_migrates_on_open(tmp_path: Path) -> 
     ]
 
 
-def test_small_records_are_stored_uncompressed_and_every_row_reads_back(tmp_path: Path) -> None:
+def test_records_small_raw_large_zstd_old_zlib_all_read_back(tmp_path: Path) -> None:
     """A small flow's records are kept as they are (a tnetstring, JSON text), a large one's
-    compressed; rows of an earlier version (data/schema2-flows.db: always compressed) sit next to
+    zstd-compressed; rows of an earlier version (data/schema2-flows.db: always zlib) sit next to
     both and every one decodes, exports for mitmproxy's reader and serves its JSON."""
     from ccproxy.flows import records
 
@@ -467,7 +467,8 @@ def test_small_records_are_stored_uncompressed_and_every_row_reads_back(tmp_path
     assert [(d[:1], j[:1]) for d, j in blobs[:3]] == [(b"x", b"x")] * 3  # the old rows: zlib
     (small_data, small_detail), (large_data, large_detail) = blobs[3:]
     assert small_data[:1].isdigit() and small_detail[:1] == b"{" and len(small_data) < records.RAW_BELOW
-    assert large_data[:1] == large_detail[:1] == b"x" and len(records.unpack(large_data)) > records.RAW_BELOW
+    assert large_data[:4] == large_detail[:4] == records.ZSTD_MAGIC
+    assert len(records.unpack(large_data)) > records.RAW_BELOW
     loaded = list(mio.FlowReader(io.BytesIO(b"".join(s.raw_records()))).stream())
     assert [f.id for f in loaded] == [f.id for f in s]
     assert [f.id for f in loaded][3:] == [small.id, large.id]
