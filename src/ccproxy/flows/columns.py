@@ -106,6 +106,11 @@ def _first_header(headers: http.Headers, wanted: tuple[bytes, ...]) -> str | Non
     return None
 
 
+def _same_body(a: http.Message, b: http.Message) -> bool:
+    """Whether two messages' bodies decode alike (a request forwarded unchanged: parse it once)."""
+    return a.raw_content == b.raw_content and a.headers.get("content-encoding") == b.headers.get("content-encoding")
+
+
 def _model(request: http.Request, body: Any) -> str | None:
     if isinstance(body, dict) and isinstance(body.get("model"), str):
         return str(body["model"])
@@ -128,7 +133,7 @@ def flow_columns(flow: http.HTTPFlow, client: http.Request | None = None) -> Flo
     client = client if client is not None else meta.client_request(flow) or req
     body = _json_body(client)
     model = _model(client, body)
-    upstream_model = model if client is req else _model(req, _json_body(req))
+    upstream_model = model if client is req else _model(req, body if _same_body(client, req) else _json_body(req))
     upstream = meta.upstream_response(flow)
     upstream_wire = md.get(meta.UPSTREAM_WIRE) or md.get(meta.CLIENT_WIRE)
     usage = body_usage(upstream.raw_content if upstream is not None else None, upstream_wire)

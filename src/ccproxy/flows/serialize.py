@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from typing import Any
 
 from mitmproxy import http
@@ -108,3 +109,50 @@ def without_bodies(flow: dict[str, Any]) -> dict[str, Any]:
         if isinstance(message, dict):
             out[key] = {**message, "body": None, "body_encoding": "utf8"}
     return out
+
+
+# Measured (one process): with ~400 characters of bodies the two dumps take 105 us and the
+# splice 173; with 92 K (a prompt and its unchanged copy) 890 against 344.
+_SPLICE_FROM = 16 * 1024
+
+
+def summary_and_detail(flow: dict[str, Any]) -> tuple[str, str]:
+    """``json.dumps`` (ensure_ascii=False) of ``without_bodies(flow)`` and of ``flow`` itself (a
+    ``flow_json(bodies=True)`` document), the same texts, written in one pass: everything but the
+    bodies is encoded once for both, and a body the flow holds twice (the client's request and
+    the forwarded one, unchanged) is escaped once, by the faster of json's two escapers that
+    gives the same text. Below `_SPLICE_FROM` characters of bodies two plain `json.dumps` cost less."""
+    messages = [m for k in MESSAGE_KEYS if isinstance(m := flow.get(k), dict)]
+    if sum(len(m["body"]) for m in messages if isinstance(m.get("body"), str)) < _SPLICE_FROM:
+        return json.dumps(without_bodies(flow), ensure_ascii=False), json.dumps(flow, ensure_ascii=False)
+    escaped: dict[str, str] = {}
+    summary: list[str] = []
+    detail: list[str] = []
+    for key, value in flow.items():
+        name = json.dumps(key, ensure_ascii=False)
+        if key in MESSAGE_KEYS and isinstance(value, dict) and list(value)[-2:] == ["body", "body_encoding"]:
+            rest = {k: v for k, v in value.items() if k != "body" and k != "body_encoding"}
+            head = json.dumps(rest, ensure_ascii=False)[:-1] + (", " if rest else "")
+            body = value["body"]
+            if isinstance(body, str):
+                text = escaped.get(body)
+                if text is None:
+                    text = escaped[body] = _json_string(body)
+            else:
+                text = json.dumps(body, ensure_ascii=False)
+            encoding = json.dumps(value["body_encoding"], ensure_ascii=False)
+            summary.append(f'{name}: {head}"body": null, "body_encoding": "utf8"}}')
+            detail.append(f'{name}: {head}"body": {text}, "body_encoding": {encoding}}}')
+        else:
+            text = json.dumps(value, ensure_ascii=False)
+            summary.append(f"{name}: {text}")
+            detail.append(f"{name}: {text}")
+    return "{" + ", ".join(summary) + "}", "{" + ", ".join(detail) + "}"
+
+
+def _json_string(text: str) -> str:
+    """``json.dumps(text, ensure_ascii=False)``. For ASCII text (most bodies) the ASCII escaper
+    writes the same and is ~2.5x faster (CPython's non-ASCII one builds the string char by char)."""
+    if text.isascii():
+        return json.encoder.encode_basestring_ascii(text)
+    return json.dumps(text, ensure_ascii=False)

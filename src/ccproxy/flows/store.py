@@ -467,7 +467,7 @@ class FlowStore:
         from ccproxy.flows import meta, mitmformat
         from ccproxy.flows.at_rest import scrub_flow_dict, scrub_flow_state
         from ccproxy.flows.columns import flow_columns
-        from ccproxy.flows.serialize import flow_json, without_bodies
+        from ccproxy.flows.serialize import flow_json, summary_and_detail
         from ccproxy.mitm_compat import flow_state
 
         pause = time.sleep if others_in_flight else _no_pause
@@ -478,9 +478,9 @@ class FlowStore:
         pause(0)
         client = meta.client_request(flow)  # decoded once for the JSON and the columns
         full = scrub_flow_dict(flow_json(flow, bodies=True, reveal=False, client=client))
-        detail = records.pack(json.dumps(full, ensure_ascii=False).encode())
+        summary, detail_text = summary_and_detail(full)  # the JSON without and with bodies
         pause(0)
-        summary = json.dumps(without_bodies(full), ensure_ascii=False)
+        detail = records.pack(detail_text.encode())
         columns = flow_columns(flow, client)
         columns.path = full["request"]["path"]
         return _Prepared(columns, summary, data, detail)
