@@ -12,7 +12,8 @@ of ``--prompt-words`` words) *one at a time*, as a client at
 concurrency 1 would: ``complete(flow).result()``. Figures per flow:
 
 - CPU: process_time of the child over the whole run (writer thread included) / flows;
-- wait: median wall time from ``complete`` to its commit (what the client's answer waits for);
+- wait: wall time from ``complete`` to its commit (what the client's answer waits for): median,
+  mean and 99th percentile (WAL checkpoints and eviction batches show in the last two);
 - prepare: CPU of ``FlowStore._prepare`` alone on the same flows (serialising, no SQLite).
 
 The baseline's ``src/`` is checked out of git history (``git archive``); both trees run with the
@@ -84,7 +85,9 @@ for f in prep:
 p = time.process_time() - p
 held = len(store)
 store.close()
+waits.sort()
 print(json.dumps({"cpu_us": cpu / n * 1e6, "wait_us": statistics.median(waits) * 1e6,
+                  "mean_us": statistics.fmean(waits) * 1e6, "p99_us": waits[int(n * 0.99)] * 1e6,
                   "prepare_us": p / n * 1e6, "held": held}))
 """
 
@@ -125,17 +128,19 @@ def _measure(a: argparse.Namespace, trees: dict[str, Path], full: Path, tmp: Pat
     what = f"a {words}-word prompt" if words else "a small request"
     print(f"# flow store per flow ({what}), {a.flows} flows x {a.rounds} rounds, store full at {a.capacity}")
     print(f"# load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; medians of the rounds")
-    print("| tree | CPU us/flow | commit wait us (median) | _prepare us | held |")
-    print("|---|---:|---:|---:|---:|")
+    print("| tree | CPU us/flow | commit wait us: median | mean | p99 | _prepare us | held |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
     med = {}
     for name, runs in results.items():
         med[name] = {k: statistics.median(x[k] for x in runs) for k in runs[0]}
         m = med[name]
-        print(f"| {name} | {m['cpu_us']:.0f} | {m['wait_us']:.0f} | {m['prepare_us']:.0f} | {m['held']:.0f} |")
+        waits = f"{m['wait_us']:.0f} | {m.get('mean_us', 0):.0f} | {m.get('p99_us', 0):.0f}"
+        print(f"| {name} | {m['cpu_us']:.0f} | {waits} | {m['prepare_us']:.0f} | {m['held']:.0f} |")
     base, new = med[a.baseline], med["this tree"]
     print(
         f"this tree / {a.baseline}: CPU {new['cpu_us'] / base['cpu_us']:.2f}x, "
-        f"wait {new['wait_us'] / base['wait_us']:.2f}x, _prepare {new['prepare_us'] / base['prepare_us']:.2f}x"
+        f"wait {new['wait_us'] / base['wait_us']:.2f}x (mean {new['mean_us'] / base['mean_us']:.2f}x, "
+        f"p99 {new['p99_us'] / base['p99_us']:.2f}x), _prepare {new['prepare_us'] / base['prepare_us']:.2f}x"
     )
 
 

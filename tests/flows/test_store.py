@@ -170,6 +170,28 @@ def test_eviction_by_bytes_is_batched_below_the_bound(tmp_path: Path) -> None:
     s.close()
 
 
+def test_wal_is_checkpointed_beside_the_writer_and_stays_bounded(tmp_path: Path) -> None:
+    """SQLite's own checkpoint is off (it ran inside a commit a client waited for); the store's
+    checkpointer thread and the writer keep the WAL file from growing with what is written."""
+    from ccproxy.flows.store import _CHECKPOINT_BYTES
+
+    s = FlowStore(tmp_path / DB_FILE, max_flows=10**6, max_bytes=10**11)
+    s.open()
+    assert s._wconn is not None and s._wconn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    flows = [quick_flow(response_body=os.urandom(32 * 1024)) for _ in range(400)]  # zstd cannot shrink them
+    for f in flows:
+        put(s, f)
+    written = _held(s.path)[1]
+    wal = Path(str(s.path) + "-wal").stat().st_size
+    assert written > 3 * _CHECKPOINT_BYTES
+    assert wal < written * 0.6, (wal, written)  # without checkpoints the WAL holds all of it and more
+    s.close()
+    offline = FlowStore(s.path, max_flows=10**6, max_bytes=10**11, readonly=True)
+    offline.open()
+    assert [r.columns.id for r in offline.rows()] == [f.id for f in flows]
+    offline.close()
+
+
 def test_no_secrets_at_rest(tmp_path: Path) -> None:
     s = FlowStore(tmp_path / DB_FILE, max_flows=100, max_bytes=10**9)
     s.open()

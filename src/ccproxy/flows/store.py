@@ -12,6 +12,7 @@ Threading model
     evicts the oldest rows (``DELETE``): a commit never leaves more than ``max_flows`` /
     ``max_bytes``, and once the store is full the writer, after waking the committed flows'
     waiters, evicts a batch down to a little below the bounds in a transaction of its own.
+    WAL checkpoints run on a second thread (``_checkpoints``), which the writer finishes.
     Everything else here reads SQLite and **blocks**: call it off the event loop
     (``asyncio.to_thread``). Only in-flight flows and a small LRU of decoded flows live in RAM.
 
@@ -78,6 +79,11 @@ _BATCH = 256
 _WARN_EVERY_S = 60.0
 _RECENT = 4096
 _CACHE_MAX_RECORD = 256 * 1024  # compressed bytes
+# A WAL checkpoint after this many commits or bytes recorded, whichever comes first (SQLite's
+# automatic one runs every ~1000 pages, inside the commit that crosses them, which then waits
+# tens of ms for the copy and the fsync).
+_CHECKPOINT_EVERY = 256
+_CHECKPOINT_BYTES = 4 * 1024 * 1024
 # Eviction aims this far below a full store (rows), so that it runs once per that many flows.
 _EVICT_EXTRA = 64
 
@@ -260,6 +266,13 @@ class FlowStore:
         self._outbox: list[_Job] = []
         self._outbox_lock = threading.Lock()
         self._writer: threading.Thread | None = None
+        # WAL checkpoints run on a thread of their own, off the commits clients wait for.
+        self._checkpointer: threading.Thread | None = None
+        self._checkpoint_due = threading.Event()
+        self._stopping = threading.Event()
+        self._commits = 0  # since the last checkpoint
+        self._since_checkpoint = 0  # bytes recorded since then
+        self._checkpointed = threading.Event()  # the checkpointer caught up: the writer finishes it
         self._wconn: sqlite3.Connection | None = None
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -290,8 +303,11 @@ class FlowStore:
         evicted = self._evict(conn, self.max_flows, self.max_bytes)  # the bounds may have shrunk
         if evicted:
             self._notify(evicted)
+        self._stopping.clear()
         self._writer = threading.Thread(target=self._run, name="ccproxy-flow-writer", daemon=True)
         self._writer.start()
+        self._checkpointer = threading.Thread(target=self._checkpoints, name="ccproxy-flow-checkpoint", daemon=True)
+        self._checkpointer.start()
 
     def close(self, timeout: float = 30.0) -> None:
         """Commit what is queued, stop the writer, close every connection."""
@@ -300,6 +316,11 @@ class FlowStore:
             self._queue.put([_Job("stop")])
             self._writer.join(timeout)
             self._writer = None
+        if self._checkpointer is not None:
+            self._stopping.set()
+            self._checkpoint_due.set()
+            self._checkpointer.join(timeout)
+            self._checkpointer = None
         if self._wconn is not None:
             try:
                 self._wconn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -335,6 +356,7 @@ class FlowStore:
                 )
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer thread does it
             if "flows" in tables and version < SCHEMA_VERSION:
                 conn.execute("BEGIN")
                 _migrate(conn)
@@ -541,6 +563,47 @@ class FlowStore:
         if evicted:
             self._notify(evicted)
         self._make_room(conn)
+        self._commits += 1
+        self._since_checkpoint += sum(p.stored_bytes for _job, p in prepared)
+        if self._commits >= _CHECKPOINT_EVERY or self._since_checkpoint >= _CHECKPOINT_BYTES:
+            self._commits = self._since_checkpoint = 0
+            self._checkpoint_due.set()
+        if self._checkpointed.is_set():
+            self._checkpointed.clear()
+            self._finish_checkpoint(conn)
+
+    def _finish_checkpoint(self, conn: sqlite3.Connection) -> None:
+        """After the checkpointer copied the bulk of the WAL: the few frames committed meanwhile,
+        from the writer's own connection, so that nothing is appended while it runs and the next
+        commit starts the WAL file over (a checkpoint running beside the writer never gets there:
+        under steady load the WAL would grow without end)."""
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error as e:
+            self._warn("flow store %s: WAL checkpoint failed: %s", self.path, e)
+
+    def _checkpoints(self) -> None:
+        """Copy the WAL back into the database now and then (PASSIVE: never waits for the writer,
+        which goes on appending meanwhile), so that the fsync this takes is on no commit's path.
+        Committed flows are in the WAL either way: this moves them, it does not make them durable."""
+        conn: sqlite3.Connection | None = None
+        try:
+            while True:
+                self._checkpoint_due.wait()
+                self._checkpoint_due.clear()
+                if self._stopping.is_set():
+                    return
+                try:
+                    if conn is None:
+                        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                except sqlite3.Error as e:
+                    self._warn("flow store %s: WAL checkpoint failed: %s", self.path, e)
+                else:
+                    self._checkpointed.set()
+        finally:
+            if conn is not None:
+                conn.close()
 
     def _make_room(self, conn: sqlite3.Connection) -> None:
         """Once the store is full (or within max_bytes/64 of max_bytes), delete the oldest flows
