@@ -15,7 +15,7 @@ LARGE = b'{"messages": "' + b"word " * 2000 + b'"}'
 
 @pytest.mark.parametrize("data", [SMALL_TNET, SMALL_JSON, b"", LARGE, LARGE * 20], ids=len)
 def test_pack_round_trips(data: bytes) -> None:
-    blob = records.pack(data)
+    blob = records.Packer().pack(data)
     assert records.unpack(blob) == data
     if len(data) < records.RAW_BELOW:
         assert blob == data  # stored as it is

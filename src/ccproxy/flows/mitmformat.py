@@ -18,10 +18,10 @@ from ccproxy.flows import records
 from ccproxy.flows import tnetstring as fast_tnetstring
 
 
-def pack_state(state: dict[str, Any]) -> bytes:
+def pack_state(state: dict[str, Any], packer: records.Packer) -> bytes:
     """One flow state as a record (what the store's `data` column holds): encoded by ccproxy's
     encoder, which writes mitmproxy's bytes in ~40% of its time; compressed unless small."""
-    return records.pack(fast_tnetstring.dumps(state))
+    return packer.pack(fast_tnetstring.dumps(state))
 
 
 def unpack_raw(blob: bytes) -> bytes:

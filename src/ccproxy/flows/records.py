@@ -26,44 +26,62 @@ RAW_BELOW = 4096
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
 
-@functools.cache
-def _zstd() -> tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]] | None:
-    """(compress, decompress) of the zstd module installed: the stdlib's (Python 3.14) or its
-    backport (which mitmproxy >= 12.3 depends on), else `zstandard` (mitmproxy 12.2's)."""
-    for name in ("compression.zstd", "backports.zstd"):
+def _module() -> tuple[str, Any] | None:
+    """The zstd module installed: the stdlib's (Python 3.14) or its backport (which mitmproxy
+    >= 12.3 depends on), else `zstandard` (mitmproxy 12.2's)."""
+    for name in ("compression.zstd", "backports.zstd", "zstandard"):
         try:
-            return _module_functions(importlib.import_module(name))
+            return name, importlib.import_module(name)
         except ImportError:
             continue
-    try:
-        import zstandard
-    except ImportError:
+    return None
+
+
+class Packer:
+    """Packs the writer's records. One per writer: a zstd context is not thread-safe, and building
+    one per record (what the one-shot `compress` functions do) allocates megabytes each time,
+    with the GIL held."""
+
+    def __init__(self) -> None:
+        self._compress: Callable[[bytes], bytes] | None = None
+
+    def pack(self, data: bytes) -> bytes:
+        if len(data) < RAW_BELOW:
+            return data
+        if self._compress is None:
+            self._compress = _compressor()
+        return self._compress(data)
+
+
+def _compressor() -> Callable[[bytes], bytes]:
+    found = _module()
+    if found is None:
+        return lambda data: zlib.compress(data, LEVEL)
+    name, mod = found
+    if name == "zstandard":
+        return mod.ZstdCompressor(level=LEVEL).compress
+    context = mod.ZstdCompressor(level=LEVEL)
+    return lambda data: bytes(context.compress(data, mod.ZstdCompressor.FLUSH_FRAME))
+
+
+@functools.cache
+def _decompress() -> Callable[[bytes], bytes] | None:
+    found = _module()
+    if found is None:
         return None
-
-    def decompress(blob: bytes) -> bytes:
+    name, mod = found
+    if name == "zstandard":
         # a streaming decompressor: it also reads frames that do not carry their content size
-        return bytes(zstandard.ZstdDecompressor().decompressobj().decompress(blob))
-
-    return (lambda data: bytes(zstandard.compress(data, LEVEL))), decompress
-
-
-def _module_functions(mod: Any) -> tuple[Callable[[bytes], bytes], Callable[[bytes], bytes]]:
-    return (lambda data: bytes(mod.compress(data, LEVEL))), (lambda blob: bytes(mod.decompress(blob)))
-
-
-def pack(data: bytes) -> bytes:
-    if len(data) < RAW_BELOW:
-        return data
-    zstd = _zstd()
-    return zstd[0](data) if zstd is not None else zlib.compress(data, LEVEL)
+        return lambda blob: bytes(mod.ZstdDecompressor().decompressobj().decompress(blob))
+    return lambda blob: bytes(mod.decompress(blob))
 
 
 def unpack(blob: bytes) -> bytes:
     if blob[:1] == b"x":
         return zlib.decompress(blob)
     if blob[:4] == ZSTD_MAGIC:
-        zstd = _zstd()
-        if zstd is None:
+        decompress = _decompress()
+        if decompress is None:
             raise ValueError("a stored flow is zstd-compressed and no zstd module is installed (pip install zstandard)")
-        return zstd[1](blob)
+        return decompress(blob)
     return blob

@@ -271,6 +271,7 @@ class FlowStore:
         self._checkpoint_due = threading.Event()
         self._stopping = threading.Event()
         self._commits = 0  # since the last checkpoint
+        self._packer = records.Packer()  # the writer's (and the legacy import's, before it starts)
         self._since_checkpoint = 0  # bytes recorded since then
         self._checkpointed = threading.Event()  # the checkpointer caught up: the writer finishes it
         self._wconn: sqlite3.Connection | None = None
@@ -496,13 +497,13 @@ class FlowStore:
         state = flow_state(flow)  # flow.get_state(), computed faster
         at_rest = state if self.store_secrets else scrub_flow_state(state)
         pause(0)
-        data = mitmformat.pack_state(at_rest)
+        data = mitmformat.pack_state(at_rest, self._packer)
         pause(0)
         client = meta.client_request(flow)  # decoded once for the JSON and the columns
         full = scrub_flow_dict(flow_json(flow, bodies=True, reveal=False, client=client))
         summary, detail_text = summary_and_detail(full)  # the JSON without and with bodies
         pause(0)
-        detail = records.pack(detail_text.encode())
+        detail = self._packer.pack(detail_text.encode())
         columns = flow_columns(flow, client)
         columns.path = full["request"]["path"]
         return _Prepared(columns, summary, data, detail)
