@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import gc
 import json
 import logging
 import os
@@ -197,6 +198,22 @@ def _no_pause(_seconds: float) -> None:
     return None
 
 
+def _writer_imports() -> None:
+    """What `_prepare` imports, imported when the writer starts rather than inside the first
+    flow's commit (which a client waits for), then one full garbage collection: importing
+    mitm_compat (mitmproxy's proxy layers) leaves ~14,000 new objects, and without it the
+    collector's next full pass (~45 ms over the daemon's heap, holding the GIL) comes during the
+    first hundreds of flows instead of now (measured in the loop-lag test)."""
+    import ccproxy.flows.at_rest
+    import ccproxy.flows.columns
+    import ccproxy.flows.meta
+    import ccproxy.flows.mitmformat
+    import ccproxy.flows.serialize
+    import ccproxy.mitm_compat  # noqa: F401
+
+    gc.collect()
+
+
 def _resolve(future: concurrent.futures.Future[Any], value: Any) -> None:
     if not future.done():
         future.set_result(value)
@@ -305,6 +322,7 @@ class FlowStore:
         if evicted:
             self._notify(evicted)
         self._stopping.clear()
+        _writer_imports()
         self._writer = threading.Thread(target=self._run, name="ccproxy-flow-writer", daemon=True)
         self._writer.start()
         self._checkpointer = threading.Thread(target=self._checkpoints, name="ccproxy-flow-checkpoint", daemon=True)
