@@ -173,12 +173,14 @@ def side_by_side(baseline: str, rounds: int, flows: int, workloads: str) -> None
             for name in order:
                 runs[name].append(_child(trees[name], flows, workloads))
     base, new = runs[baseline], runs["this tree"]
-    print(f"# CPU per converted flow, {baseline} vs this tree: {rounds} rounds x {flows} flows, medians")
+    print(f"# CPU per converted flow, {baseline} vs this tree: {rounds} rounds x {flows} flows")
+    print("(median of the rounds; the least round in brackets: interference from elsewhere only adds CPU)")
     print(f"| workload | {baseline} us | this tree us | ratio |\n|---|---|---|---|")
     for key in base[0]:
-        b = statistics.median(x[key]["cpu_us"] for x in base)
-        n = statistics.median(x[key]["cpu_us"] for x in new)
-        print(f"| {key} | {b:.1f} | {n:.1f} | {n / b:.2f}x |")
+        b, n = ([x[key]["cpu_us"] for x in side] for side in (base, new))
+        bm, nm = statistics.median(b), statistics.median(n)
+        ratio = f"{nm / bm:.2f}x ({min(n) / min(b):.2f}x)"
+        print(f"| {key} | {bm:.1f} ({min(b):.1f}) | {nm:.1f} ({min(n):.1f}) | {ratio} |")
     for key in base[0]:
         events = base[0][key]["events"]
         diffs = []

@@ -92,6 +92,27 @@ def test_message_from_state_falls_back_for_any_other_shape() -> None:
         compat.message_from_state(http.Response, state)
 
 
+@pytest.mark.parametrize(
+    "status,content,headers",
+    [
+        (200, b'{"id": "x"}', {"content-type": "application/json"}),
+        (429, b"{}", {"content-type": "application/json", "retry-after": "3", "x-request-id": "r\u00e9q"}),
+        (529, b"", {}),  # a status without a reason phrase
+        (200, b"plain", {"content-type": "text/plain", "content-encoding": "gzip"}),  # Response.make encodes it
+        (200, b"x", {"Content-Length": "99"}),  # Response.make replaces it in place
+    ],
+)
+def test_make_response_is_response_make(status: int, content: bytes, headers: dict[str, str]) -> None:
+    from mitmproxy import http
+
+    fast, slow = compat.make_response(status, content, dict(headers)), http.Response.make(status, content, headers)
+    fast_state, slow_state = fast.get_state(), slow.get_state()
+    for state in (fast_state, slow_state):
+        assert state.pop("timestamp_start") <= state.pop("timestamp_end")
+    assert fast_state == slow_state and type(fast) is http.Response
+    assert fast.content == content and fast.stream is False
+
+
 LEAN_PROBE = """
 import sys
 from ccproxy import mitm_compat

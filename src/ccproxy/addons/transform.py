@@ -41,6 +41,7 @@ from ccproxy.lightllm.rules import (
     match_rule,
     model_of,
 )
+from ccproxy.mitm_compat import make_response
 from ccproxy.providers.destination import apply_destination, rewrite_path
 
 log = logging.getLogger(__name__)
@@ -83,9 +84,17 @@ def drop_headers(headers: http.Headers, names: frozenset[bytes]) -> None:
 
 
 def _json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> http.Response:
-    return http.Response.make(
-        status, json.dumps(payload).encode(), {"content-type": "application/json", **(headers or {})}
-    )
+    return make_response(status, json.dumps(payload).encode(), {"content-type": "application/json", **(headers or {})})
+
+
+def header_map(headers: http.Headers) -> dict[str, str]:
+    """The headers as a dict of lower-case names, a repeated header's values joined with ", " as
+    `headers[name]` joins them; read from the fields in one pass (`items()` looks each name up again)."""
+    out: dict[str, str] = {}
+    for name, value in headers.fields:
+        k, v = name.decode("utf-8", "surrogateescape").lower(), value.decode("utf-8", "surrogateescape")
+        out[k] = f"{out[k]}, {v}" if k in out else v
+    return out
 
 
 def _client_credential(request: http.Request, wire: Wire) -> str | None:
@@ -290,7 +299,7 @@ class TransformAddon:
             return  # the request was never converted (refused with a 400 already)
         # setdefault: an earlier addon (Code Assist unwrap) may have kept the rawer original already
         flow.metadata.setdefault(meta.UPSTREAM_RESPONSE, resp.get_state())
-        kept = lerr.keep_headers(resp.headers, client_wire)
+        kept = lerr.keep_headers(header_map(resp.headers), client_wire)
         if resp.status_code >= 400:
             status, body, _ = lerr.convert_error(resp.status_code, resp.content or b"", upstream_wire, client_wire)
         else:
