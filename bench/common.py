@@ -26,7 +26,7 @@ def source_tree(commit: str, tmp: Path, who: str) -> Path:
     except subprocess.CalledProcessError as e:
         raise SystemExit(f"{who}: --baseline {commit}: git archive failed: {e.stderr.decode().strip()}") from e
     target = tmp / "baseline"
-    target.mkdir()
+    target.mkdir(parents=True)
     subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
     return target / "src"
 

@@ -164,18 +164,20 @@ def _child(src: Path, flows: int, workloads: str) -> dict[str, dict[str, Any]]:
     return {r["workload"]: r for r in rows}
 
 
-def side_by_side(baseline: str, rounds: int, flows: int, workloads: str) -> None:
+def side_by_side(baseline: str, rounds: int, flows: int, workloads: str, against: str | None = None) -> None:
+    label = against or "this tree"
     with tempfile.TemporaryDirectory(prefix="ccproxy-transform-ab-") as tmp:
-        trees = {baseline: source_tree(baseline, Path(tmp), "transform_cost"), "this tree": ROOT / "src"}
+        new_src = source_tree(against, Path(tmp) / "new", "transform_cost") if against else ROOT / "src"
+        trees = {baseline: source_tree(baseline, Path(tmp) / "old", "transform_cost"), label: new_src}
         runs: dict[str, list[dict[str, dict[str, Any]]]] = {name: [] for name in trees}
         for r in range(rounds):
             order = list(trees) if r % 2 == 0 else list(reversed(trees))
             for name in order:
                 runs[name].append(_child(trees[name], flows, workloads))
-    base, new = runs[baseline], runs["this tree"]
-    print(f"# CPU per converted flow, {baseline} vs this tree: {rounds} rounds x {flows} flows")
+    base, new = runs[baseline], runs[label]
+    print(f"# CPU per converted flow, {baseline} vs {label}: {rounds} rounds x {flows} flows")
     print("(median of the rounds; the least round in brackets: interference from elsewhere only adds CPU)")
-    print(f"| workload | {baseline} us | this tree us | ratio |\n|---|---|---|---|")
+    print(f"| workload | {baseline} us | {label} us | ratio |\n|---|---|---|---|")
     for key in base[0]:
         b, n = ([x[key]["cpu_us"] for x in side] for side in (base, new))
         bm, nm = statistics.median(b), statistics.median(n)
@@ -190,7 +192,7 @@ def side_by_side(baseline: str, rounds: int, flows: int, workloads: str) -> None
             diffs.append((ev, b, n))
         diffs.sort(key=lambda d: -abs(d[1] - d[2]))
         print(f"\n## {key}: the addon events that changed most (loop thread, us per flow)")
-        print(f"| addon.event | {baseline} | this tree |\n|---|---|---|")
+        print(f"| addon.event | {baseline} | {label} |\n|---|---|---|")
         for ev, b, n in diffs[:6]:
             print(f"| {ev} | {b:.1f} | {n:.1f} |")
 
@@ -200,6 +202,7 @@ if __name__ == "__main__":
     ap.add_argument("--flows", type=int, default=2000)
     ap.add_argument("--workloads", default=",".join(w.key for w in WORKLOADS if w.transform))
     ap.add_argument("--baseline", metavar="COMMIT", help="measure git archive COMMIT side by side with this tree")
+    ap.add_argument("--against", metavar="COMMIT", help="with --baseline: COMMIT instead of the working tree")
     ap.add_argument("--rounds", type=int, default=3, help="with --baseline: child runs per tree")
     ap.add_argument("--json", action="store_true", help=argparse.SUPPRESS)  # a side-by-side child's output
     a = ap.parse_args()
@@ -210,6 +213,6 @@ if __name__ == "__main__":
             raise SystemExit(f"transform_cost: unknown workload {key!r}")
         chosen.append(wl)
     if a.baseline:
-        side_by_side(a.baseline, a.rounds, a.flows, a.workloads)
+        side_by_side(a.baseline, a.rounds, a.flows, a.workloads, a.against)
     else:
         asyncio.run(run(chosen, a.flows, a.json))
