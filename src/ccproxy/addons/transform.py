@@ -158,17 +158,18 @@ class TransformAddon:
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or flow.metadata.get(meta.CONTROL):
             return
-        ep = classify(*meta.client_request_line(flow))
+        # The client's request read from its snapshot (line, headers, body): no Request is built.
+        method, path, headers = meta.client_request_line(flow)
+        ep = classify(method, path, headers)
         if ep is None or ep.kind == "models":
             return
         client_wire: Wire = flow.metadata.get(meta.CLIENT_WIRE) or ep.wire
         dest_wire: Wire = flow.metadata.get(meta.UPSTREAM_WIRE) or client_wire
         if not self.rules and dest_wire == client_wire:
             return  # plain passthrough: nothing below would read the client's request or change the flow
-        snap = meta.client_request(flow) or flow.request
         # Lazy body parsing: with no rule to match, only a conversion reads the model.
-        model = model_of(snap.content, snap.path, ep.wire) if self.rules else None
-        hit = self._match(snap, model) if self.rules else None
+        model = model_of(meta.client_request_content(flow), path, ep.wire) if self.rules else None
+        hit = self._match(flow, path, headers, model) if self.rules else None
         provider = self.providers.get(flow.metadata.get(meta.PROVIDER) or "")
         dest_model: str | None = None
         if hit is not None:
@@ -183,18 +184,18 @@ class TransformAddon:
                 return  # forwarded unchanged
             dest_model = r.dest_model
             if named is not None and r.dest_provider is not None:
-                self._route(flow, r.dest_provider, named, snap.path, client_wire)
+                self._route(flow, r.dest_provider, named, path, client_wire)
         if ep.kind == "count_tokens":
             if dest_wire != client_wire:
-                self._estimate(flow, ep, snap)
+                self._estimate(flow, ep, path)
             return
         if dest_wire == client_wire:
             if dest_model:
                 self._replace_model(flow, ep, dest_model)
         else:
             if not self.rules:
-                model = model_of(snap.content, snap.path, ep.wire)
-            if not self._convert(flow, snap, client_wire, dest_wire, provider, dest_model, model):
+                model = model_of(meta.client_request_content(flow), path, ep.wire)
+            if not self._convert(flow, path, client_wire, dest_wire, provider, dest_model, model):
                 return
         name = flow.metadata.get(meta.PROVIDER)
         if hit is not None and self.credentials is not None and provider is not None and name:
@@ -202,9 +203,11 @@ class TransformAddon:
             if inspect.isawaitable(result):
                 await result
 
-    def _match(self, snap: http.Request, model: str | None) -> tuple[str, CompiledRule] | None:
-        host = snap.pretty_host if self._match_hosts else ""
-        view = RequestView(host=host, path=snap.path, headers=snap.headers, model=model)
+    def _match(
+        self, flow: http.HTTPFlow, path: str, headers: http.Headers, model: str | None
+    ) -> tuple[str, CompiledRule] | None:
+        host = (meta.client_request(flow) or flow.request).pretty_host if self._match_hosts else ""
+        view = RequestView(host=host, path=path, headers=headers, model=model)
         for where, rule in self.rules:
             if match_rule([rule], view) is not None:
                 return where, rule
@@ -229,9 +232,9 @@ class TransformAddon:
             body["model"] = model
             flow.request.content = json.dumps(body).encode()
 
-    def _estimate(self, flow: http.HTTPFlow, ep: Endpoint, snap: http.Request) -> None:
+    def _estimate(self, flow: http.HTTPFlow, ep: Endpoint, path: str) -> None:
         try:
-            answer = ct.count_tokens_response(json.loads(snap.content or b""), ep.wire, snap.path)
+            answer = ct.count_tokens_response(json.loads(meta.client_request_content(flow) or b""), ep.wire, path)
         except ValueError as e:
             status, body = lerr.failure(ep.wire, f"ccproxy: cannot estimate tokens: {e}", 400)
             flow.response = _json_response(status, body)
@@ -244,7 +247,7 @@ class TransformAddon:
     def _convert(
         self,
         flow: http.HTTPFlow,
-        snap: http.Request,
+        client_path: str,
         client_wire: Wire,
         dest_wire: Wire,
         provider: Provider | None,
@@ -254,7 +257,7 @@ class TransformAddon:
         req = flow.request
         try:
             body = json.loads(req.content or b"")
-            rendered = cv.convert_request_full(body, client_wire, dest_wire, model=dest_model, path=snap.path)
+            rendered = cv.convert_request_full(body, client_wire, dest_wire, model=dest_model, path=client_path)
             path = upstream_path(provider, dest_wire, rendered.model, rendered.stream)
         except Exception as e:  # never forward a body the destination cannot read
             message = f"ccproxy: cannot convert this {client_wire} request for a {dest_wire} provider: {e}"
