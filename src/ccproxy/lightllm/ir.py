@@ -335,13 +335,15 @@ def effort_for(r: Reasoning) -> str | None:
 def merge_adjacent(messages: list[Message]) -> list[Message]:
     """Merge consecutive same-role messages (Responses items, OpenAI tool messages arrive one
     per item) and put tool results first in a user turn, as Anthropic and OpenAI require."""
+    # A merged or reordered turn is a new node; the others are shared with `messages` (nodes are
+    # never changed in place).
     out: list[Message] = []
     for m in messages:
         if out and out[-1].role == m.role and m.role != "system":
             prev = out[-1]
             out[-1] = prev.model_copy(update={"parts": [*prev.parts, *m.parts]})
         else:
-            out.append(m.model_copy())
+            out.append(m)
     for i, m in enumerate(out):
         if m.role == "user" and any(isinstance(p, ToolResultPart) for p in m.parts):
             results = [p for p in m.parts if isinstance(p, ToolResultPart)]
