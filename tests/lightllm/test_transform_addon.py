@@ -116,6 +116,8 @@ async def test_streams_are_left_to_the_streaming_addon(stream_flag: bool) -> Non
             ("authorization", "Bearer sk-ant-oat01-t"),
         ),
         ("anthropic", "gemini", {"x-api-key": "k"}, {}, ("x-goog-api-key", "k")),
+        ("openai", "gemini", {"Authorization": "Bearer sk-y", "X-Api-Key": "other"}, {}, ("x-goog-api-key", "sk-y")),
+        ("anthropic", "openai", {"X-API-KEY": "k\u00e9"}, {}, ("authorization", "Bearer k\u00e9")),
     ],
 )
 def test_client_key_moves_to_the_destination_slot(

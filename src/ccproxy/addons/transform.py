@@ -97,33 +97,45 @@ def header_map(headers: http.Headers) -> dict[str, str]:
     return out
 
 
-def _client_credential(request: http.Request, wire: Wire) -> str | None:
+def _credentials(headers: http.Headers) -> dict[bytes, str]:
+    """The credential headers as `headers.get` reads them (repeated ones joined with ", "), found
+    in one pass over the fields instead of one per name."""
+    found: dict[bytes, list[str]] = {}
+    for name, value in headers.fields:
+        key = name.lower()
+        if key in _CREDENTIAL_HEADERS:
+            found.setdefault(key, []).append(value.decode("utf-8", "surrogateescape"))
+    return {k: ", ".join(v) for k, v in found.items()}
+
+
+def _client_credential(request: http.Request, wire: Wire, sent: dict[bytes, str]) -> str | None:
     """The key the client sent, wherever its SDK puts it."""
-    h = request.headers
-    auth = h.get("authorization", "")
+    auth = sent.get(b"authorization", "")
     bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else None
     if wire == "anthropic":
-        return h.get("x-api-key") or bearer
+        return sent.get(b"x-api-key") or bearer
     if wire == "gemini":
-        return h.get("x-goog-api-key") or request.query.get("key") or bearer
+        return sent.get(b"x-goog-api-key") or request.query.get("key") or bearer
     return bearer
 
 
 def move_credential(request: http.Request, src: Wire, dst: Wire) -> None:
     """Put the client's own key into the destination wire's slot (a client that brings its
     own key for the destination provider keeps working); injected credentials replace it."""
-    token = _client_credential(request, src)
+    token = _client_credential(request, src, _credentials(request.headers))
     drop_headers(request.headers, _CREDENTIAL_HEADERS)
     if "?" in request.path and "key" in request.query:  # no query to parse otherwise
         del request.query["key"]
     if not token:
         return
     if dst == "anthropic" and not token.startswith("sk-ant-oat"):
-        request.headers["x-api-key"] = token
+        slot = (b"x-api-key", token)
     elif dst == "gemini":
-        request.headers["x-goog-api-key"] = token
+        slot = (b"x-goog-api-key", token)
     else:
-        request.headers["authorization"] = f"Bearer {token}"
+        slot = (b"authorization", f"Bearer {token}")
+    # appended as `headers[name] = value` appends a header the request no longer has (dropped above)
+    request.headers.fields = (*request.headers.fields, (slot[0], slot[1].encode("utf-8", "surrogateescape")))
 
 
 def upstream_path(provider: Provider | None, wire: Wire, model: str | None, stream: bool) -> str:
