@@ -18,6 +18,9 @@ ccproxy embeds mitmproxy and needs a few things its addon API does not offer:
   flask, werkzeug, jinja2, ldap3, pyasn1 with them: ~12 MB of RSS); the daemon uses six of them.
   `lean_addons_package()` makes the package importable without running it, until something
   asks for `default_addons`.
+- **dispatch** — `HookIndexedAddonManager`, swapped in for the master's AddonManager by
+  `index_hooks()`: each event calls only the addons that implement its hook (stock walks all
+  ~30 of the chain, sub-addons included, for every event), with stock's semantics.
 
 `self_check()` probes each of them against the installed mitmproxy; the daemon disables what is
 missing with one warning instead of crashing mid-stream. pyproject pins the tested range
@@ -27,19 +30,22 @@ missing with one warning instead of crashing mid-stream. pyproject pins the test
 from __future__ import annotations
 
 import dataclasses
+import enum
 import importlib
 import importlib.util
+import inspect
 import json
 import logging
 import socket
 import sys
 import time
+import types
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
+from mitmproxy import addonmanager, exceptions, hooks, http
 from mitmproxy import flow as mflow
-from mitmproxy import http
 from mitmproxy.proxy import commands, events, layer
 from mitmproxy.proxy.layers.http import (
     DropStream,
@@ -258,6 +264,181 @@ def drop_legacy_log_events(master: Any) -> bool:
     handler.uninstall()
     return True
 
+
+# ---- hook dispatch ------------------------------------------------------------------------------
+
+
+class _Via(enum.Enum):
+    METHOD = 1  # a plain addon with a callable hook attribute: called straight
+    STOCK = 2  # sub-addons, or an attribute that is not a plain callable: mitmproxy's own walk
+
+
+# (position in the chain, addon, how to call it) of the addons that answer one hook
+_Plan = tuple[tuple[int, Any, _Via], ...]
+
+
+def _via(addon: Any, name: str) -> _Via | None:
+    """How `addon` answers hook `name`, or None where mitmproxy's walk would skip it."""
+    try:
+        if hasattr(addon, "addons"):
+            return _Via.STOCK  # sub-addons change under their parent (mitmproxy's ScriptLoader)
+        func = getattr(addon, name, None)
+        if not func or isinstance(func, types.ModuleType):
+            return None
+        return _Via.METHOD if callable(func) else _Via.STOCK  # the stock walk raises "not callable"
+    except Exception:
+        return _Via.STOCK  # a property that raises: mitmproxy's walk raises it under its safecall
+
+
+def _log_addon_error(exc: Exception, sync: bool) -> None:
+    """What mitmproxy's `safecall` logs for an addon method we called straight, the traceback
+    cut exactly where stock's would be: stock's is [safecall, trigger*, invoke_addon*, method...]
+    and it cuts after the first `invoke_addon_sync`, then after the first `invoke_addon`."""
+    tb = exc.__traceback__
+    if tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next  # our dispatch frame: now [method...]
+    if sync:  # stock's first cut is at its own invoke_addon_sync frame
+        tb = addonmanager.cut_traceback(tb, "invoke_addon")
+    else:
+        cut = addonmanager.cut_traceback(tb, "invoke_addon_sync")
+        # not in the method's frames: stock's second cut is at its own invoke_addon frame
+        tb = tb if cut is tb else addonmanager.cut_traceback(cut, "invoke_addon")
+    addonmanager.logger.error(f"Addon error: {exc}", exc_info=(type(exc), exc, tb))
+
+
+class HookIndexedAddonManager(addonmanager.AddonManager):
+    """mitmproxy's AddonManager, calling for each event only the addons that implement its hook.
+
+    Stock `trigger_event` walks every addon of the chain for every event (per addon a
+    `safecall` context manager, an `invoke_addon` coroutine, the `_iter_hooks` generator and
+    `hasattr(a, "addons")`), and `handle_lifecycle` adds an `update` event after each flow
+    event, which hardly any addon implements. Here the chain positions of the addons answering
+    a hook are found once per hook name and kept while the chain and the name registry are the
+    same: `add` grows the chain, `register` grows the registry, `remove` and `clear` replace
+    the chain list, so any of them (or `invalidate()`) makes the plans anew.
+
+    Kept from stock: chain order; an addon with sub-addons, or a hook attribute that is not a
+    plain callable, goes through mitmproxy's own `safecall` + `invoke_addon` (parent before
+    sub-addons, the module-named attribute skipped, the non-callable one an error); each
+    top-level addon's exception is logged as "Addon error", with stock's traceback, and the
+    next addon runs; `AddonHalt` ends the event, `OptionsError` propagates; sync and async
+    hooks, and `trigger`'s refusal of async ones; a hook method is looked up again at each call;
+    if the chain changes during an event, the rest of that event is the stock loop over the list
+    stock would be iterating. Not seen: an addon that had no hook attribute when a plan was made
+    and gains one later without add/register (`invalidate()` is for that)."""
+
+    _plans: dict[str, _Plan]
+    _planned: tuple[list[Any] | None, int, dict[str, Any] | None, int]  # chain, len, lookup, len
+
+    def invalidate(self) -> None:
+        self._plans = {}
+        self._planned = (None, 0, None, 0)
+
+    def _unchanged(self, chain: list[Any], size: int, lookup: dict[str, Any], names: int) -> bool:
+        return self.chain is chain and len(chain) == size and self.lookup is lookup and len(lookup) == names
+
+    def _plan(self, name: str) -> _Plan:
+        if not self._unchanged(*self._planned):  # type: ignore[arg-type]
+            self._plans = {}
+            self._planned = (self.chain, len(self.chain), self.lookup, len(self.lookup))
+        plan = self._plans.get(name)
+        if plan is None:
+            plan = tuple((i, a, v) for i, a in enumerate(self.chain) if (v := _via(a, name)) is not None)
+            self._plans[name] = plan
+        return plan
+
+    async def handle_lifecycle(self, event: hooks.Hook) -> None:
+        message = event.args()[0]
+        await self.trigger_event(event)
+        if isinstance(message, mflow.Flow) and self._plan("update"):
+            await self.trigger_event(hooks.UpdateHook([message]))
+
+    async def trigger_event(self, event: hooks.Hook) -> None:
+        name = event.name
+        plan = self._plan(name)
+        if not plan:
+            return
+        chain, lookup = self.chain, self.lookup
+        size, names = len(chain), len(lookup)
+        args = event.args()
+        for index, addon, via in plan:
+            try:
+                if via is _Via.METHOD and (func := getattr(addon, name, None)) and callable(func):
+                    try:
+                        res = func(*args)
+                        if res is not None and inspect.isawaitable(res):
+                            await res
+                    except (exceptions.AddonHalt, exceptions.OptionsError):
+                        raise
+                    except Exception as e:
+                        _log_addon_error(e, sync=False)
+                else:
+                    with addonmanager.safecall():
+                        await self.invoke_addon(addon, event)
+            except exceptions.AddonHalt:
+                return
+            if not self._unchanged(chain, size, lookup, names):
+                await self._stock_rest(chain, index + 1, event)
+                return
+
+    async def _stock_rest(self, chain: list[Any], start: int, event: hooks.Hook) -> None:
+        """Stock `trigger_event` from `start` on, over the list it was iterating."""
+        i = start
+        while i < len(chain):
+            try:
+                with addonmanager.safecall():
+                    await self.invoke_addon(chain[i], event)
+            except exceptions.AddonHalt:
+                return
+            i += 1
+
+    def trigger(self, event: hooks.Hook) -> None:
+        name = event.name
+        plan = self._plan(name)
+        if not plan:
+            return
+        chain, lookup = self.chain, self.lookup
+        size, names = len(chain), len(lookup)
+        args = event.args()
+        for index, addon, via in plan:
+            try:
+                func = getattr(addon, name, None) if via is _Via.METHOD else None
+                if func and callable(func) and not inspect.iscoroutinefunction(func):
+                    try:
+                        func(*args)
+                    except (exceptions.AddonHalt, exceptions.OptionsError):
+                        raise
+                    except Exception as e:
+                        _log_addon_error(e, sync=True)
+                else:  # stock's walk, which refuses an async handler here
+                    with addonmanager.safecall():
+                        self.invoke_addon_sync(addon, event)
+            except exceptions.AddonHalt:
+                return
+            if not self._unchanged(chain, size, lookup, names):
+                self._stock_rest_sync(chain, index + 1, event)
+                return
+
+    def _stock_rest_sync(self, chain: list[Any], start: int, event: hooks.Hook) -> None:
+        i = start
+        while i < len(chain):
+            try:
+                with addonmanager.safecall():
+                    self.invoke_addon_sync(chain[i], event)
+            except exceptions.AddonHalt:
+                return
+            i += 1
+
+
+def index_hooks(master: Any) -> bool:
+    """Give `master` the hook-indexed dispatch (before or after its addons are added). False
+    when its AddonManager is not mitmproxy's own class (then it keeps the stock dispatch)."""
+    manager = getattr(master, "addons", None)
+    if type(manager) is not addonmanager.AddonManager or not isinstance(getattr(manager, "chain", None), list):
+        return False
+    manager.__class__ = HookIndexedAddonManager
+    cast(HookIndexedAddonManager, manager).invalidate()
+    return True
 
 # ---- connection handlers ---------------------------------------------------------------------
 
@@ -804,11 +985,13 @@ __all__ = [
     "REFUSE",
     "TESTED_RANGE",
     "CcproxyHttpStream",
+    "HookIndexedAddonManager",
     "StreamPolicy",
     "attach",
     "client_backlog",
     "close_client",
     "guard_stream",
+    "index_hooks",
     "live_streams",
     "message_from_state",
     "nudge",
