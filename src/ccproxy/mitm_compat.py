@@ -46,6 +46,7 @@ from typing import Any, Protocol, cast
 
 from mitmproxy import addonmanager, exceptions, hooks, http
 from mitmproxy import flow as mflow
+from mitmproxy.net.http.url import hostport
 from mitmproxy.proxy import commands, events, layer
 from mitmproxy.proxy.layers.http import (
     DropStream,
@@ -439,6 +440,7 @@ def index_hooks(master: Any) -> bool:
     manager.__class__ = HookIndexedAddonManager
     cast(HookIndexedAddonManager, manager).invalidate()
     return True
+
 
 # ---- connection handlers ---------------------------------------------------------------------
 
@@ -942,6 +944,22 @@ def attach(master: Any, flow: http.HTTPFlow, policy: StreamPolicy) -> bool:
     return False
 
 
+# ---- a request pointed elsewhere ---------------------------------------------------------------
+
+
+def retarget(request: http.Request, scheme: str, host: str, port: int) -> None:
+    """`request.scheme, .host, .port = scheme, host, port`, leaving the authority as mitmproxy's
+    setters leave it, but not the Host header: the caller sets (HTTP/1) or drops (HTTP/2) that
+    itself. The `host` and `port` setters each re-derive Host and authority (a header lookup and
+    rewrite each time); a request routed by the inspector paid for that twice, then set Host anyway."""
+    data = request.data
+    data.scheme = scheme.encode("utf-8", "surrogateescape")
+    data.host = host
+    data.port = port
+    if data.authority:
+        request.authority = hostport(scheme, host, port)
+
+
 # ---- messages rebuilt from their state ---------------------------------------------------------
 
 _MESSAGE_DATA: dict[type, tuple[type, frozenset[str]]] = {
@@ -996,6 +1014,7 @@ __all__ = [
     "message_from_state",
     "nudge",
     "refuse_client",
+    "retarget",
     "self_check",
     "set_tls_keylog",
     "stop_accepting",

@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mitmproxy import options
@@ -126,3 +127,50 @@ async def test_the_deprecated_add_log_relay_is_dropped() -> None:
         assert not relays()
     finally:
         master._legacy_log_events.uninstall()
+
+
+def _stock_destination(request: Any, scheme: str, host: str, port: int, authority: str) -> None:
+    """apply_destination as it was, through mitmproxy's own setters."""
+    request.scheme, request.host, request.port = scheme, host, port
+    if request.http_version.startswith(("HTTP/2", "HTTP/3")):
+        request.authority = authority
+        request.headers.pop("host", None)
+    else:
+        request.headers["host"] = authority
+
+
+@pytest.mark.parametrize("version", ["HTTP/1.1", "HTTP/2.0"])
+@pytest.mark.parametrize("authority", ["", "old.example:8443"])
+@pytest.mark.parametrize("with_host", [True, False])
+@pytest.mark.parametrize(
+    "provider",
+    [
+        {"type": "openai", "host": "127.0.0.1:9001", "scheme": "http"},
+        {"type": "anthropic", "host": "api.anthropic.com"},
+        {"type": "openai", "host": "[::1]:8080", "scheme": "http"},
+        {"type": "openai", "host": "localhost", "scheme": "http"},
+    ],
+)
+def test_retarget_leaves_the_request_as_mitmproxys_setters_do(
+    version: str, authority: str, with_host: bool, provider: dict[str, str]
+) -> None:
+    from mitmproxy.test import tutils
+
+    from ccproxy.config.models import Provider
+    from ccproxy.providers.destination import apply_destination
+
+    p = Provider.model_validate(provider)
+    default = 443 if p.scheme == "https" else 80
+    wanted = p.hostname if p.port == default else f"{p.hostname}:{p.port}"
+    requests = []
+    for _ in range(2):
+        req = tutils.treq(http_version=version.encode(), authority=authority.encode())
+        req.headers.clear()
+        req.headers.update({"content-type": "application/json", **({"Host": "127.0.0.1:4000"} if with_host else {})})
+        req.headers["x-after"] = "1"
+        requests.append(req)
+    _stock_destination(requests[0], p.scheme, p.hostname, p.port, wanted)
+    requests[0].path = "/v1/x"
+    apply_destination(requests[1], p, "/v1/x")
+    assert requests[1].get_state() == requests[0].get_state()
+    assert list(requests[1].headers.fields) == list(requests[0].headers.fields)  # header order too

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mitmproxy import http
 
+from ccproxy import mitm_compat as compat
 from ccproxy.config.models import DEFAULT_PATHS, Provider
 from ccproxy.lightllm.ir import Wire
 
@@ -33,9 +34,7 @@ def rewrite_path(path: str, client_wire: Wire | None, provider: Provider) -> str
 
 
 def apply_destination(request: http.Request, provider: Provider, path: str | None = None) -> None:
-    request.scheme = provider.scheme
-    request.host = provider.hostname
-    request.port = provider.port
+    compat.retarget(request, provider.scheme, provider.hostname, provider.port)  # Host: set below
     if path is not None:
         request.path = path
     default_port = 443 if provider.scheme == "https" else 80
