@@ -174,3 +174,45 @@ def test_retarget_leaves_the_request_as_mitmproxys_setters_do(
     apply_destination(requests[1], p, "/v1/x")
     assert requests[1].get_state() == requests[0].get_state()
     assert list(requests[1].headers.fields) == list(requests[0].headers.fields)  # header order too
+
+
+def _message_args(kind: str) -> dict[str, Any]:
+    from mitmproxy import http
+
+    common = {"http_version": b"HTTP/1.1", "headers": http.Headers(a="1"), "content": b"{}", "trailers": None}
+    if kind == "request":
+        fields = {"host": "127.0.0.1", "port": 80, "method": b"POST", "scheme": b"http", "authority": b"", "path": b"/"}
+    else:
+        fields = {"status_code": 200, "reason": b"OK"}
+    return {**common, **fields, "timestamp_start": 1, "timestamp_end": None}  # an int where a float goes
+
+
+@pytest.mark.parametrize("kind", ["request", "response"])
+def test_fast_message_typecheck_accepts_and_refuses_what_mitmproxy_does(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mitmproxy import http
+
+    data_cls = http.RequestData if kind == "request" else http.ResponseData
+    monkeypatch.setattr(http.MessageData, "__post_init__", http.MessageData.__post_init__)  # restored after
+
+    odd = object()
+
+    def outcomes() -> list[str]:
+        out = [type(data_cls(**_message_args(kind))).__name__]
+        for name in _message_args(kind):
+            for wrong in (odd, "text", b"bytes", 1.5, None, True):
+                args = {**_message_args(kind), name: wrong}
+                try:
+                    data_cls(**args)
+                    out.append(f"{name}={wrong!r}: ok")
+                except TypeError as e:
+                    out.append(f"{name}={wrong!r}: {e}")
+        return out
+
+    stock = outcomes()
+    assert compat.fast_message_typecheck()
+    assert getattr(http.MessageData.__post_init__, "_ccproxy_fast", False)
+    assert compat.fast_message_typecheck()  # a second call leaves it as it is
+    assert outcomes() == stock
+    assert sum(": Expected" in line for line in stock) > len(_message_args(kind))  # it refuses things
