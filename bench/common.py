@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -16,6 +17,18 @@ def corpus_dir(arg: str | None = None) -> Path:
     if not path.is_dir():
         raise SystemExit(f"bench: corpus not found at {path} (pass --corpus)")
     return path
+
+
+def source_tree(commit: str, tmp: Path, who: str) -> Path:
+    """`src/` of `commit` (git archive) under `tmp`: a baseline to run with PYTHONPATH."""
+    try:
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", commit, "src"], check=True, capture_output=True)
+    except subprocess.CalledProcessError as e:
+        raise SystemExit(f"{who}: --baseline {commit}: git archive failed: {e.stderr.decode().strip()}") from e
+    target = tmp / "baseline"
+    target.mkdir(parents=True)
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target / "src"
 
 
 def timed(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:

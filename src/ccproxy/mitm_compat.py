@@ -18,6 +18,12 @@ ccproxy embeds mitmproxy and needs a few things its addon API does not offer:
   flask, werkzeug, jinja2, ldap3, pyasn1 with them: ~12 MB of RSS); the daemon uses six of them.
   `lean_addons_package()` makes the package importable without running it, until something
   asks for `default_addons`.
+- **dispatch** — `HookIndexedAddonManager`, swapped in for the master's AddonManager by
+  `index_hooks()`: each event calls only the addons that implement its hook (stock walks all
+  ~30 of the chain, sub-addons included, for every event), with stock's semantics.
+- **message type checks** — `fast_message_typecheck()`: mitmproxy's debug-build type check of
+  every Request/Response built, as one `isinstance` per field (the same classes, the same errors).
+- **retarget** — a request's scheme/host/port set without the setters' Host/authority rewrites.
 
 `self_check()` probes each of them against the installed mitmproxy; the daemon disables what is
 missing with one warning instead of crashing mid-stream. pyproject pins the tested range
@@ -27,19 +33,25 @@ missing with one warning instead of crashing mid-stream. pyproject pins the test
 from __future__ import annotations
 
 import dataclasses
+import enum
 import importlib
 import importlib.util
+import inspect
 import json
 import logging
 import socket
 import sys
 import time
+import types
+import typing
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
+from mitmproxy import addonmanager, exceptions, hooks, http
 from mitmproxy import flow as mflow
-from mitmproxy import http
+from mitmproxy.net.http import status_codes
+from mitmproxy.net.http.url import hostport
 from mitmproxy.proxy import commands, events, layer
 from mitmproxy.proxy.layers.http import (
     DropStream,
@@ -256,6 +268,236 @@ def drop_legacy_log_events(master: Any) -> bool:
     if handler is None or not callable(getattr(handler, "uninstall", None)):
         return False
     handler.uninstall()
+    return True
+
+
+# ---- hook dispatch ------------------------------------------------------------------------------
+
+
+class _Via(enum.Enum):
+    METHOD = 1  # a plain addon with a callable hook attribute: called straight
+    STOCK = 2  # sub-addons, or an attribute that is not a plain callable: mitmproxy's own walk
+
+
+# (position in the chain, addon, how to call it) of the addons that answer one hook
+_Plan = tuple[tuple[int, Any, _Via], ...]
+
+
+def _via(addon: Any, name: str) -> _Via | None:
+    """How `addon` answers hook `name`, or None where mitmproxy's walk would skip it."""
+    try:
+        if hasattr(addon, "addons"):
+            return _Via.STOCK  # sub-addons change under their parent (mitmproxy's ScriptLoader)
+        func = getattr(addon, name, None)
+        if not func or isinstance(func, types.ModuleType):
+            return None
+        return _Via.METHOD if callable(func) else _Via.STOCK  # the stock walk raises "not callable"
+    except Exception:
+        return _Via.STOCK  # a property that raises: mitmproxy's walk raises it under its safecall
+
+
+def _log_addon_error(exc: Exception, sync: bool) -> None:
+    """What mitmproxy's `safecall` logs for an addon method we called straight, the traceback
+    cut exactly where stock's would be: stock's is [safecall, trigger*, invoke_addon*, method...]
+    and it cuts after the first `invoke_addon_sync`, then after the first `invoke_addon`."""
+    tb = exc.__traceback__
+    if tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next  # our dispatch frame: now [method...]
+    if sync:  # stock's first cut is at its own invoke_addon_sync frame
+        tb = addonmanager.cut_traceback(tb, "invoke_addon")
+    else:
+        cut = addonmanager.cut_traceback(tb, "invoke_addon_sync")
+        # not in the method's frames: stock's second cut is at its own invoke_addon frame
+        tb = tb if cut is tb else addonmanager.cut_traceback(cut, "invoke_addon")
+    addonmanager.logger.error(f"Addon error: {exc}", exc_info=(type(exc), exc, tb))
+
+
+class HookIndexedAddonManager(addonmanager.AddonManager):
+    """mitmproxy's AddonManager, calling for each event only the addons that implement its hook.
+
+    Stock `trigger_event` walks every addon of the chain for every event (per addon a
+    `safecall` context manager, an `invoke_addon` coroutine, the `_iter_hooks` generator and
+    `hasattr(a, "addons")`), and `handle_lifecycle` adds an `update` event after each flow
+    event, which hardly any addon implements. Here the chain positions of the addons answering
+    a hook are found once per hook name and kept while the chain and the name registry are the
+    same: `add` grows the chain, `register` grows the registry, `remove` and `clear` replace
+    the chain list, so any of them (or `invalidate()`) makes the plans anew.
+
+    Kept from stock: chain order; an addon with sub-addons, or a hook attribute that is not a
+    plain callable, goes through mitmproxy's own `safecall` + `invoke_addon` (parent before
+    sub-addons, the module-named attribute skipped, the non-callable one an error); each
+    top-level addon's exception is logged as "Addon error", with stock's traceback, and the
+    next addon runs; `AddonHalt` ends the event, `OptionsError` propagates; sync and async
+    hooks, and `trigger`'s refusal of async ones; a hook method is looked up again at each call;
+    if the chain changes during an event, the rest of that event is the stock loop over the list
+    stock would be iterating. Not seen: an addon that had no hook attribute when a plan was made
+    and gains one later without add/register (`invalidate()` is for that)."""
+
+    _plans: dict[str, _Plan]
+    _planned: tuple[list[Any] | None, int, dict[str, Any] | None, int]  # chain, len, lookup, len
+
+    def invalidate(self) -> None:
+        self._plans = {}
+        self._planned = (None, 0, None, 0)
+
+    def _unchanged(self, chain: list[Any], size: int, lookup: dict[str, Any], names: int) -> bool:
+        return self.chain is chain and len(chain) == size and self.lookup is lookup and len(lookup) == names
+
+    def _plan(self, name: str) -> _Plan:
+        if not self._unchanged(*self._planned):  # type: ignore[arg-type]
+            self._plans = {}
+            self._planned = (self.chain, len(self.chain), self.lookup, len(self.lookup))
+        plan = self._plans.get(name)
+        if plan is None:
+            plan = tuple((i, a, v) for i, a in enumerate(self.chain) if (v := _via(a, name)) is not None)
+            self._plans[name] = plan
+        return plan
+
+    async def handle_lifecycle(self, event: hooks.Hook) -> None:
+        message = event.args()[0]
+        await self.trigger_event(event)
+        if isinstance(message, mflow.Flow) and self._plan("update"):
+            await self.trigger_event(hooks.UpdateHook([message]))
+
+    async def trigger_event(self, event: hooks.Hook) -> None:
+        name = event.name
+        plan = self._plan(name)
+        if not plan:
+            return
+        chain, lookup = self.chain, self.lookup
+        size, names = len(chain), len(lookup)
+        args = event.args()
+        for index, addon, via in plan:
+            try:
+                if via is _Via.METHOD and (func := getattr(addon, name, None)) and callable(func):
+                    try:
+                        res = func(*args)
+                        if res is not None and inspect.isawaitable(res):
+                            await res
+                    except (exceptions.AddonHalt, exceptions.OptionsError):
+                        raise
+                    except Exception as e:
+                        _log_addon_error(e, sync=False)
+                else:
+                    with addonmanager.safecall():
+                        await self.invoke_addon(addon, event)
+            except exceptions.AddonHalt:
+                return
+            if not self._unchanged(chain, size, lookup, names):
+                await self._stock_rest(chain, index + 1, event)
+                return
+
+    async def _stock_rest(self, chain: list[Any], start: int, event: hooks.Hook) -> None:
+        """Stock `trigger_event` from `start` on, over the list it was iterating."""
+        i = start
+        while i < len(chain):
+            try:
+                with addonmanager.safecall():
+                    await self.invoke_addon(chain[i], event)
+            except exceptions.AddonHalt:
+                return
+            i += 1
+
+    def trigger(self, event: hooks.Hook) -> None:
+        name = event.name
+        plan = self._plan(name)
+        if not plan:
+            return
+        chain, lookup = self.chain, self.lookup
+        size, names = len(chain), len(lookup)
+        args = event.args()
+        for index, addon, via in plan:
+            try:
+                func = getattr(addon, name, None) if via is _Via.METHOD else None
+                if func and callable(func) and not inspect.iscoroutinefunction(func):
+                    try:
+                        func(*args)
+                    except (exceptions.AddonHalt, exceptions.OptionsError):
+                        raise
+                    except Exception as e:
+                        _log_addon_error(e, sync=True)
+                else:  # stock's walk, which refuses an async handler here
+                    with addonmanager.safecall():
+                        self.invoke_addon_sync(addon, event)
+            except exceptions.AddonHalt:
+                return
+            if not self._unchanged(chain, size, lookup, names):
+                self._stock_rest_sync(chain, index + 1, event)
+                return
+
+    def _stock_rest_sync(self, chain: list[Any], start: int, event: hooks.Hook) -> None:
+        i = start
+        while i < len(chain):
+            try:
+                with addonmanager.safecall():
+                    self.invoke_addon_sync(chain[i], event)
+            except exceptions.AddonHalt:
+                return
+            i += 1
+
+
+def index_hooks(master: Any) -> bool:
+    """Give `master` the hook-indexed dispatch (before or after its addons are added). False
+    when its AddonManager is not mitmproxy's own class (then it keeps the stock dispatch)."""
+    manager = getattr(master, "addons", None)
+    if type(manager) is not addonmanager.AddonManager or not isinstance(getattr(manager, "chain", None), list):
+        return False
+    manager.__class__ = HookIndexedAddonManager
+    cast(HookIndexedAddonManager, manager).invalidate()
+    return True
+
+
+# ---- message type checks -----------------------------------------------------------------------
+
+
+def _classes(typeinfo: Any) -> tuple[type, ...] | None:
+    """The classes `typecheck.check_option_type` accepts for `typeinfo`, when it is a class or a
+    union of classes (a float field takes an int as well); None for anything more elaborate."""
+    if typing.get_origin(typeinfo) in (typing.Union, types.UnionType):
+        out: list[type] = []
+        for arg in typing.get_args(typeinfo):
+            got = _classes(arg)
+            if got is None:
+                return None
+            out += got
+        return tuple(out)
+    if isinstance(typeinfo, type) and typing.get_origin(typeinfo) is None and typeinfo is not typing.Any:
+        return (typeinfo, int) if typeinfo is float else (typeinfo,)
+    return None
+
+
+def fast_message_typecheck() -> bool:
+    """Replace mitmproxy's `MessageData.__post_init__` (run, with `__debug__`, for every Request
+    and Response built: each field through the generic `check_option_type`, ~80-100 µs a message,
+    two or more per flow) with one `isinstance` per field against the same classes; a value that
+    fails it goes through mitmproxy's own check, which raises its own TypeError. Module-wide: the
+    daemon owns its process. False when mitmproxy has no such check (`python -O`) or a field
+    type is not a plain class or union of classes."""
+    original = getattr(http.MessageData, "__post_init__", None)
+    if original is None or getattr(original, "_ccproxy_fast", False):
+        return original is not None
+    checks: dict[type, tuple[tuple[str, tuple[type, ...]], ...]] = {}
+    for cls in (http.RequestData, http.ResponseData):
+        plan = []
+        for f in dataclasses.fields(cls):
+            classes = _classes(f.type)
+            if classes is None:
+                return False
+            plan.append((f.name, classes))
+        checks[cls] = tuple(plan)
+
+    def __post_init__(self: Any) -> None:
+        plan = checks.get(type(self))
+        if plan is None:  # a subclass we did not plan for: mitmproxy's check
+            original(self)
+            return
+        for name, classes in plan:
+            if not isinstance(getattr(self, name), classes):
+                original(self)  # raises mitmproxy's TypeError for the first wrong field
+                return
+
+    __post_init__._ccproxy_fast = True  # type: ignore[attr-defined]
+    http.MessageData.__post_init__ = __post_init__  # type: ignore[method-assign]
     return True
 
 
@@ -761,6 +1003,22 @@ def attach(master: Any, flow: http.HTTPFlow, policy: StreamPolicy) -> bool:
     return False
 
 
+# ---- a request pointed elsewhere ---------------------------------------------------------------
+
+
+def retarget(request: http.Request, scheme: str, host: str, port: int) -> None:
+    """`request.scheme, .host, .port = scheme, host, port`, leaving the authority as mitmproxy's
+    setters leave it, but not the Host header: the caller sets (HTTP/1) or drops (HTTP/2) that
+    itself. The `host` and `port` setters each re-derive Host and authority (a header lookup and
+    rewrite each time); a request routed by the inspector paid for that twice, then set Host anyway."""
+    data = request.data
+    data.scheme = scheme.encode("utf-8", "surrogateescape")
+    data.host = host
+    data.port = port
+    if data.authority:
+        request.authority = hostport(scheme, host, port)
+
+
 # ---- messages rebuilt from their state ---------------------------------------------------------
 
 _MESSAGE_DATA: dict[type, tuple[type, frozenset[str]]] = {
@@ -785,6 +1043,38 @@ def message_from_state[M: (http.Request, http.Response)](kind: type[M], state: d
     return msg
 
 
+# Headers that make Response.make's content setter do more than append a content-length.
+_FRAMING = frozenset(("content-encoding", "transfer-encoding", "content-length"))
+
+
+def _b(text: str) -> bytes:
+    return text.encode("utf-8", "surrogateescape")  # as Response.make encodes header names and values
+
+
+def make_response(status_code: int, content: bytes, headers: dict[str, str]) -> http.Response:
+    """`http.Response.make(status_code, content, headers)` without the per-field type check of
+    its dataclass (~100 us of a converted flow's answer, see `message_from_state`): the same
+    version, reason, header fields (content-length appended last) and timestamps. Headers that
+    change how the body is framed or encoded go through `Response.make` itself."""
+    if any(k.lower() in _FRAMING for k in headers):
+        return http.Response.make(status_code, content, headers)
+    fields = tuple(
+        (k.encode("utf-8", "surrogateescape"), v.encode("utf-8", "surrogateescape")) for k, v in headers.items()
+    )
+    now = time.time()
+    state = {
+        "http_version": b"HTTP/1.1",
+        "status_code": status_code,
+        "reason": status_codes.RESPONSES.get(status_code, "").encode(),
+        "headers": (*fields, (b"content-length", str(len(content)).encode())),
+        "content": content,
+        "trailers": None,
+        "timestamp_start": now,
+        "timestamp_end": now,
+    }
+    return message_from_state(http.Response, state)
+
+
 def guard_stream(master: Any, flow: http.HTTPFlow) -> bool:
     """The stream guard for engines without the faults addon (attach with no policy): idle timer,
     mid-stream faults. True when the stream carries it."""
@@ -804,15 +1094,19 @@ __all__ = [
     "REFUSE",
     "TESTED_RANGE",
     "CcproxyHttpStream",
+    "HookIndexedAddonManager",
     "StreamPolicy",
     "attach",
     "client_backlog",
     "close_client",
     "guard_stream",
+    "index_hooks",
     "live_streams",
+    "make_response",
     "message_from_state",
     "nudge",
     "refuse_client",
+    "retarget",
     "self_check",
     "set_tls_keylog",
     "stop_accepting",

@@ -31,3 +31,30 @@ def test_client_request_line_matches_the_decoded_snapshot(method: str, url: str,
 def test_client_request_line_without_a_snapshot_is_the_live_request() -> None:
     flow = tflow.tflow()
     assert meta.client_request_line(flow) == (flow.request.method, flow.request.path, flow.request.headers)
+
+
+@pytest.mark.parametrize(
+    ("headers", "encoding"),
+    [
+        ({"content-type": "application/json"}, None),
+        ({"Content-Encoding": "gzip"}, "gzip"),  # decoded, as Request.content decodes it
+        ({"content-encoding": "br"}, "br"),
+        ({"content-encoding": ""}, None),  # an empty coding: the body as sent
+    ],
+)
+def test_client_request_content_is_the_decoded_snapshot_body(headers: dict[str, str], encoding: str | None) -> None:
+    req = http.Request.make("POST", "http://127.0.0.1:4000/v1/messages", b"", headers)
+    if encoding is not None:
+        req.headers["content-encoding"] = encoding
+    req.content = b'{"model": "m", "messages": []}'  # encoded with the request's coding
+    flow = tflow.tflow(req=req.copy())
+    flow.metadata[meta.CLIENT_REQUEST] = req.get_state()
+    flow.request.content = b"rewritten by a hook"
+    snap = meta.client_request(flow)
+    assert snap is not None
+    assert meta.client_request_content(flow) == snap.content == b'{"model": "m", "messages": []}'
+
+
+def test_client_request_content_without_a_snapshot_is_the_live_body() -> None:
+    flow = tflow.tflow()
+    assert meta.client_request_content(flow) == flow.request.content

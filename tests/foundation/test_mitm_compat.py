@@ -8,6 +8,7 @@ import subprocess
 import sys
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 from mitmproxy import options
@@ -90,6 +91,27 @@ def test_message_from_state_falls_back_for_any_other_shape() -> None:
     del state["trailers"]  # a shape get_state never produced: from_state's own error, not a half-built message
     with pytest.raises(TypeError):
         compat.message_from_state(http.Response, state)
+
+
+@pytest.mark.parametrize(
+    "status,content,headers",
+    [
+        (200, b'{"id": "x"}', {"content-type": "application/json"}),
+        (429, b"{}", {"content-type": "application/json", "retry-after": "3", "x-request-id": "r\u00e9q"}),
+        (529, b"", {}),  # a status without a reason phrase
+        (200, b"plain", {"content-type": "text/plain", "content-encoding": "gzip"}),  # Response.make encodes it
+        (200, b"x", {"Content-Length": "99"}),  # Response.make replaces it in place
+    ],
+)
+def test_make_response_is_response_make(status: int, content: bytes, headers: dict[str, str]) -> None:
+    from mitmproxy import http
+
+    fast, slow = compat.make_response(status, content, dict(headers)), http.Response.make(status, content, headers)
+    fast_state, slow_state = fast.get_state(), slow.get_state()
+    for state in (fast_state, slow_state):
+        assert state.pop("timestamp_start") <= state.pop("timestamp_end")
+    assert fast_state == slow_state and type(fast) is http.Response
+    assert fast.content == content and fast.stream is False
 
 
 LEAN_PROBE = """
@@ -210,3 +232,92 @@ def test_flow_state_falls_back_for_a_flow_subclass() -> None:
     flow = tflow.tflow(resp=True)
     flow.__class__ = Custom
     assert compat.flow_state(flow)["custom"] is True
+
+
+def _stock_destination(request: Any, scheme: str, host: str, port: int, authority: str) -> None:
+    """apply_destination as it was, through mitmproxy's own setters."""
+    request.scheme, request.host, request.port = scheme, host, port
+    if request.http_version.startswith(("HTTP/2", "HTTP/3")):
+        request.authority = authority
+        request.headers.pop("host", None)
+    else:
+        request.headers["host"] = authority
+
+
+@pytest.mark.parametrize("version", ["HTTP/1.1", "HTTP/2.0"])
+@pytest.mark.parametrize("authority", ["", "old.example:8443"])
+@pytest.mark.parametrize("with_host", [True, False])
+@pytest.mark.parametrize(
+    "provider",
+    [
+        {"type": "openai", "host": "127.0.0.1:9001", "scheme": "http"},
+        {"type": "anthropic", "host": "api.anthropic.com"},
+        {"type": "openai", "host": "[::1]:8080", "scheme": "http"},
+        {"type": "openai", "host": "localhost", "scheme": "http"},
+    ],
+)
+def test_retarget_leaves_the_request_as_mitmproxys_setters_do(
+    version: str, authority: str, with_host: bool, provider: dict[str, str]
+) -> None:
+    from mitmproxy.test import tutils
+
+    from ccproxy.config.models import Provider
+    from ccproxy.providers.destination import apply_destination
+
+    p = Provider.model_validate(provider)
+    default = 443 if p.scheme == "https" else 80
+    wanted = p.hostname if p.port == default else f"{p.hostname}:{p.port}"
+    requests = []
+    for _ in range(2):
+        req = tutils.treq(http_version=version.encode(), authority=authority.encode())
+        req.headers.clear()
+        req.headers.update({"content-type": "application/json", **({"Host": "127.0.0.1:4000"} if with_host else {})})
+        req.headers["x-after"] = "1"
+        requests.append(req)
+    _stock_destination(requests[0], p.scheme, p.hostname, p.port, wanted)
+    requests[0].path = "/v1/x"
+    apply_destination(requests[1], p, "/v1/x")
+    assert requests[1].get_state() == requests[0].get_state()
+    assert list(requests[1].headers.fields) == list(requests[0].headers.fields)  # header order too
+
+
+def _message_args(kind: str) -> dict[str, Any]:
+    from mitmproxy import http
+
+    common = {"http_version": b"HTTP/1.1", "headers": http.Headers(a="1"), "content": b"{}", "trailers": None}
+    if kind == "request":
+        fields = {"host": "127.0.0.1", "port": 80, "method": b"POST", "scheme": b"http", "authority": b"", "path": b"/"}
+    else:
+        fields = {"status_code": 200, "reason": b"OK"}
+    return {**common, **fields, "timestamp_start": 1, "timestamp_end": None}  # an int where a float goes
+
+
+@pytest.mark.parametrize("kind", ["request", "response"])
+def test_fast_message_typecheck_accepts_and_refuses_what_mitmproxy_does(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mitmproxy import http
+
+    data_cls = http.RequestData if kind == "request" else http.ResponseData
+    monkeypatch.setattr(http.MessageData, "__post_init__", http.MessageData.__post_init__)  # restored after
+
+    odd = object()
+
+    def outcomes() -> list[str]:
+        out = [type(data_cls(**_message_args(kind))).__name__]
+        for name in _message_args(kind):
+            for wrong in (odd, "text", b"bytes", 1.5, None, True):
+                args = {**_message_args(kind), name: wrong}
+                try:
+                    data_cls(**args)
+                    out.append(f"{name}={wrong!r}: ok")
+                except TypeError as e:
+                    out.append(f"{name}={wrong!r}: {e}")
+        return out
+
+    stock = outcomes()
+    assert compat.fast_message_typecheck()
+    assert getattr(http.MessageData.__post_init__, "_ccproxy_fast", False)
+    assert compat.fast_message_typecheck()  # a second call leaves it as it is
+    assert outcomes() == stock
+    assert sum(": Expected" in line for line in stock) > len(_message_args(kind))  # it refuses things

@@ -11,7 +11,7 @@ import pytest
 from mitmproxy import http
 from mitmproxy.test import tflow
 
-from ccproxy.addons.transform import TransformAddon, move_credential
+from ccproxy.addons.transform import TransformAddon, header_map, move_credential
 from ccproxy.config.loader import parse_config
 from ccproxy.config.models import Provider
 from ccproxy.flows import meta
@@ -116,6 +116,8 @@ async def test_streams_are_left_to_the_streaming_addon(stream_flag: bool) -> Non
             ("authorization", "Bearer sk-ant-oat01-t"),
         ),
         ("anthropic", "gemini", {"x-api-key": "k"}, {}, ("x-goog-api-key", "k")),
+        ("openai", "gemini", {"Authorization": "Bearer sk-y", "X-Api-Key": "other"}, {}, ("x-goog-api-key", "sk-y")),
+        ("anthropic", "openai", {"X-API-KEY": "k\u00e9"}, {}, ("authorization", "Bearer k\u00e9")),
     ],
 )
 def test_client_key_moves_to_the_destination_slot(
@@ -144,3 +146,18 @@ async def test_unrouted_request_is_answered_unless_a_rule_names_a_provider() -> 
         if not routed:
             assert f.response is not None and f.response.status_code == 404
             assert b"no provider handles" in f.response.content
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        (),
+        ((b"Content-Type", b"application/json"), (b"Retry-After", b"3")),
+        ((b"x-ratelimit-a", b"1"), (b"X-RateLimit-A", b"2"), (b"request-id", b"r"), (b"x-ratelimit-a", b"3")),
+        ((b"x-odd", b"caf\xc3\xa9 \xff"),),  # non-UTF-8 bytes survive as mitmproxy decodes them
+    ],
+)
+def test_header_map_is_the_lowercased_items(fields: tuple[tuple[bytes, bytes], ...]) -> None:
+    headers = http.Headers(fields)
+    assert header_map(headers) == {k.lower(): v for k, v in headers.items()}
+    assert list(header_map(headers)) == [k.lower() for k in headers]

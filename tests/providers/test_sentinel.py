@@ -37,6 +37,38 @@ def test_find_sentinel(path: str, headers: dict[str, str], hit: SentinelHit | No
     assert find_sentinel(req(path, **headers)) == hit
 
 
+def test_the_cheap_check_never_misses_a_sentinel() -> None:
+    """may_carry_sentinel (one pass over the raw fields) is False only where the full
+    lookups find nothing: every slot, a slot sent as two fields (joined by mitmproxy), a
+    query key, and the inject_auth guard built on it."""
+    from ccproxy.hooks.inject_auth import carries_sentinel
+    from ccproxy.pipeline import Context
+    from ccproxy.providers.sentinel import HEADER_SLOTS, may_carry_sentinel
+
+    cases = [req(**{h.replace("-", "_"): f"Bearer {S}p"}) for h in HEADER_SLOTS]
+    two = req()
+    two.headers.add("x-api-key", "sk-real")
+    two.headers.add("x-api-key", S + "p")
+    cases += [two, req(f"/v1/x?alt=sse&key={S}p"), req("/v1/x?alt=sse"), req(authorization="Bearer sk-real")]
+    cases += [req(x_other=S + "p")]  # the prefix in a header that is no slot: checked in full
+    for r in cases:
+        full = find_sentinel(r) is not None
+        flow = tflow_for(r)
+        assert carries_sentinel(Context(flow)) is full
+        assert may_carry_sentinel(r) or not full
+    assert all(find_sentinel(r) is not None for r in cases[: len(HEADER_SLOTS) + 2])
+    assert [may_carry_sentinel(r) for r in cases[-3:]] == [True, False, True]
+    assert [find_sentinel(r) is not None for r in cases[-3:]] == [False, False, False]
+
+
+def tflow_for(r: http.Request) -> http.HTTPFlow:
+    from mitmproxy.test import tflow
+
+    f = tflow.tflow()
+    f.request = r
+    return f
+
+
 def test_strip_sentinels_removes_every_slot_and_keeps_the_rest() -> None:
     r = req(f"/x?alt=sse&key={S}g", x_api_key=S + "a", authorization="Bearer " + S + "a", accept="*/*")
     assert strip_sentinels(r) == ["x-api-key", "authorization", "?key"]

@@ -63,6 +63,18 @@ def test_origin(origin: str | None, ok: bool) -> None:
         assert refusal.status == 403 and "inspector.allow_origins" in refusal.message
 
 
+@pytest.mark.parametrize("name", ["origin", "Origin", "ORIGIN"])
+def test_origin_header_found_in_any_case(name: str) -> None:
+    """A plain dict is scanned case-insensitively; mitmproxy's Headers (and starlette's) are
+    case-insensitive themselves, so a miss there is a miss without decoding every field."""
+    from mitmproxy import http
+
+    for headers in ({name: "https://evil.example"}, http.Headers(((name.encode(), b"https://evil.example"),))):
+        refusal = LOOP.check_origin(headers, 4000)
+        assert refusal is not None and refusal.status == 403, type(headers)
+    assert LOOP.check_origin(http.Headers(host="127.0.0.1:4000", user_agent="sdk"), 4000) is None
+
+
 @pytest.mark.parametrize(
     ("headers", "sensitive", "status"),
     [

@@ -25,8 +25,10 @@ class ModelsEndpointAddon:
             return
         req = flow.request
         bare = req.path.split("?", 1)[0].rstrip("/")
+        if bare not in ("/v1/models", "/v1beta/models"):
+            return  # before classifying: every proxied request passes here
         ep = classify(req.method, req.path, req.headers)
-        if ep is None or ep.kind != "models" or bare not in ("/v1/models", "/v1beta/models"):
+        if ep is None or ep.kind != "models":
             return
         models = models_list.collect(self.config.ccproxy.transform_rules, self.config.ccproxy.providers)
         payload = models_list.render(models, req.headers, req.path)

@@ -43,7 +43,7 @@ class OriginGuardAddon:
             flow.metadata[meta.CONTROL] = True  # a preflight is not an exchange worth recording
             flow.response = http.Response.make(204, b"", self._cors(flow, preflight=True))
             return
-        refusal = self.access.check_origin(req.headers, flow.client_conn.sockname[1])
+        refusal = self.access.origin_refusal(origin, flow.client_conn.sockname[1])
         if refusal is None:
             return
         path = req.path.split("?", 1)[0]
@@ -66,6 +66,8 @@ class OriginGuardAddon:
         self._allow(flow)  # responses ccproxy made itself never pass responseheaders
 
     def _allow(self, flow: http.HTTPFlow) -> None:
+        if not self.access.allow_origins:  # nothing is listed (the default): no header to look up
+            return
         if flow.response is not None and is_reverse(flow) and self.access.listed(flow.request.headers.get("origin")):
             flow.response.headers.update(self._cors(flow, preflight=False))
 

@@ -41,6 +41,7 @@ from ccproxy.lightllm.rules import (
     match_rule,
     model_of,
 )
+from ccproxy.mitm_compat import make_response
 from ccproxy.providers.destination import apply_destination, rewrite_path
 
 log = logging.getLogger(__name__)
@@ -83,38 +84,58 @@ def drop_headers(headers: http.Headers, names: frozenset[bytes]) -> None:
 
 
 def _json_response(status: int, payload: Any, headers: dict[str, str] | None = None) -> http.Response:
-    return http.Response.make(
-        status, json.dumps(payload).encode(), {"content-type": "application/json", **(headers or {})}
-    )
+    return make_response(status, json.dumps(payload).encode(), {"content-type": "application/json", **(headers or {})})
 
 
-def _client_credential(request: http.Request, wire: Wire) -> str | None:
+def header_map(headers: http.Headers) -> dict[str, str]:
+    """The headers as a dict of lower-case names, a repeated header's values joined with ", " as
+    `headers[name]` joins them; read from the fields in one pass (`items()` looks each name up again)."""
+    out: dict[str, str] = {}
+    for name, value in headers.fields:
+        k, v = name.decode("utf-8", "surrogateescape").lower(), value.decode("utf-8", "surrogateescape")
+        out[k] = f"{out[k]}, {v}" if k in out else v
+    return out
+
+
+def _credentials(headers: http.Headers) -> dict[bytes, str]:
+    """The credential headers as `headers.get` reads them (repeated ones joined with ", "), found
+    in one pass over the fields instead of one per name."""
+    found: dict[bytes, list[str]] = {}
+    for name, value in headers.fields:
+        key = name.lower()
+        if key in _CREDENTIAL_HEADERS:
+            found.setdefault(key, []).append(value.decode("utf-8", "surrogateescape"))
+    return {k: ", ".join(v) for k, v in found.items()}
+
+
+def _client_credential(request: http.Request, wire: Wire, sent: dict[bytes, str]) -> str | None:
     """The key the client sent, wherever its SDK puts it."""
-    h = request.headers
-    auth = h.get("authorization", "")
+    auth = sent.get(b"authorization", "")
     bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else None
     if wire == "anthropic":
-        return h.get("x-api-key") or bearer
+        return sent.get(b"x-api-key") or bearer
     if wire == "gemini":
-        return h.get("x-goog-api-key") or request.query.get("key") or bearer
+        return sent.get(b"x-goog-api-key") or request.query.get("key") or bearer
     return bearer
 
 
 def move_credential(request: http.Request, src: Wire, dst: Wire) -> None:
     """Put the client's own key into the destination wire's slot (a client that brings its
     own key for the destination provider keeps working); injected credentials replace it."""
-    token = _client_credential(request, src)
+    token = _client_credential(request, src, _credentials(request.headers))
     drop_headers(request.headers, _CREDENTIAL_HEADERS)
     if "?" in request.path and "key" in request.query:  # no query to parse otherwise
         del request.query["key"]
     if not token:
         return
     if dst == "anthropic" and not token.startswith("sk-ant-oat"):
-        request.headers["x-api-key"] = token
+        slot = (b"x-api-key", token)
     elif dst == "gemini":
-        request.headers["x-goog-api-key"] = token
+        slot = (b"x-goog-api-key", token)
     else:
-        request.headers["authorization"] = f"Bearer {token}"
+        slot = (b"authorization", f"Bearer {token}")
+    # appended as `headers[name] = value` appends a header the request no longer has (dropped above)
+    request.headers.fields = (*request.headers.fields, (slot[0], slot[1].encode("utf-8", "surrogateescape")))
 
 
 def upstream_path(provider: Provider | None, wire: Wire, model: str | None, stream: bool) -> str:
@@ -149,17 +170,18 @@ class TransformAddon:
     async def request(self, flow: http.HTTPFlow) -> None:
         if flow.response or flow.error or flow.metadata.get(meta.CONTROL):
             return
-        ep = classify(*meta.client_request_line(flow))
+        # The client's request read from its snapshot (line, headers, body): no Request is built.
+        method, path, headers = meta.client_request_line(flow)
+        ep = classify(method, path, headers)
         if ep is None or ep.kind == "models":
             return
         client_wire: Wire = flow.metadata.get(meta.CLIENT_WIRE) or ep.wire
         dest_wire: Wire = flow.metadata.get(meta.UPSTREAM_WIRE) or client_wire
         if not self.rules and dest_wire == client_wire:
             return  # plain passthrough: nothing below would read the client's request or change the flow
-        snap = meta.client_request(flow) or flow.request
         # Lazy body parsing: with no rule to match, only a conversion reads the model.
-        model = model_of(snap.content, snap.path, ep.wire) if self.rules else None
-        hit = self._match(snap, model) if self.rules else None
+        model = model_of(meta.client_request_content(flow), path, ep.wire) if self.rules else None
+        hit = self._match(flow, path, headers, model) if self.rules else None
         provider = self.providers.get(flow.metadata.get(meta.PROVIDER) or "")
         dest_model: str | None = None
         if hit is not None:
@@ -174,18 +196,18 @@ class TransformAddon:
                 return  # forwarded unchanged
             dest_model = r.dest_model
             if named is not None and r.dest_provider is not None:
-                self._route(flow, r.dest_provider, named, snap.path, client_wire)
+                self._route(flow, r.dest_provider, named, path, client_wire)
         if ep.kind == "count_tokens":
             if dest_wire != client_wire:
-                self._estimate(flow, ep, snap)
+                self._estimate(flow, ep, path)
             return
         if dest_wire == client_wire:
             if dest_model:
                 self._replace_model(flow, ep, dest_model)
         else:
             if not self.rules:
-                model = model_of(snap.content, snap.path, ep.wire)
-            if not self._convert(flow, snap, client_wire, dest_wire, provider, dest_model, model):
+                model = model_of(meta.client_request_content(flow), path, ep.wire)
+            if not self._convert(flow, path, client_wire, dest_wire, provider, dest_model, model):
                 return
         name = flow.metadata.get(meta.PROVIDER)
         if hit is not None and self.credentials is not None and provider is not None and name:
@@ -193,9 +215,11 @@ class TransformAddon:
             if inspect.isawaitable(result):
                 await result
 
-    def _match(self, snap: http.Request, model: str | None) -> tuple[str, CompiledRule] | None:
-        host = snap.pretty_host if self._match_hosts else ""
-        view = RequestView(host=host, path=snap.path, headers=snap.headers, model=model)
+    def _match(
+        self, flow: http.HTTPFlow, path: str, headers: http.Headers, model: str | None
+    ) -> tuple[str, CompiledRule] | None:
+        host = (meta.client_request(flow) or flow.request).pretty_host if self._match_hosts else ""
+        view = RequestView(host=host, path=path, headers=headers, model=model)
         for where, rule in self.rules:
             if match_rule([rule], view) is not None:
                 return where, rule
@@ -220,9 +244,9 @@ class TransformAddon:
             body["model"] = model
             flow.request.content = json.dumps(body).encode()
 
-    def _estimate(self, flow: http.HTTPFlow, ep: Endpoint, snap: http.Request) -> None:
+    def _estimate(self, flow: http.HTTPFlow, ep: Endpoint, path: str) -> None:
         try:
-            answer = ct.count_tokens_response(json.loads(snap.content or b""), ep.wire, snap.path)
+            answer = ct.count_tokens_response(json.loads(meta.client_request_content(flow) or b""), ep.wire, path)
         except ValueError as e:
             status, body = lerr.failure(ep.wire, f"ccproxy: cannot estimate tokens: {e}", 400)
             flow.response = _json_response(status, body)
@@ -235,7 +259,7 @@ class TransformAddon:
     def _convert(
         self,
         flow: http.HTTPFlow,
-        snap: http.Request,
+        client_path: str,
         client_wire: Wire,
         dest_wire: Wire,
         provider: Provider | None,
@@ -245,7 +269,7 @@ class TransformAddon:
         req = flow.request
         try:
             body = json.loads(req.content or b"")
-            rendered = cv.convert_request_full(body, client_wire, dest_wire, model=dest_model, path=snap.path)
+            rendered = cv.convert_request_full(body, client_wire, dest_wire, model=dest_model, path=client_path)
             path = upstream_path(provider, dest_wire, rendered.model, rendered.stream)
         except Exception as e:  # never forward a body the destination cannot read
             message = f"ccproxy: cannot convert this {client_wire} request for a {dest_wire} provider: {e}"
@@ -290,7 +314,7 @@ class TransformAddon:
             return  # the request was never converted (refused with a 400 already)
         # setdefault: an earlier addon (Code Assist unwrap) may have kept the rawer original already
         flow.metadata.setdefault(meta.UPSTREAM_RESPONSE, resp.get_state())
-        kept = lerr.keep_headers(resp.headers, client_wire)
+        kept = lerr.keep_headers(header_map(resp.headers), client_wire)
         if resp.status_code >= 400:
             status, body, _ = lerr.convert_error(resp.status_code, resp.content or b"", upstream_wire, client_wire)
         else:

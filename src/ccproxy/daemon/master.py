@@ -234,6 +234,8 @@ class Daemon:
 
         master = Master(opts, event_loop=loop, with_termlog=False)
         compat.drop_legacy_log_events(master)
+        compat.index_hooks(master)  # each event to the addons that implement its hook only
+        compat.fast_message_typecheck()  # mitmproxy's per-message debug type check, as isinstance
         master.addons.add(
             core.Core(),
             disable_h2c.DisableH2C(),

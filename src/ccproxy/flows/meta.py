@@ -107,6 +107,19 @@ def client_request_line(flow: http.HTTPFlow) -> tuple[str, str, http.Headers]:
     return method, state["path"].decode("utf-8", "surrogateescape"), http.Headers(state["headers"])
 
 
+def client_request_content(flow: http.HTTPFlow) -> bytes | None:
+    """The body the client sent, decoded (`client_request(flow).content`), read from the snapshot:
+    a Request is built only when the body is content-encoded."""
+    state = flow.metadata.get(CLIENT_REQUEST)
+    if not state:
+        return flow.request.content
+    if any(name.lower() == b"content-encoding" for name, _ in state["headers"]):
+        snap = client_request(flow)
+        return snap.content if snap is not None else None
+    content: bytes | None = state["content"]
+    return content
+
+
 def upstream_response(flow: http.HTTPFlow) -> http.Response | None:
     """The response as the provider sent it, before any conversion."""
     state = flow.metadata.get(UPSTREAM_RESPONSE)

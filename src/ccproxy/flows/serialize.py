@@ -80,8 +80,8 @@ def flow_json(
 ) -> dict[str, Any]:
     """`client`: the decoded client request when the caller already has it (decoding is costly)."""
     client_req = client if client is not None else meta.client_request(flow) or flow.request
-    client_resp_state = flow.metadata.get(meta.CLIENT_RESPONSE)
-    client_resp = http.Response.from_state(client_resp_state) if client_resp_state else None
+    # rebuilt without mitmproxy's per-field type check (meta's rebuild: ~100 us of a converted flow)
+    client_resp = meta.client_response(flow) if flow.metadata.get(meta.CLIENT_RESPONSE) else None
     injected = flow.metadata.get(meta.CREDENTIAL_HEADER)
     secret = frozenset({injected}) if isinstance(injected, str) else frozenset()
     return {

@@ -6,11 +6,13 @@ from __future__ import annotations
 from ccproxy.pipeline import Context, hook
 from ccproxy.providers.errors import AuthConfigError
 from ccproxy.providers.inject import inject_auth as inject
-from ccproxy.providers.sentinel import HEADER_SLOTS, PREFIX, QUERY_SLOTS
+from ccproxy.providers.sentinel import HEADER_SLOTS, PREFIX, QUERY_SLOTS, may_carry_sentinel
 
 
 def carries_sentinel(ctx: Context) -> bool:
     req = ctx.request
+    if not may_carry_sentinel(req):
+        return False
     return any(PREFIX in req.headers.get(h, "") for h in HEADER_SLOTS) or any(
         PREFIX in req.query.get(q, "") for q in QUERY_SLOTS
     )

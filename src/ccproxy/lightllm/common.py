@@ -86,7 +86,10 @@ def restore_ids(messages: list[Message]) -> list[Message]:
             else p
             for p in parts
         ]
-        fixed.append(m.model_copy(update={"parts": parts}))
+        # A turn with nothing to restore is kept as it is: the parser's messages are its own
+        # (a copy per message per request was most of a long conversation's parse).
+        unchanged = len(parts) == len(m.parts) and all(a is b for a, b in zip(parts, m.parts, strict=True))
+        fixed.append(m if unchanged else m.model_copy(update={"parts": parts}))
     return fixed
 
 

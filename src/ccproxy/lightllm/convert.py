@@ -128,7 +128,8 @@ def normalize(req: Request) -> Request:
     messages = []
     for m in req.messages:
         parts = [p for p in m.parts if not (isinstance(p, TextPart) and not p.text and p.signature is None)]
-        messages.append(m.model_copy(update={"parts": parts or m.parts}))
+        # Nodes are never changed in place (a change is a copy), so an unchanged turn is shared.
+        messages.append(m if len(parts) == len(m.parts) or not parts else m.model_copy(update={"parts": parts}))
     system = list(req.system or [])
     while messages and messages[0].role == "system":
         system.extend(p for p in messages.pop(0).parts if isinstance(p, TextPart))

@@ -18,12 +18,19 @@ PREFIX: dict[str, str] = {"anthropic": "msg_", "openai": "chatcmpl-", "openai_re
 _ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
 
+# Two base-62 digits at a time, least significant first: r = lo + 62 * hi -> _PAIRS[r] == lo + hi.
+_PAIRS = [lo + hi for hi in _ALPHABET for lo in _ALPHABET]
+
+
 def _base62(digest: bytes, n: int) -> str:
+    """The `n` least significant base-62 digits of `digest`, least significant first."""
     v = int.from_bytes(digest, "big")
     out = []
-    for _ in range(n):
-        v, r = divmod(v, 62)
-        out.append(_ALPHABET[r])
+    for _ in range(n // 2):  # half the divisions of the 256-bit number
+        v, r = divmod(v, 3844)
+        out.append(_PAIRS[r])
+    if n % 2:
+        out.append(_ALPHABET[v % 62])
     return "".join(out)
 
 

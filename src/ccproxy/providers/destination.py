@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from mitmproxy import http
 
+from ccproxy import mitm_compat as compat
 from ccproxy.config.models import DEFAULT_PATHS, Provider
 from ccproxy.lightllm.ir import Wire
 
@@ -33,15 +34,15 @@ def rewrite_path(path: str, client_wire: Wire | None, provider: Provider) -> str
 
 
 def apply_destination(request: http.Request, provider: Provider, path: str | None = None) -> None:
-    request.scheme = provider.scheme
-    request.host = provider.hostname
-    request.port = provider.port
-    if path is not None:
-        request.path = path
+    """Point the request at the provider, as setting scheme, host and port on it would, plus the
+    Host header (HTTP/1) or :authority (HTTP/2, HTTP/3), each written once."""
+    compat.retarget(request, provider.scheme, provider.hostname, provider.port)  # Host: set below
     default_port = 443 if provider.scheme == "https" else 80
     authority = provider.hostname if provider.port == default_port else f"{provider.hostname}:{provider.port}"
+    if path is not None:
+        request.path = path
     if request.http_version.startswith("HTTP/2") or request.http_version.startswith("HTTP/3"):
         request.authority = authority
         request.headers.pop("host", None)
     else:
-        request.headers["host"] = authority
+        request.headers["host"] = authority  # an absolute-form authority: retarget set it
