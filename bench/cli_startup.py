@@ -39,6 +39,10 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.common import source_tree  # noqa: E402
+
 BASELINE = "17a31f5"  # main before the config cache and the table columns (c9b4fcd: before lazy imports)
 # Runs the ccproxy CLI from the tree given as the first argument.
 _ENTRY = (
@@ -68,14 +72,6 @@ class _Daemon(BaseHTTPRequestHandler):
         self.send_header("content-length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
-
-
-def _checkout(commit: str, tmp: Path) -> Path:
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "src"], check=True, capture_output=True)
-    target = tmp / f"tree-{commit}"
-    target.mkdir()
-    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
-    return target / "src"
 
 
 def _children_cpu() -> float:
@@ -171,7 +167,7 @@ def measure(rounds: int = 7, baseline: str = BASELINE, source_only: bool = False
         if source_only:
             env["PYTHONDONTWRITEBYTECODE"] = "1"
         py = sys.executable
-        old, new = str(_checkout(baseline, tmp)), str(ROOT / "src")
+        old, new = str(source_tree(baseline, tmp, "cli_startup")), str(ROOT / "src")
         subjects: list[tuple[str, Sequence[str]]] = [
             ("python -c pass", [py, "-c", "pass"]),
             ("ccproxy --version (this tree)", [py, "-c", _ENTRY, new, "--version"]),

@@ -32,6 +32,10 @@ import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench.common import source_tree  # noqa: E402
+
 BASELINE = "d9cfb4d"  # main before batched eviction and the cheaper _prepare
 
 _CHILD = r"""
@@ -90,14 +94,6 @@ print(json.dumps({"cpu_us": cpu / n * 1e6, "wait_us": statistics.median(waits) *
                   "mean_us": statistics.fmean(waits) * 1e6, "p99_us": waits[int(n * 0.99)] * 1e6,
                   "prepare_us": p / n * 1e6, "held": held}))
 """
-
-
-def _checkout(commit: str, tmp: Path) -> Path:
-    archive = subprocess.run(["git", "-C", str(ROOT), "archive", commit, "src"], check=True, capture_output=True)
-    target = tmp / f"tree-{commit}"
-    target.mkdir()
-    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
-    return target / "src"
 
 
 def _child(src: Path, mode: str, db: Path, flows: int, capacity: int, words: int = 0) -> dict[str, float]:
@@ -159,7 +155,7 @@ def main() -> None:
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="ccproxy-store-cost-"))
     try:
-        trees = {a.baseline: _checkout(a.baseline, tmp), "this tree": ROOT / "src"}
+        trees = {a.baseline: source_tree(a.baseline, tmp, "store_cost"), "this tree": ROOT / "src"}
         full = tmp / "full.db"
         _child(trees[a.baseline], "fill", full, 0, a.capacity)  # an old row layout both trees read
         for words in a.prompt_words:

@@ -194,6 +194,14 @@ class _Job:
     waiter: tuple[asyncio.AbstractEventLoop, asyncio.Future[bool]] | None = None
 
 
+def _rollback(conn: sqlite3.Connection) -> None:
+    """End a failed transaction; a connection whose disk failed may refuse even that."""
+    try:
+        conn.execute("ROLLBACK")
+    except sqlite3.Error:
+        pass
+
+
 def _no_pause(_seconds: float) -> None:
     return None
 
@@ -569,10 +577,7 @@ class FlowStore:
             conn.execute("COMMIT")
         except sqlite3.Error as e:
             self._count, self._bytes = count, size
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
+            _rollback(conn)
             # A full disk (or any I/O failure) costs these flows, not the proxying; the next
             # batch tries again, so recording resumes by itself once space returns.
             self._warn("flow store %s: cannot record %d flow(s): %s", self.path, len(prepared), e)
@@ -642,10 +647,7 @@ class FlowStore:
             conn.execute("COMMIT")
         except sqlite3.Error as e:
             self._count, self._bytes = count, size
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
+            _rollback(conn)
             self._warn("flow store %s: cannot evict old flows: %s", self.path, e)
             return
         if evicted:
@@ -730,10 +732,7 @@ class FlowStore:
             self._delete_seqs(conn, [r[0] for r in rows])
             conn.execute("COMMIT")
         except sqlite3.Error as e:
-            try:
-                conn.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass
+            _rollback(conn)
             job.future.set_exception(e)
             return
         self._count -= len(rows)
